@@ -1,0 +1,121 @@
+// swift-tools-version: 6.1
+//
+// swift-bitsandbytes: 4-bit and 8-bit weight quantization for Swift, bit-identical to bitsandbytes.
+//
+// The manifest is a table: every library module is one row of `modules`, and its target, test target
+// and product are derived from that row. Adding a module is one line.
+
+import PackageDescription
+
+/// One library module of the monorepo: `Packages/<name>/Sources`, tested by `Tests/<name>Tests`.
+struct Module {
+  var name: String
+  var dependencies: [Target.Dependency] = []
+  var resources: [Resource]? = nil
+  var exclude: [String] = []
+  var testDependencies: [Target.Dependency] = []
+  var hasTests = true
+}
+
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let modules: [Module] = [
+  Module(name: "QuantCore", dependencies: [yams]),
+  Module(name: "DoubleQuant", dependencies: ["QuantCore"]),
+  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"]),
+  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"]),
+  Module(name: "FormatFP8", dependencies: ["QuantCore"]),
+  Module(name: "FormatINT8", dependencies: ["QuantCore"]),
+  Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
+  Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")]),
+  Module(name: "MetalEmulator", dependencies: ["_MetalEmulatorRuntime"], resources: [.copy("Shim")]),
+  Module(name: "SafeTensors", dependencies: ["QuantCore"]),
+  Module(
+    name: "ModelPatcher",
+    dependencies: [
+      "QuantCore", "SafeTensors", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8",
+      "CPUKernels", "MetalKernels", yams,
+    ],
+    resources: [.copy("Resources/registry.yaml")]
+  ),
+  Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", argumentParser]),
+  Module(
+    name: "BitsAndBytes",
+    dependencies: [
+      "QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels",
+      "MetalKernels", "SafeTensors", "ModelPatcher",
+    ],
+    hasTests: false
+  ),
+]
+
+let swiftSettings: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+var targets: [Target] = modules.flatMap { module -> [Target] in
+  var result: [Target] = [
+    .target(
+      name: module.name,
+      dependencies: module.dependencies,
+      path: "Packages/\(module.name)/Sources",
+      exclude: module.exclude,
+      resources: module.resources,
+      swiftSettings: swiftSettings
+    )
+  ]
+  if module.hasTests {
+    result.append(
+      .testTarget(
+        name: "\(module.name)Tests",
+        dependencies: [.target(name: module.name), "TestSupport"] + module.testDependencies,
+        path: "Tests/\(module.name)Tests",
+        swiftSettings: swiftSettings
+      )
+    )
+  }
+  return result
+}
+
+targets += [
+  // Hand-written SIMD kernels (AVX2/FMA/F16C chosen at run time, NEON on arm64). No API of its own.
+  .target(name: "_CPUKernelsNative", path: "Packages/CPUKernels/Native"),
+  // The Metal emulator's runtime: fibers, SIMD-group rendezvous, guard pages.
+  .target(name: "_MetalEmulatorRuntime", path: "Packages/MetalEmulator/Runtime"),
+  // Fixtures and helpers shared by every test target.
+  .target(
+    name: "TestSupport",
+    dependencies: ["QuantCore", "SafeTensors"],
+    path: "Tests/TestSupport",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-patch",
+    dependencies: ["BNBPatchKit"],
+    path: "Tools/bnb-patch",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-bench",
+    dependencies: ["BitsAndBytes", argumentParser],
+    path: "Tools/bnb-bench",
+    swiftSettings: swiftSettings
+  ),
+]
+
+let package = Package(
+  name: "swift-bitsandbytes",
+  platforms: [.macOS(.v15)],
+  products: modules.map { .library(name: $0.name, targets: [$0.name]) } + [
+    .executable(name: "bnb-patch", targets: ["bnb-patch"]),
+    .executable(name: "bnb-bench", targets: ["bnb-bench"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: targets
+)

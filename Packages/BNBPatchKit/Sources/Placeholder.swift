@@ -1,0 +1,2 @@
+// BNBPatchKit: placeholder until its issue lands. See Docs/architecture.md.
+enum BNBPatchKitModulePlaceholder {}

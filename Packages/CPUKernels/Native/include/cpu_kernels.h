@@ -1,0 +1,2 @@
+#pragma once
+/* SIMD kernels for CPUKernels: no stable API. */

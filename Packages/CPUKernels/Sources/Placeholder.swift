@@ -1,0 +1,2 @@
+// CPUKernels: placeholder until its issue lands. See Docs/architecture.md.
+enum CPUKernelsModulePlaceholder {}

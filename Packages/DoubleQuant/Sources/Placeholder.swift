@@ -1,0 +1,2 @@
+// DoubleQuant: placeholder until its issue lands. See Docs/architecture.md.
+enum DoubleQuantModulePlaceholder {}

@@ -1,0 +1,2 @@
+#pragma once
+/* Metal emulator runtime: no stable API. */

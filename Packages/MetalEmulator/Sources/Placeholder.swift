@@ -1,0 +1,2 @@
+// MetalEmulator: placeholder until its issue lands. See Docs/architecture.md.
+enum MetalEmulatorModulePlaceholder {}

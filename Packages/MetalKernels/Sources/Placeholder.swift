@@ -1,0 +1,2 @@
+// MetalKernels: placeholder until its issue lands. See Docs/architecture.md.
+enum MetalKernelsModulePlaceholder {}

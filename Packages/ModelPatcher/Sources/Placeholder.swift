@@ -1,0 +1,2 @@
+// ModelPatcher: placeholder until its issue lands. See Docs/architecture.md.
+enum ModelPatcherModulePlaceholder {}

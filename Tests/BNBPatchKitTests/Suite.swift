@@ -1,0 +1,1 @@
+// The BNBPatchKit test suite. Files are added per topic.

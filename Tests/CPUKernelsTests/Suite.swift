@@ -1,0 +1,1 @@
+// The CPUKernels test suite. Files are added per topic.

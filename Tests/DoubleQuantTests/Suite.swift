@@ -1,0 +1,1 @@
+// The DoubleQuant test suite. Files are added per topic.

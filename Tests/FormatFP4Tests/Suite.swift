@@ -1,0 +1,1 @@
+// The FormatFP4 test suite. Files are added per topic.

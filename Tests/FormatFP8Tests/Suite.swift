@@ -1,0 +1,1 @@
+// The FormatFP8 test suite. Files are added per topic.

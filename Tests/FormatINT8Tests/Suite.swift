@@ -1,0 +1,1 @@
+// The FormatINT8 test suite. Files are added per topic.

@@ -1,0 +1,1 @@
+// The FormatNF4 test suite. Files are added per topic.

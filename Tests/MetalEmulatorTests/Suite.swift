@@ -1,0 +1,1 @@
+// The MetalEmulator test suite. Files are added per topic.

@@ -1,0 +1,1 @@
+// The MetalKernels test suite. Files are added per topic.

@@ -1,0 +1,1 @@
+// The ModelPatcher test suite. Files are added per topic.

@@ -1,0 +1,1 @@
+// The QuantCore test suite. Files are added per topic.

@@ -1,0 +1,1 @@
+// The SafeTensors test suite. Files are added per topic.

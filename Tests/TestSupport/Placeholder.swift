@@ -1,0 +1,2 @@
+// Shared fixtures and helpers for every test target.
+enum TestSupportPlaceholder {}

@@ -1,0 +1,1 @@
+print("bnb-bench: not yet implemented")

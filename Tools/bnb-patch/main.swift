@@ -1,0 +1,1 @@
+print("bnb-patch: not yet implemented")
