@@ -15,6 +15,7 @@ public enum ConfigValue: Sendable, Equatable, Hashable, CustomStringConvertible 
   /// A mapping with string keys, in document order.
   case object([(key: String, value: ConfigValue)])
 
+  /// Structural equality (mappings compare in order).
   public static func == (lhs: ConfigValue, rhs: ConfigValue) -> Bool {
     switch (lhs, rhs) {
     case (.null, .null): true
@@ -28,6 +29,7 @@ public enum ConfigValue: Sendable, Equatable, Hashable, CustomStringConvertible 
     }
   }
 
+  /// Hashes the value's rendering.
   public func hash(into hasher: inout Hasher) {
     hasher.combine(description)
   }

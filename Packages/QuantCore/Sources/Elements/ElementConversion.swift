@@ -9,7 +9,8 @@ public enum ElementConversion {
   ///   - source: Little-endian elements; at least `destination.count` of them.
   ///   - dtype: The element type of `source` (not `bool`).
   ///   - destination: Receives the values.
-  public static func load(_ source: UnsafeRawBufferPointer, as dtype: DType, into destination: UnsafeMutableBufferPointer<Float>) {
+  public static func load(_ source: UnsafeRawBufferPointer, as dtype: DType, into destination: UnsafeMutableBufferPointer<Float>)
+  {
     let count = destination.count
     switch dtype {
     case .float32:
@@ -52,7 +53,8 @@ public enum ElementConversion {
   ///   - source: The values.
   ///   - dtype: A floating-point dtype.
   ///   - destination: Room for `source.count * dtype.byteSize` bytes.
-  public static func store(_ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer) {
+  public static func store(_ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer)
+  {
     switch dtype {
     case .float32:
       destination.copyMemory(from: UnsafeRawBufferPointer(source))

@@ -44,7 +44,8 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
   ///   - message: What is wrong.
   ///   - found: What was found.
   ///   - validChoices: The accepted values.
-  public init(location: SourceLocation?, file: String? = nil, message: String, found: String? = nil, validChoices: [String] = []) {
+  public init(location: SourceLocation?, file: String? = nil, message: String, found: String? = nil, validChoices: [String] = [])
+  {
     self.location = location
     self.file = file ?? location?.file ?? "<unknown>"
     self.message = message

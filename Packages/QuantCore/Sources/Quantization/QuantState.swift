@@ -55,7 +55,8 @@ public struct QuantState: Sendable, Equatable {
     }
     guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidState("negative dimension in shape \(shape)") }
     guard absmax.count == blockCount else {
-      throw .invalidState("absmax has \(absmax.count) entries, expected \(blockCount) for \(elementCount) elements in blocks of \(blocksize)")
+      throw .invalidState(
+        "absmax has \(absmax.count) entries, expected \(blockCount) for \(elementCount) elements in blocks of \(blocksize)")
     }
     if case .nested(let nested) = absmax { try nested.validate() }
   }

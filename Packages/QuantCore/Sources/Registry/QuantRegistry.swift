@@ -56,11 +56,14 @@ public final class QuantRegistry: Sendable {
   /// - Throws: `RegistryError.duplicateName`.
   public func register(_ format: any QuantizationFormat, aliases: [String] = []) throws(RegistryError) {
     try state.withLock { (state) throws(RegistryError) in
-      for name in [format.name] + aliases where state.formats.contains(where: { $0.format.name == name || $0.aliases.contains(name) }) {
+      for name in [format.name] + aliases
+      where state.formats.contains(where: { $0.format.name == name || $0.aliases.contains(name) }) {
         throw RegistryError.duplicateName(name, kind: "format")
       }
       state.formats.append(
-        FormatEntry(format: format, aliases: aliases, isEnabled: true, configuredDefaults: FormatParameters(), plugin: state.installingPlugin))
+        FormatEntry(
+          format: format, aliases: aliases, isEnabled: true, configuredDefaults: FormatParameters(),
+          plugin: state.installingPlugin))
     }
   }
 
@@ -184,9 +187,11 @@ public final class QuantRegistry: Sendable {
     let backendChoices = backendEntries.map(\.backend.name)
     var updatedFormats = formatEntries
     for setting in configuration.formats {
-      guard let index = updatedFormats.firstIndex(where: { $0.format.name == setting.name || $0.aliases.contains(setting.name) }) else {
+      guard let index = updatedFormats.firstIndex(where: { $0.format.name == setting.name || $0.aliases.contains(setting.name) })
+      else {
         throw ConfigurationError(
-          location: setting.location, message: "unknown format '\(setting.name)'", found: "'\(setting.name)'", validChoices: formatChoices)
+          location: setting.location, message: "unknown format '\(setting.name)'", found: "'\(setting.name)'",
+          validChoices: formatChoices)
       }
       let format = updatedFormats[index].format
       if let enabled = setting.enabled { updatedFormats[index].isEnabled = enabled }
@@ -208,7 +213,8 @@ public final class QuantRegistry: Sendable {
           offset != index && (entry.format.name == alias || entry.aliases.contains(alias))
         }
         if taken {
-          throw ConfigurationError(location: location, message: "alias '\(alias)' already names another format", found: "'\(alias)'")
+          throw ConfigurationError(
+            location: location, message: "alias '\(alias)' already names another format", found: "'\(alias)'")
         }
         if !updatedFormats[index].aliases.contains(alias) { updatedFormats[index].aliases.append(alias) }
       }
@@ -217,7 +223,8 @@ public final class QuantRegistry: Sendable {
     for setting in configuration.backends {
       guard let index = updatedBackends.firstIndex(where: { $0.backend.name == setting.name }) else {
         throw ConfigurationError(
-          location: setting.location, message: "unknown backend '\(setting.name)'", found: "'\(setting.name)'", validChoices: backendChoices)
+          location: setting.location, message: "unknown backend '\(setting.name)'", found: "'\(setting.name)'",
+          validChoices: backendChoices)
       }
       if let enabled = setting.enabled { updatedBackends[index].isEnabled = enabled }
     }
@@ -228,12 +235,16 @@ public final class QuantRegistry: Sendable {
       } else if backendChoices.contains(choice) {
         preference = .named(choice)
       } else {
-        throw ConfigurationError(location: location, message: "unknown backend '\(choice)'", found: "'\(choice)'", validChoices: ["auto"] + backendChoices)
+        throw ConfigurationError(
+          location: location, message: "unknown backend '\(choice)'", found: "'\(choice)'",
+          validChoices: ["auto"] + backendChoices)
       }
     }
     if let order = configuration.autoOrder {
       for (name, location) in zip(order.names, order.locations) where !backendChoices.contains(name) {
-        throw ConfigurationError(location: location, message: "unknown backend '\(name)' in auto_order", found: "'\(name)'", validChoices: backendChoices)
+        throw ConfigurationError(
+          location: location, message: "unknown backend '\(name)' in auto_order", found: "'\(name)'", validChoices: backendChoices
+        )
       }
       if case .automatic = preference { preference = .automatic(order: order.names) }
     }
