@@ -62,13 +62,13 @@ extension FP8Format {
   /// The granularity is inferred from the scale's shape: a scalar or `[1]` is per tensor, `[N, 1]` per row,
   /// anything else a tile grid whose tile is 128 × 128 when that fits (transformers' default) and
   /// otherwise the smallest tile giving that grid. When the model's `weight_block_size` is known, use
-  /// ``loadCheckpoint(weightName:from:tileSize:)``. A weight without `weight_scale_inv` is a plain cast
-  /// (multiplier 1). The original dtype is not recorded in the checkpoint and is reported as bfloat16.
+  /// ``loadCheckpoint(weightName:from:tileSize:)``. The original dtype is not recorded in the checkpoint and is reported as bfloat16.
   ///
   /// - Parameters:
   ///   - weightName: The weight's key.
   ///   - source: Where to look up the tensors.
-  /// - Returns: The tensor, or `nil` when `weightName` is absent or not of this format's fp8 dtype.
+  /// - Returns: The tensor, or `nil` when `weightName` is absent, not of this format's fp8 dtype, or has
+  ///   no `weight_scale_inv` (a plain fp8 cast is not this format).
   /// - Throws: `QuantError.invalidState` when the scales are not float or do not fit the weight.
   public func loadCheckpoint(weightName: String, from source: any TensorSource) throws(QuantError) -> QuantizedTensor? {
     try loadCheckpoint(weightName: weightName, from: source, tileSize: nil)
@@ -87,16 +87,12 @@ extension FP8Format {
   ) throws(QuantError) -> QuantizedTensor? {
     guard let weight = try source.tensor(named: weightName), weight.dtype == encoding.dtype else { return nil }
     let scaleName = FP8Format.scaleName(for: weightName)
-    let scales: Float8Scales
-    if let scale = try source.tensor(named: scaleName) {
-      guard [.float32, .float16, .bfloat16].contains(scale.dtype) else {
-        throw .invalidState("\(scaleName): expected float32 multipliers, found \(scale.dtype)")
-      }
-      scales = try FP8Format.scales(
-        scale.floats(), scaleShape: scale.shape, weightShape: weight.shape, tileSize: tileSize, name: scaleName)
-    } else {
-      scales = .tensor(1)
+    guard let scale = try source.tensor(named: scaleName) else { return nil }
+    guard [.float32, .float16, .bfloat16].contains(scale.dtype) else {
+      throw .invalidState("\(scaleName): expected float32 multipliers, found \(scale.dtype)")
     }
+    let scales = try FP8Format.scales(
+      scale.floats(), scaleShape: scale.shape, weightShape: weight.shape, tileSize: tileSize, name: scaleName)
     let weights = Float8Weights(values: weight, encoding: encoding, scales: scales)
     let columns = max(weight.shape.last ?? 1, 1)
     do {

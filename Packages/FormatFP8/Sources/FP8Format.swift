@@ -102,6 +102,18 @@ public struct FP8Format: QuantizationFormat {
     return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .float8(weights))
   }
 
+  /// The `config.json` entries for a model quantized with this format: transformers'
+  /// `quantization_config` (see ``quantizationConfig(parameters:modulesToNotConvert:)``).
+  ///
+  /// - Parameter parameters: The parameters the model was quantized with.
+  /// - Returns: `[("quantization_config", …)]`, or `nil` where transformers has no loader for the result
+  ///   (E5M2 weights, per-row scales); such checkpoints are still read back by this package.
+  /// - Throws: `QuantError.invalidArgument` for bad parameters.
+  public func modelConfiguration(parameters: FormatParameters) throws(QuantError) -> [(key: String, value: ConfigValue)]? {
+    guard encoding == .e4m3, try granularity(parameters) != .row else { return nil }
+    return [("quantization_config", try quantizationConfig(parameters: parameters))]
+  }
+
   /// The `quantization_config` block transformers expects in `config.json` for checkpoints written by
   /// this format (`FineGrainedFP8Config.to_dict()` of transformers 5.24, every field, in its order).
   ///

@@ -25,7 +25,8 @@ let float8InputTypes: [DType] = [.float32, .float16, .bfloat16]
 ///   - overflow: The overflow policy of the cast; `nil` uses torch 2.13's (saturate for E4M3FN,
 ///     IEEE infinities for E5M2).
 /// - Returns: The fp8 values (dtype `float8_e4m3fn` / `float8_e5m2`, the input's shape) and multipliers.
-/// - Throws: `QuantError.unsupportedDType` for other input dtypes, `.invalidArgument` for a non-positive tile.
+/// - Throws: `QuantError.unsupportedDType` for other input dtypes, `.emptyTensor` for no elements,
+///   `.invalidArgument` for a non-positive tile.
 public func quantizeFP8(
   _ tensor: Tensor, encoding: Float8Encoding, granularity: Float8ScaleGranularity = .fineGrained,
   overflow: Float8OverflowPolicy? = nil
@@ -33,6 +34,7 @@ public func quantizeFP8(
   guard float8InputTypes.contains(tensor.dtype) else {
     throw .unsupportedDType(tensor.dtype, operation: "fp8 quantization", supported: float8InputTypes)
   }
+  guard tensor.elementCount > 0 else { throw .emptyTensor(context: "fp8 quantization") }
   let values = try tensor.floats()
   let columns = max(tensor.shape.last ?? 1, 1)
   let rows = values.count / columns

@@ -39,7 +39,8 @@ public enum Float8ScaleGranularity: Sendable, Equatable, CustomStringConvertible
       self = .tile(rows: tileSize, columns: tileSize)
     default:
       throw .invalidArgument(
-        "parameter 'scale' must be one of \(Float8ScaleGranularity.parameterValues.joined(separator: ", ")), found \"\(parameter)\"")
+        "parameter 'scale' must be one of \(Float8ScaleGranularity.parameterValues.joined(separator: ", ")), found \"\(parameter)\""
+      )
     }
   }
 

@@ -32,7 +32,7 @@ let rowwiseInputTypes: [DType] = [.float32, .float16, .bfloat16]
 /// - Returns: `CB` (an `int8` tensor of the input's shape), `SCB` (one float32 absmax per row) and the
 ///   outlier columns (empty when `threshold` is 0 or nothing reached it).
 /// - Throws: `QuantError.unsupportedDType` for other dtypes, `.invalidShape` for a scalar or a tensor
-///   with no columns, `.invalidArgument` for a negative or NaN threshold.
+///   with no columns, `.emptyTensor` for no rows, `.invalidArgument` for a negative or NaN threshold.
 public func quantizeRowwise(_ tensor: Tensor, threshold: Double = 0) throws(QuantError) -> Int8RowwiseWeights {
   guard rowwiseInputTypes.contains(tensor.dtype) else {
     throw .unsupportedDType(tensor.dtype, operation: "LLM.int8 row-wise quantization", supported: rowwiseInputTypes)
@@ -43,6 +43,7 @@ public func quantizeRowwise(_ tensor: Tensor, threshold: Double = 0) throws(Quan
   guard let columns = tensor.shape.last, columns > 0 else {
     throw .invalidShape(tensor.shape, reason: "LLM.int8 quantization needs at least one column")
   }
+  guard tensor.elementCount > 0 else { throw .emptyTensor(context: "LLM.int8 row-wise quantization") }
   let rows = tensor.elementCount / columns
   let values = try tensor.floats()
   let result = RowwiseQuantizer(
