@@ -65,7 +65,10 @@ struct FormatsCommand: AsyncParsableCommand {
       TextFormatting.table(["format", "aliases", "enabled", "transformers", "defaults", "summary"], formatRows, rightAligned: []))
     console.write("\n")
     let backendRows = backends.map { row in
-      [row.name, row.enabled ? "yes" : "no", row.available ? "yes" : "no", row.name == report.preferredBackend ? "preferred" : ""]
+      [
+        row.name, row.enabled ? "yes" : "no", row.available ? "yes" : "no",
+        row.name == report.preferredBackend ? "preferred" : "",
+      ]
     }
     console.write(TextFormatting.table(["backend", "enabled", "available", ""], backendRows, rightAligned: []))
   }

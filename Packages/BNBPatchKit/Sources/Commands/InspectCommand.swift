@@ -60,7 +60,8 @@ struct InspectCommand: AsyncParsableCommand {
         TextFormatting.decimal(row.bitsPerParameter),
       ]
     }
-    console.write(TextFormatting.table(["name", "dtype", "shape", "format", "bytes", "bits/param"], table, rightAligned: [4, 5]))
+    console.write(
+      TextFormatting.table(["name", "dtype", "shape", "format", "bytes", "bits/param"], table, rightAligned: [4, 5]))
     console.write(
       "\(rows.count) tensors (\(report.quantizedTensors) quantized), \(parameters) parameters, "
         + "\(TextFormatting.bytes(totalBytes)), \(TextFormatting.decimal(report.bitsPerParameter)) bits/param\n")

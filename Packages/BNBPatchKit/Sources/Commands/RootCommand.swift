@@ -3,18 +3,27 @@ import Foundation
 import ModelPatcher
 import QuantCore
 
-/// `bnb-patch --config quant.yaml`: runs a quantization job; the subcommands inspect, dequantize and
-/// verify checkpoints and list formats.
+/// `bnb-patch`: the root command. With no subcommand name, `quantize` runs, so
+/// `bnb-patch --config quant.yaml` quantizes.
 struct RootCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bnb-patch",
     abstract: "Quantize Hugging Face models into bitsandbytes checkpoints that transformers loads as they are.",
     discussion: """
-      Runs the job in a quant.yaml file (Docs/quant-yaml.md); flags override the file.
+      bnb-patch --config quant.yaml runs a job (Docs/quant-yaml.md); flags override the file.
       Exit statuses: 0 ok, 2 verification failed, 64 usage, 65 bad configuration, 66 bad input,
       67 NaN/Inf weights refused, 73 output exists, 74 I/O failure, 130 interrupted.
       """,
-    subcommands: [InspectCommand.self, DequantizeCommand.self, VerifyCommand.self, FormatsCommand.self])
+    subcommands: [
+      QuantizeCommand.self, InspectCommand.self, DequantizeCommand.self, VerifyCommand.self, FormatsCommand.self,
+    ],
+    defaultSubcommand: QuantizeCommand.self)
+}
+
+/// `bnb-patch [quantize] --config quant.yaml`: runs a quantization job.
+struct QuantizeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "quantize", abstract: "Run a quantization job (the default subcommand).")
 
   @Option(name: .long, help: "The job file (quant.yaml).")
   var config: String?
@@ -114,7 +123,8 @@ enum SummaryText {
   static func render(_ summary: PatchSummary, verb: String) -> String {
     let formats = summary.formats.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
     var text = "\(summary.output)\n"
-    text += "  \(verb) \(summary.quantizedTensors) tensors\(formats.isEmpty ? "" : " (\(formats))"), kept \(summary.keptTensors)\n"
+    text +=
+      "  \(verb) \(summary.quantizedTensors) tensors\(formats.isEmpty ? "" : " (\(formats))"), kept \(summary.keptTensors)\n"
     text += "  size \(TextFormatting.bytes(summary.inputBytes)) → \(TextFormatting.bytes(summary.outputBytes))"
     text += ", \(TextFormatting.decimal(summary.bitsPerParameter)) bits/param overall"
     if summary.quantizedParameters > 0 {

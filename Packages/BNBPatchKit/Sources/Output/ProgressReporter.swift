@@ -31,7 +31,8 @@ final class ProgressReporter: Sendable {
       guard !quiet else { return }
       let rate = progress.elapsed > 0 ? Double(progress.completedBytes) / progress.elapsed : 0
       let width = String(progress.totalTensors).count
-      let count = String(repeating: " ", count: max(0, width - String(progress.completedTensors).count)) + "\(progress.completedTensors)"
+      let count =
+        String(repeating: " ", count: max(0, width - String(progress.completedTensors).count)) + "\(progress.completedTensors)"
       let text =
         "[\(count)/\(progress.totalTensors)] \(TextFormatting.bytes(progress.completedBytes)) / \(TextFormatting.bytes(progress.totalBytes))"
         + " \(TextFormatting.bytes(Int(rate)))/s  \(progress.tensorName) → \(progress.action)"

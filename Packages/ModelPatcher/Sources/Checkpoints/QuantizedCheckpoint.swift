@@ -73,10 +73,12 @@ public struct QuantizedCheckpoint: Sendable {
         let bytes = claim.keys.reduce(0) { $0 + (source.entry(named: $1)?.byteCount ?? 0) }
         items.append(
           Item(
-            name: name, format: claim.format.name, shape: claim.tensor.shape, dtype: claim.tensor.originalDType, storedBytes: bytes,
+            name: name, format: claim.format.name, shape: claim.tensor.shape, dtype: claim.tensor.originalDType,
+            storedBytes: bytes,
             keys: claim.keys))
       } else if !consumed.contains(name), let entry = source.entry(named: name) {
-        items.append(Item(name: name, format: nil, shape: entry.shape, dtype: entry.dtype, storedBytes: entry.byteCount, keys: [name]))
+        items.append(
+          Item(name: name, format: nil, shape: entry.shape, dtype: entry.dtype, storedBytes: entry.byteCount, keys: [name]))
       }
     }
     self.input = input

@@ -251,7 +251,8 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
     }
     if let value = node["llm_int8_has_fp16_weight"] { llmInt8HasFP16Weight = try value.bool("llm_int8_has_fp16_weight") }
     if let value = node["bnb_4bit_compute_dtype"], !value.isNull {
-      bnb4bitComputeDType = try BitsAndBytesConfig.dtype(value, "bnb_4bit_compute_dtype", choices: [.float32, .float16, .bfloat16])
+      bnb4bitComputeDType = try BitsAndBytesConfig.dtype(
+        value, "bnb_4bit_compute_dtype", choices: [.float32, .float16, .bfloat16])
     }
     if let value = node["bnb_4bit_quant_type"] {
       bnb4bitQuantType = try value.string("bnb_4bit_quant_type", choices: BitsAndBytesConfig.quantTypeChoices)

@@ -95,7 +95,8 @@ public struct QuantizationJob: Sendable {
   public init(yaml root: YAMLNode, baseFolder: URL) throws(ConfigurationError) {
     try root.requireKeys(in: QuantizationJob.keys, "the job file")
     guard let modelNode = root["model"] else {
-      throw ConfigurationError(location: root.location, message: "the job file needs 'model:' (a model folder or .safetensors file)")
+      throw ConfigurationError(
+        location: root.location, message: "the job file needs 'model:' (a model folder or .safetensors file)")
     }
     guard let outputNode = root["output"] else {
       throw ConfigurationError(location: root.location, message: "the job file needs 'output:' (a folder or .safetensors file)")
@@ -126,7 +127,8 @@ public struct QuantizationJob: Sendable {
       if (try? node.mapping("registry")) != nil {
         registry = try RegistryConfiguration(node: node)
       } else {
-        registry = try RegistryConfiguration(contentsOf: QuantizationJob.resolve(try node.string("registry"), against: baseFolder))
+        registry = try RegistryConfiguration(
+          contentsOf: QuantizationJob.resolve(try node.string("registry"), against: baseFolder))
       }
     }
     if quantization == nil && format == nil {
@@ -138,7 +140,8 @@ public struct QuantizationJob: Sendable {
       do {
         try quantization.validate(file: node.file)
       } catch {
-        throw ConfigurationError(location: node.location, message: error.message, found: error.found, validChoices: error.validChoices)
+        throw ConfigurationError(
+          location: node.location, message: error.message, found: error.found, validChoices: error.validChoices)
       }
     }
   }

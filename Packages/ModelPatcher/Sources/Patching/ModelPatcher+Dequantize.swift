@@ -53,7 +53,8 @@ extension ModelPatcher {
       outputBytes: 0, parameters: items.reduce(0) { $0 + $1.elementCount }, quantizedParameters: 0, quantizedBytes: 0,
       seconds: 0, files: [], warnings: [])
     var completedBytes = 0
-    let pipeline = TensorPipeline(limit: threads > 0 ? threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
+    let pipeline = TensorPipeline(
+      limit: threads > 0 ? threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
     try await pipeline.run(byteCounts: items.map { $0.format == nil ? $0.storedBytes : $0.elementCount * 4 }) {
       (index) throws(ModelPatcherError) -> TensorPipeline.Output in
       let item = items[index]
@@ -96,7 +97,8 @@ extension ModelPatcher {
         }
         if let dtype, configuration["dtype"] != nil { configuration.setMember("dtype", to: .string(dtype.rawValue)) }
         try write(
-          configuration.text(style: .python(indent: 2, sortKeys: true)) + "\n", to: transaction.staging.appending(path: "config.json"))
+          configuration.text(style: .python(indent: 2, sortKeys: true)) + "\n",
+          to: transaction.staging.appending(path: "config.json"))
         summary.files.append("config.json")
       }
       for file in checkpoint.input.otherFiles {

@@ -110,7 +110,8 @@ extension ModelPatcher {
       }
       guard originalTensor.shape == item.shape else {
         throw .invalidInput(
-          file: original.path, tensor: item.name, message: "shape \(originalTensor.shape) differs from the quantized \(item.shape)")
+          file: original.path, tensor: item.name,
+          message: "shape \(originalTensor.shape) differs from the quantized \(item.shape)")
       }
       let decoded = try checkpoint.decoded(item, to: .float32)
       let x: [Float]

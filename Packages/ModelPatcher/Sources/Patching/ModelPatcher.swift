@@ -50,8 +50,8 @@ public struct ModelPatcher: Sendable {
         file: input.url.appending(path: "config.json").path, tensor: nil,
         message: "the model is already quantized (quant_method '\(method)'); dequantize it first (bnb-patch dequantize)")
     }
-    if let name = input.checkpoint.tensorNames.first(where: { $0.hasSuffix(".SCB") || $0.contains(".quant_state.bitsandbytes__") })
-    {
+    if let name = input.checkpoint.tensorNames.first(where: { $0.hasSuffix(".SCB") || $0.contains(".quant_state.bitsandbytes__") }
+    ) {
       throw .invalidInput(
         file: input.fileName(of: name), tensor: name,
         message: "the checkpoint already holds bitsandbytes tensors; dequantize it first (bnb-patch dequantize)")
@@ -67,7 +67,8 @@ public struct ModelPatcher: Sendable {
   func resolveFormats(_ job: QuantizationJob) throws(ModelPatcherError) -> ResolvedFormats {
     let file = job.file ?? "<job>"
     guard let requested = job.format ?? job.quantization?.formatName else {
-      throw .configuration(ConfigurationError(location: nil, file: file, message: "the job names no format and no quantization block"))
+      throw .configuration(
+        ConfigurationError(location: nil, file: file, message: "the job names no format and no quantization block"))
     }
     let implied = job.quantization?.formatParameters ?? FormatParameters()
     let (name, parameters) = try resolve(
@@ -231,7 +232,8 @@ public struct ModelPatcher: Sendable {
     if !isFileOutput {
       if let configuration = input.configuration {
         let patched = try patchedConfiguration(configuration, job: job, plan: plan)
-        try write(patched.text(style: .python(indent: 2, sortKeys: true)) + "\n", to: transaction.staging.appending(path: "config.json"))
+        try write(
+          patched.text(style: .python(indent: 2, sortKeys: true)) + "\n", to: transaction.staging.appending(path: "config.json"))
         summary.files.append("config.json")
       }
       if job.copyOtherFiles {
@@ -362,15 +364,18 @@ enum NonFiniteScan {
       var count = 0
       switch tensor.dtype {
       case .float32:
-        for index in 0..<tensor.elementCount where raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 {
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 {
           count += 1
         }
       case .float16:
-        for index in 0..<tensor.elementCount where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7C00 == 0x7C00 {
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7C00 == 0x7C00 {
           count += 1
         }
       case .bfloat16:
-        for index in 0..<tensor.elementCount where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7F80 == 0x7F80 {
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7F80 == 0x7F80 {
           count += 1
         }
       case .float64:

@@ -92,7 +92,8 @@ public struct QuantizationPlan: Sendable {
   ) -> QuantizationPlan {
     let skip = skipModules ?? (isModelFolder ? ["lm_head"] : [])
     let items = entries.map { entry -> Item in
-      var item = Item(name: entry.name, dtype: entry.dtype, shape: entry.shape, byteCount: entry.byteCount, action: .keep(.notAWeight))
+      var item = Item(
+        name: entry.name, dtype: entry.dtype, shape: entry.shape, byteCount: entry.byteCount, action: .keep(.notAWeight))
       item.action = action(for: entry, isModelFolder: isModelFolder, skip: skip, rules: rules) {
         .quantize(format: defaultFormat, parameters: defaultParameters)
       }

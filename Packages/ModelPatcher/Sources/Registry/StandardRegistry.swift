@@ -1,7 +1,7 @@
-public import Foundation
-public import QuantCore
 import FormatFP8
 import FormatINT8
+public import Foundation
+public import QuantCore
 
 /// Builds the registry `bnb-patch` and the model patcher use: the built-in formats and backends,
 /// the bundled `registry.yaml`, then an optional user configuration.
