@@ -31,6 +31,7 @@ let modules: [Module] = [
   Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")]),
   Module(name: "MetalEmulator", dependencies: ["_MetalEmulatorRuntime"], resources: [.copy("Shim")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
+  Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   Module(
     name: "ModelPatcher",
     dependencies: [
