@@ -94,7 +94,8 @@ public struct Blockwise8Format: QuantizationFormat {
     }
     let count = try Tensor(dtype: .uint8, shape: record.shape) { _ in }.elementCount
     let codes = try load(weightName, .uint8, count: count)
-    let absmax = try load(weightName + ".absmax", .float32, count: BlockwiseCodebookQuantizer.blockCount(count, blocksize: record.blocksize))
+    let absmax = try load(
+      weightName + ".absmax", .float32, count: BlockwiseCodebookQuantizer.blockCount(count, blocksize: record.blocksize))
     let map = try load(weightName + ".quant_map", .float32, count: 256)
     let state = QuantState(
       absmax: .plain(try absmax.scalars()), shape: record.shape, code: try map.scalars(), dtype: record.dtype,

@@ -35,7 +35,8 @@ extension Blockwise4BitCodec {
     }
     try state.validate(codebookSize: 16)
     guard packed.byteCount == (state.elementCount + 1) / 2 else {
-      throw .byteCountMismatch(context: "\(weightName) packed data", expected: (state.elementCount + 1) / 2, found: packed.byteCount)
+      throw .byteCountMismatch(
+        context: "\(weightName) packed data", expected: (state.elementCount + 1) / 2, found: packed.byteCount)
     }
     var result = [NamedTensor(weightName, packed)]
     var record = PackedQuantStateJSON(quantType: quantType, blocksize: state.blocksize, dtype: state.dtype, shape: state.shape)

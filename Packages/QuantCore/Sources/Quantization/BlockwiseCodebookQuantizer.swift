@@ -13,6 +13,8 @@
 /// The clamp to [-1, 1] that bitsandbytes applies after normalising never changes the index (every
 /// midpoint lies inside (-1, 1)), so it is not performed. Stored absmax is the unclamped maximum for
 /// full blocks (0 for an all-zero block) and the clamped one (`1e-38`) for an all-zero partial block.
+/// A NaN absmax keeps the input's NaN for full blocks and is the all-ones NaN for the partial block, as
+/// torch's two different max reductions give on x86.
 ///
 /// Performance: one pass over the input, a branch-free binary search per element (4 comparisons for
 /// a 16-entry codebook, 8 for 256 entries), no allocation per element.
@@ -26,6 +28,9 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
 
   /// The smallest divisor bitsandbytes uses (`clamp(min=1e-38)`, a float32 subnormal).
   public static let minimumScale: Float = 1e-38
+
+  /// The NaN torch's whole-tensor `max` returns on x86 (all bits set).
+  public static let reductionNaN = Float(bitPattern: 0xFFFF_FFFF)
 
   /// Prepares a quantizer for a codebook.
   ///
@@ -145,7 +150,9 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
               emit(j, lookup[BlockwiseCodebookQuantizer.sortedPosition(of: values[j] * reciprocal, thresholds: t)])
             }
           } else {
-            absmax[block] = divisor
+            // torch reduces the tail with its whole-tensor `max`, whose vector NaN handling yields the
+            // all-ones NaN (0xFFFFFFFF) on x86; the per-row `max(dim=-1)` above keeps the input's NaN.
+            absmax[block] = divisor.isNaN ? BlockwiseCodebookQuantizer.reductionNaN : divisor
             for j in start..<end {
               emit(j, lookup[BlockwiseCodebookQuantizer.sortedPosition(of: values[j] / divisor, thresholds: t)])
             }

@@ -135,7 +135,8 @@ public struct PackedQuantStateJSON: Sendable, Equatable {
         throw .invalidState("quant_state 'nested_offset' must be a number")
       }
       // torch.tensor(float) rounds the Python double to float32 (nearest even).
-      nested = Nested(blocksize: try integer("nested_blocksize"), dtype: try dtypeField("nested_dtype"), offset: Float(offsetValue))
+      nested = Nested(
+        blocksize: try integer("nested_blocksize"), dtype: try dtypeField("nested_dtype"), offset: Float(offsetValue))
     } else {
       nested = nil
     }
@@ -275,7 +276,8 @@ struct FlatJSONParser {
         case UInt8(ascii: "n"): scalars.append("\n")
         case UInt8(ascii: "t"): scalars.append("\t")
         case UInt8(ascii: "u"):
-          guard position + 4 <= bytes.count, let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16),
+          guard position + 4 <= bytes.count,
+            let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16),
             let scalar = Unicode.Scalar(code)
           else { throw .invalidState("quant_state JSON: bad \\u escape") }
           position += 4
