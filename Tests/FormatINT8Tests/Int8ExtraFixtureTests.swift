@@ -55,7 +55,8 @@ struct Int8ExtraFixtureTests {
   @Test(arguments: ["f32", "f16", "bf16"], ["0", "6"])
   func linearForward(dtype: String, threshold: String) throws {
     let fixture = try Int8ExtraFixtureTests.fixture.get()
-    let weights = Int8RowwiseWeights(values: try fixture.require("params/CB"), rowScale: try fixture.require("params/SCB").floats())
+    let weights = Int8RowwiseWeights(
+      values: try fixture.require("params/CB"), rowScale: try fixture.require("params/SCB").floats())
     let output = try int8Linear(
       fixture.require("params/\(dtype)/A"), weights: weights, bias: fixture.require("params/\(dtype)/bias"),
       threshold: Double(threshold) ?? -1)
@@ -70,7 +71,8 @@ struct Int8ExtraFixtureTests {
       let far = differing.filter { abs(got[$0] - want[$0]) > 2 * want[$0].ulp }
       #expect(far.isEmpty && differing.count * 10 < got.count, "\(differing.count) differ, \(far.count) by more than 2 ulps")
     } else {
-      #expect(differing.isEmpty, "\(differing.count) of \(got.count) differ; first \(differing.prefix(4).map { (got[$0], want[$0]) })")
+      #expect(
+        differing.isEmpty, "\(differing.count) of \(got.count) differ; first \(differing.prefix(4).map { (got[$0], want[$0]) })")
     }
   }
 }
