@@ -25,12 +25,13 @@ let modules: [Module] = [
   Module(name: "DoubleQuant", dependencies: ["QuantCore"]),
   Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"]),
   Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"]),
-  Module(name: "FormatFP8", dependencies: ["QuantCore"]),
-  Module(name: "FormatINT8", dependencies: ["QuantCore"]),
+  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
   Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")]),
   Module(name: "MetalEmulator", dependencies: ["_MetalEmulatorRuntime"], resources: [.copy("Shim")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
+  Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   Module(
     name: "ModelPatcher",
     dependencies: [
