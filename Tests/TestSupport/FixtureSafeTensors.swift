@@ -84,3 +84,19 @@ public struct FixtureSafeTensors: TensorSource {
     return tensor
   }
 }
+
+/// JSON manifests of the fixtures.
+public enum FixtureJSON {
+  /// Loads a JSON object.
+  ///
+  /// - Parameter relativePath: A path under `Tests/Fixtures`.
+  /// - Returns: The top-level object.
+  /// - Throws: When the file is missing or not a JSON object.
+  public static func load(_ relativePath: String) throws -> [String: Any] {
+    let path = FixtureDirectory.path(relativePath)
+    guard let data = FileManager.default.contents(atPath: path),
+      let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { throw FixtureSafeTensors.LoadError(description: "fixture \(path) is missing or not a JSON object") }
+    return object
+  }
+}

@@ -68,7 +68,7 @@ public struct Blockwise8Format: QuantizationFormat {
       NamedTensor(weightName, try codes.reshaped(state.shape)),
       NamedTensor(weightName + ".absmax", try Tensor(absmax)),
       NamedTensor(weightName + ".quant_map", try Tensor(state.code)),
-      NamedTensor(weightName + "." + PackedQuantStateJSON.tensorSuffix(quantType: name), try record.encodedTensor()),
+      NamedTensor(weightName + ".quant_state." + name, try record.encodedTensor()),
     ]
   }
 
@@ -80,7 +80,7 @@ public struct Blockwise8Format: QuantizationFormat {
   /// - Returns: The quantized tensor or `nil`.
   /// - Throws: `QuantError` for missing or inconsistent tensors.
   public func loadCheckpoint(weightName: String, from source: any TensorSource) throws(QuantError) -> QuantizedTensor? {
-    let stateName = weightName + "." + PackedQuantStateJSON.tensorSuffix(quantType: name)
+    let stateName = weightName + ".quant_state." + name
     guard let stateTensor = try source.tensor(named: stateName) else { return nil }
     let record = try PackedQuantStateJSON(jsonBytes: stateTensor.bytes)
     guard record.quantType == name, record.blocksize > 0 else {
@@ -110,6 +110,6 @@ public struct Blockwise8Format: QuantizationFormat {
   /// - Parameter weightName: The weight's key.
   /// - Returns: The `absmax`, `quant_map` and JSON-state keys.
   public func companionTensorNames(for weightName: String) -> [String] {
-    ["absmax", "quant_map", PackedQuantStateJSON.tensorSuffix(quantType: name)].map { weightName + "." + $0 }
+    ["absmax", "quant_map", "quant_state." + name].map { weightName + "." + $0 }
   }
 }
