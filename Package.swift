@@ -25,7 +25,7 @@ let modules: [Module] = [
   Module(name: "DoubleQuant", dependencies: ["QuantCore"]),
   Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"]),
   Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"]),
-  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
   Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")]),

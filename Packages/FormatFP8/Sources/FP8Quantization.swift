@@ -9,7 +9,8 @@ let float8InputTypes: [DType] = [.float32, .float16, .bfloat16]
 /// Quantizes a tensor to fp8 with scales of the given granularity.
 ///
 /// Per scale group (see ``Float8ScaleGranularity``), with float32 arithmetic as torch evaluates it:
-/// `absmax = max |x|` (NaN propagates), `scale = fl32(maxFinite / absmax)` when `absmax > 0`, else 1;
+/// `absmax = max |x|` (NaN propagates), `scale = fl32(fl32(1 / absmax) · maxFinite)` when `absmax > 0`
+/// (torch evaluates transformers' `fmax / absmax` as a reciprocal then a multiply), else 1;
 /// `q = encode(clamp(x · scale, −maxFinite, maxFinite))` with round-to-nearest-even; the stored
 /// multiplier is `fl32(1 / scale)` (transformers' `weight_scale_inv`). For `.tile(128, 128)` and E4M3
 /// this is byte for byte what transformers' fine-grained FP8 quantizer writes.
@@ -225,8 +226,9 @@ struct Float8Quantizer {
       }
     }
     let limit = encoding.maxFinite
-    // torch.where(max_abs > 0, fmax / max_abs, 1): NaN and zero groups get scale 1.
-    let scale: Float = absmax > 0 ? limit / absmax : 1
+    // torch.where(max_abs > 0, fmax / max_abs, 1): NaN and zero groups get scale 1. torch evaluates
+    // `python_float / tensor` as `tensor.reciprocal() * python_float`: two float32 roundings.
+    let scale: Float = absmax > 0 ? (1 / absmax) * limit : 1
     for row in rows {
       for column in columns {
         let index = row * stride + column

@@ -12,8 +12,9 @@ let rowwiseInputTypes: [DType] = [.float32, .float16, .bfloat16]
 /// For every row `r` (the last dimension is the columns; leading dimensions are flattened):
 /// - `SCB[r] = max |A[r, :]|` in float32. When `threshold > 0`, elements with `|a| ≥ threshold` are
 ///   outliers: they are left out of the maximum and quantized as 0.
-/// - `CB[r, c] = round_half_even(a · fl32(127 / SCB[r]))`: a correctly rounded float32 division, then
-///   a float32 multiply, as torch evaluates `torch.round(A * (127.0 / row_stats))`.
+/// - `CB[r, c] = round_half_even(a · fl32(fl32(1 / SCB[r]) · 127))`, all in float32: torch evaluates
+///   `127.0 / row_stats` (a Python float over a tensor) as `row_stats.reciprocal() * 127.0`, which is
+///   not always the correctly rounded quotient.
 /// - When `threshold > 0` and there is more than one row, every column that holds an outlier is zeroed
 ///   in all rows and reported in ``Int8RowwiseWeights/outlierColumns`` (ascending).
 ///
@@ -104,7 +105,7 @@ struct RowwiseQuantizer {
         }
       }
       rowScale[row] = absmax
-      let factor = 127 / absmax
+      let factor = (1 / absmax) * 127  // torch: row_stats.reciprocal() * 127.0
       for column in 0..<columns {
         let value = values[base + column]
         if let threshold, abs(value) >= threshold { continue }  // the outlier was zeroed before rounding

@@ -42,7 +42,8 @@ public struct AffineWeights: CustomStorageLayout {
     }
     let expected = [rows, columns / groupSize]
     guard scales.shape == expected, biases.shape == expected else {
-      throw .shapeMismatch(context: "affine scales/biases", expected: expected, found: scales.shape == expected ? biases.shape : scales.shape)
+      throw .shapeMismatch(
+        context: "affine scales/biases", expected: expected, found: scales.shape == expected ? biases.shape : scales.shape)
     }
     guard [.float32, .float16, .bfloat16].contains(scales.dtype), biases.dtype == scales.dtype else {
       throw .unsupportedDType(scales.dtype, operation: "affine scales and biases", supported: [.float32, .float16, .bfloat16])
