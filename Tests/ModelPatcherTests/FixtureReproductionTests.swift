@@ -55,7 +55,7 @@ struct FixtureReproductionTests {
     let ours = try SafeTensorsFile(contentsOf: output.appending(path: "model.safetensors"))
     let theirs = try SafeTensorsFile(contentsOf: expected.appending(path: "model.safetensors"))
     #expect(ours.tensorNames == theirs.tensorNames)
-    var offsetsDiffer = false
+    var differences = false
     for name in theirs.tensorNames {
       let mine = try #require(try ours.tensor(named: name))
       let reference = try #require(try theirs.tensor(named: name))
@@ -68,12 +68,21 @@ struct FixtureReproductionTests {
         let x = try #require(a["nested_offset"]?.numberValue?.doubleValue.map(Float.init))
         let y = try #require(b["nested_offset"]?.numberValue?.doubleValue.map(Float.init))
         #expect(x == y.nextUp || x == y.nextDown, "\(name): nested_offset \(x) vs \(y)")
-        offsetsDiffer = true
+        differences = true
+      } else if name.hasSuffix(".absmax") && mine.dtype == .uint8 {
+        // Double-quantized absmax codes: bitsandbytes on CPU nests with its 65536-bin lookup-table kernel
+        // (Tests/Fixtures/README.md, "Which 8-bit quantizer nests the absmax on CPU"), which lands one
+        // index off the exact nearest code in a few blocks; we follow the default (exact) rule. Any other
+        // difference is a bug.
+        let pairs = zip(mine.bytes, reference.bytes).filter { $0 != $1 }
+        #expect(pairs.allSatisfy { abs(Int($0) - Int($1)) == 1 }, "\(name): \(pairs)")
+        #expect(pairs.count * 100 <= mine.byteCount, "\(name): \(pairs.count) of \(mine.byteCount) codes differ")
+        differences = true
       } else {
         Issue.record("\(name) differs from the transformers checkpoint")
       }
     }
-    if !offsetsDiffer {
+    if !differences {
       #expect(
         try Data(contentsOf: output.appending(path: "model.safetensors"))
           == Data(contentsOf: expected.appending(path: "model.safetensors")))

@@ -47,7 +47,7 @@ public enum BNBPatch {
       sources.append(source)
     }
     let status = await task.value
-    sources.forEach { $0.cancel() }
+    for source in sources { source.cancel() }
     exit(status)
   }
 

@@ -1,5 +1,9 @@
+import CPUKernels
+import DoubleQuant
+import FormatFP4
 import FormatFP8
 import FormatINT8
+import FormatNF4
 public import Foundation
 public import QuantCore
 
@@ -11,7 +15,7 @@ public import QuantCore
 public enum StandardRegistry {
   /// The plugins built into this package, in installation order.
   public static var builtinPlugins: [any QuantPlugin] {
-    [Int8Plugin(), FP8Plugin()]
+    [NF4Plugin(), FP4Plugin(), DoubleQuantPlugin(), Int8Plugin(), FP8Plugin(), CPUBackendPlugin()]
   }
 
   /// The bundled default configuration (`Resources/registry.yaml`).
