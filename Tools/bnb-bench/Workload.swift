@@ -110,8 +110,8 @@ final class Workload {
     switch format {
     case .nf4, .fp4, .nf4DoubleQuant:
       let code = format == .fp4 ? fp4Code : nf4Code
-      let encoder = try Codebook4BitEncoder(codebook: code)
-      let (packed, absmax) = try dense.withUnsafeBufferPointer { try backend.quantize4Bit($0, encoder: encoder, blocksize: 64) }
+      let quantizer = try BlockwiseCodebookQuantizer(code: code)
+      let (packed, absmax) = try dense.withUnsafeBufferPointer { try backend.quantize4Bit($0, quantizer: quantizer, blocksize: 64) }
       let scales: BlockScales
       if format == .nf4DoubleQuant {
         // Nested scales: a simple 8-bit linear map per 256 blocks (the layout, not the encoder, is measured).
@@ -193,9 +193,9 @@ final class Workload {
     let backend = CPUBackend(threads: threads)
     switch format {
     case .nf4, .fp4, .nf4DoubleQuant:
-      let encoder = try Codebook4BitEncoder(codebook: format == .fp4 ? fp4Code : nf4Code)
+      let quantizer = try BlockwiseCodebookQuantizer(code: format == .fp4 ? fp4Code : nf4Code)
       return try dense.withUnsafeBufferPointer { values in
-        try timer.median { _ = try backend.quantize4Bit(values, encoder: encoder, blocksize: 64) }
+        try timer.median { _ = try backend.quantize4Bit(values, quantizer: quantizer, blocksize: 64) }
       }
     case .int8:
       return try dense.withUnsafeBufferPointer { values in
