@@ -20,7 +20,11 @@ struct QuantizeTests {
       let quantizer = try BlockwiseCodebookQuantizer(code: codebook)
       for count in [1, 63, 700, 4096 + 37] {
         var x = QuantizeTests.values(count, seed: UInt64(count))
-        if count > 700 { x[650] = .nan; x[20] = .infinity; x[count - 3] = .nan }  // NaN propagation rules
+        if count > 700 {
+          x[650] = .nan
+          x[20] = .infinity
+          x[count - 3] = .nan
+        }  // NaN propagation rules
         var expectedPacked = [UInt8](repeating: 0, count: (count + 1) / 2)
         var expectedAbsmax = [Float](repeating: 0, count: (count + blocksize - 1) / blocksize)
         x.withUnsafeBufferPointer { values in
