@@ -1,0 +1,76 @@
+import QuantCore
+import Testing
+
+@testable import CPUKernels
+
+@Suite("CPU quantize")
+struct QuantizeTests {
+  static func values(_ count: Int, seed: UInt64) -> [Float] {
+    var rng = SeededGenerator(seed: seed)
+    var result = (0..<count).map { _ in Float.random(in: -3...3, using: &rng) }
+    // Zero blocks and exact codebook values exercise the all-zero and tie rules.
+    if count >= 128 { for i in 64..<128 { result[i] = 0 } }
+    if count >= 200 { for i in 128..<144 { result[i] = nf4Codebook[i - 128] } }
+    return result
+  }
+
+  @Test("4-bit encoders are bit-identical to the reference quantizer", arguments: [64, 128, 32, 30])
+  func fourBit(blocksize: Int) throws {
+    for codebook in [nf4Codebook, fp4Codebook] {
+      let quantizer = try BlockwiseCodebookQuantizer(code: codebook)
+      for count in [1, 63, 700, 4096 + 37] {
+        var x = QuantizeTests.values(count, seed: UInt64(count))
+        if count > 700 {
+          x[650] = .nan
+          x[20] = .infinity
+          x[count - 3] = .nan
+        }  // NaN propagation rules
+        var expectedPacked = [UInt8](repeating: 0, count: (count + 1) / 2)
+        var expectedAbsmax = [Float](repeating: 0, count: (count + blocksize - 1) / blocksize)
+        x.withUnsafeBufferPointer { values in
+          expectedPacked.withUnsafeMutableBytes { packed in
+            expectedAbsmax.withUnsafeMutableBufferPointer { absmax in
+              quantizer.quantizePacked4Bit(values, blocksize: blocksize, packed: packed, absmax: absmax)
+            }
+          }
+        }
+        for backend in [scalarBackend, simdBackend, simdBackend2] {
+          let found = try x.withUnsafeBufferPointer { try backend.quantize4Bit($0, quantizer: quantizer, blocksize: blocksize) }
+          #expect(found.packed == expectedPacked, "bs \(blocksize) n \(count) \(backend.instructionSet)")
+          #expect(found.absmax.map(\.bitPattern) == expectedAbsmax.map(\.bitPattern))
+        }
+      }
+    }
+  }
+
+  @Test("int8 row-wise encoder agrees with the scalar definition")
+  func int8Rows() throws {
+    let (rows, columns) = (7, 133)
+    var x = QuantizeTests.values(rows * columns, seed: 9)
+    for i in 0..<columns { x[3 * columns + i] = 0 }  // an all-zero row
+    for backend in [scalarBackend, simdBackend, simdBackend2] {
+      let found = try x.withUnsafeBufferPointer { try backend.quantizeInt8Rows($0, rows: rows, columns: columns) }
+      for r in 0..<rows {
+        let stat = x[(r * columns)..<((r + 1) * columns)].map(abs).max()!
+        #expect(found.rowStats[r] == stat)
+        let scale = (1 / stat) * 127
+        for c in 0..<columns {
+          let v = x[r * columns + c] * scale
+          let expected = v.isFinite ? Int8(v.rounded(.toNearestOrEven)) : 0
+          #expect(found.values[r * columns + c] == expected)
+        }
+      }
+    }
+  }
+
+  @Test("fp8 encoder agrees with Float8Encoding.encode", arguments: [Float8Encoding.e4m3, .e5m2])
+  func float8(encoding: Float8Encoding) throws {
+    var x = QuantizeTests.values(3000, seed: 4).map { $0 * 200 }
+    x += [0, -0, .infinity, -.infinity, .nan, 448, 449, 464, 465, 57344, 61439, 61440, 1e-9, -1e-7, 0x1p-9, 0x1p-16]
+    x += (0..<256).map { encoding.decode(UInt8($0)) }.filter { !$0.isNaN }
+    for backend in [scalarBackend, simdBackend2] {
+      let found = x.withUnsafeBufferPointer { backend.encodeFloat8($0, multiplier: 0.5, encoding: encoding) }
+      #expect(found == x.map { encoding.encode($0 * 0.5) })
+    }
+  }
+}
