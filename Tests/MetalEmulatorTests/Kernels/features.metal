@@ -48,11 +48,13 @@ template [[host_name("block_sum_f32")]] kernel void block_sum<float>(
     uint simdgroup [[simdgroup_index_in_threadgroup]], uint simdgroups [[simdgroups_per_threadgroup]]);
 template [[host_name("block_sum_f16")]] [[kernel]] decltype(block_sum<half>) block_sum<half>;
 
-/// 2-D dispatchThreads with partial edge groups: out[y][x] = x + 1000 * y + lane shuffles.
-kernel void grid_positions(device uint* output [[buffer(0)]], uint2 position [[thread_position_in_grid]],
-                           uint2 grid [[threads_per_grid]], ushort lane [[thread_index_in_simdgroup]]) {
+/// 2-D dispatchThreads with partial edge groups: out[y][x] = x + 1000 * y, and the lane of the xor-1 neighbour.
+kernel void grid_positions(device uint* output [[buffer(0)]], device uint* neighbours [[buffer(1)]],
+                           uint2 position [[thread_position_in_grid]], uint2 grid [[threads_per_grid]],
+                           ushort lane [[thread_index_in_simdgroup]]) {
   uint neighbour = simd_shuffle_xor(uint(lane), ushort(1));
-  output[position.y * grid.x + position.x] = position.x + 1000u * position.y + 1000000u * (neighbour ^ 1u);
+  output[position.y * grid.x + position.x] = position.x + 1000u * position.y;
+  neighbours[position.y * grid.x + position.x] = neighbour;
 }
 
 /// Prefix sums, broadcasts and vector constructors in a 48-thread group (a partial SIMD-group).

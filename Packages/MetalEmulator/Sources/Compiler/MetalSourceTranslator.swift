@@ -202,7 +202,7 @@ struct MetalSourceTranslator {
     return false
   }
 
-  /// `template [[host_name("x")]] kernel void f<T>(…);` or `template [[host_name("x")]] [[kernel]] decltype(f<T>) f<T>;`.
+  /// `template [[host_name("x")]] kernel void f<T>(…);`, `… kernel f_t f<T>;` or `… [[kernel]] decltype(f<T>) f<T>;`.
   private mutating func instantiation(at index: Int) throws(MetalEmulatorError) -> Int {
     let tokens = source.tokens
     var i = index + 1
@@ -228,6 +228,8 @@ struct MetalSourceTranslator {
       } while depth > 0 && i < tokens.count
     } else if text(i) == "void" {
       i += 1
+    } else if tokens.indices.contains(i + 1), tokens[i].kind == .identifier, tokens[i + 1].kind == .identifier {
+      i += 1  // a typedef of the kernel's function type: `kernel kernel_t name<…>;`
     } else {
       throw fail("cannot read this kernel instantiation (expected `kernel void name<...>(...)`)", at: tokens[index])
     }

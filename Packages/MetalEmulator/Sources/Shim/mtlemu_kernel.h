@@ -39,6 +39,8 @@ MTLEMU_VECTORS(long)
 MTLEMU_VECTORS(ulong)
 #undef MTLEMU_VECTORS
 
+#define NAN __builtin_nanf("")
+#define INFINITY __builtin_inff()
 #define MAXFLOAT 0x1.fffffep127f
 #define HUGE_VALF __builtin_huge_valf()
 #define FLT_MAX 0x1.fffffep127f
@@ -479,24 +481,55 @@ inline void simdgroup_store(thread const simdgroup_matrix<T, 8, 8>& m, P destina
     }
 }
 
-template <class T>
-inline void simdgroup_multiply_accumulate(thread simdgroup_matrix<T, 8, 8>& d, thread const simdgroup_matrix<T, 8, 8>& a,
-                                          thread const simdgroup_matrix<T, 8, 8>& b,
-                                          thread const simdgroup_matrix<T, 8, 8>& c) {
+namespace detail {
+template <class T> struct mma_operands {
+  const simdgroup_matrix<T, 8, 8>* a;
+  const simdgroup_matrix<T, 8, 8>* b;
+  const simdgroup_matrix<T, 8, 8>* c;
+};
+
+/// Computes d = a·b + c once per SIMD-group (float accumulation) and gives every lane the result.
+/// Every lane must pass the same operands: a lane-dependent operand is reported as an error.
+template <class T> inline void mma_combine(void* const* in, void* const* out, int lanes) {
+  int first = 0;
+  while (first < lanes && !in[first]) ++first;
+  const mma_operands<T>* ops = (const mma_operands<T>*)in[first];
+  for (int l = first + 1; l < lanes; ++l) {
+    if (!in[l]) continue;
+    const mma_operands<T>* other = (const mma_operands<T>*)in[l];
+    if (__builtin_memcmp(other->a, ops->a, sizeof(*ops->a)) != 0 || __builtin_memcmp(other->b, ops->b, sizeof(*ops->b)) != 0 ||
+        __builtin_memcmp(other->c, ops->c, sizeof(*ops->c)) != 0) {
+      mtlemu_kernel_error("simdgroup_multiply_accumulate: lanes hold different matrices (a simdgroup_load from lane-dependent addresses?)",
+                          __FILE__, __LINE__);
+    }
+  }
   simdgroup_matrix<T, 8, 8> result;
   for (int i = 0; i < 8; ++i)
     for (int j = 0; j < 8; ++j) {
-      float sum = float(c.elements[i * 8 + j]);
-      for (int k = 0; k < 8; ++k) sum += float(a.elements[i * 8 + k]) * float(b.elements[k * 8 + j]);
+      float sum = float(ops->c->elements[i * 8 + j]);
+      for (int k = 0; k < 8; ++k) sum += float(ops->a->elements[i * 8 + k]) * float(ops->b->elements[k * 8 + j]);
       result.elements[i * 8 + j] = T(sum);
     }
+  for (int l = 0; l < lanes; ++l)
+    if (out[l]) *(simdgroup_matrix<T, 8, 8>*)out[l] = result;
+}
+}  // namespace detail
+
+template <class T>
+inline void simdgroup_multiply_accumulate(thread simdgroup_matrix<T, 8, 8>& d, thread const simdgroup_matrix<T, 8, 8>& a,
+                                          thread const simdgroup_matrix<T, 8, 8>& b,
+                                          thread const simdgroup_matrix<T, 8, 8>& c, MTLEMU_SITE) {
+  detail::mma_operands<T> operands{&a, &b, &c};
+  simdgroup_matrix<T, 8, 8> result;
+  mtlemu_simd_collective(&operands, &result, &detail::mma_combine<T>, "simdgroup_multiply_accumulate", file, line, column);
   d = result;
 }
 
 template <class T>
 inline void simdgroup_multiply(thread simdgroup_matrix<T, 8, 8>& d, thread const simdgroup_matrix<T, 8, 8>& a,
                                thread const simdgroup_matrix<T, 8, 8>& b) {
-  simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<T, 8, 8>(T(0)));
+  simdgroup_matrix<T, 8, 8> zero = make_filled_simdgroup_matrix<T, 8, 8>(T(0));
+  simdgroup_multiply_accumulate(d, a, b, zero);
 }
 
 #undef MTLEMU_SITE

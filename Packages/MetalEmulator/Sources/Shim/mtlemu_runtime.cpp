@@ -295,6 +295,7 @@ bool resolveWaits() {
         outputs[l] = lanes[l].output;
       }
       if (first->combine) first->combine(inputs, outputs, kSimdWidth);
+      if (rt.failed) return false;
       for (int l = 0; l < width; ++l)
         if (lanes[l].state == FiberState::simd) lanes[l].state = FiberState::runnable;
       released = true;
@@ -534,8 +535,13 @@ extern "C" void mtlemu_simd_collective(void* input, void* output, mtlemu_combine
 }
 
 extern "C" void mtlemu_kernel_error(const char* message, const char* file, int line) {
+  if (rt.failed) return;  // keep the first report
   snprintf(rt.error, sizeof(rt.error), "%s (%s:%d)", message, file, line);
   describeThread(rt.current);
+  if (!rt.current) {  // raised by a SIMD-group combine, which runs in the scheduler
+    rt.failed = true;
+    return;
+  }
   abortFromFiber();
 }
 
