@@ -125,7 +125,8 @@ struct EmulatedKernelTests {
           failures += 1
           if failures <= 3 {
             Issue.record(
-              "\(dispatch.functionName) (\(order)) output \(i / n),\(i % n): \(result[i]) vs \(expected[i]) (tolerance \(tolerance))")
+              "\(dispatch.functionName) (\(order)) output \(i / n),\(i % n): \(result[i]) vs \(expected[i]) (tolerance \(tolerance))"
+            )
           }
         }
       }

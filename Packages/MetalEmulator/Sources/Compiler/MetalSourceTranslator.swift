@@ -374,7 +374,8 @@ struct MetalSourceTranslator {
     let functions = entries.indices.map { "mtlemu_k_\($0)" }
     text += "extern \"C\" const int mtlemu_kernel_count = \(entries.count);\n"
     text += "extern \"C\" const char* const mtlemu_kernel_names[] = {\((names + ["nullptr"]).joined(separator: ", "))};\n"
-    text += "extern \"C\" void (*const mtlemu_kernel_functions[])(void) = {\((functions + ["nullptr"]).joined(separator: ", "))};\n"
+    text +=
+      "extern \"C\" void (*const mtlemu_kernel_functions[])(void) = {\((functions + ["nullptr"]).joined(separator: ", "))};\n"
     return text
   }
 }

@@ -85,7 +85,7 @@ struct SourceTokenizer {
         i += 1
         while i < count {
           let d = bytes[i]
-          if (d == 0x2B || d == 0x2D), [0x65, 0x45, 0x70, 0x50].contains(bytes[i - 1]) {
+          if d == 0x2B || d == 0x2D, [0x65, 0x45, 0x70, 0x50].contains(bytes[i - 1]) {
             i += 1
           } else if Self.isIdentifierBody(d) || d == 0x2E || d == 0x27 {
             i += 1

@@ -106,7 +106,9 @@ public final class EmulatedLibrary: @unchecked Sendable {
     }
   }
 
-  private static func symbol<T>(_ handle: UnsafeMutableRawPointer, _ name: String, as type: T.Type) throws(MetalEmulatorError) -> T {
+  private static func symbol<T>(_ handle: UnsafeMutableRawPointer, _ name: String, as type: T.Type) throws(MetalEmulatorError)
+    -> T
+  {
     guard let pointer = dlsym(handle, name) else {
       throw .libraryLoadFailed("symbol \(name) is missing")
     }
@@ -153,7 +155,8 @@ public final class EmulatedLibrary: @unchecked Sendable {
     _ function: String, threadgroups: EmulatedSize, threadsPerThreadgroup: EmulatedSize,
     bindings: [EmulatedBinding], laneOrder: LaneOrder = .forward, strictBarriers: Bool = true
   ) throws(MetalEmulatorError) {
-    try run(function, groups: threadgroups, size: threadsPerThreadgroup, grid: nil, bindings: bindings,
+    try run(
+      function, groups: threadgroups, size: threadsPerThreadgroup, grid: nil, bindings: bindings,
       laneOrder: laneOrder, strictBarriers: strictBarriers)
   }
 
@@ -179,7 +182,8 @@ public final class EmulatedLibrary: @unchecked Sendable {
       (threads.width + threadsPerThreadgroup.width - 1) / threadsPerThreadgroup.width,
       (threads.height + threadsPerThreadgroup.height - 1) / threadsPerThreadgroup.height,
       (threads.depth + threadsPerThreadgroup.depth - 1) / threadsPerThreadgroup.depth)
-    try run(function, groups: groups, size: threadsPerThreadgroup, grid: threads, bindings: bindings,
+    try run(
+      function, groups: groups, size: threadsPerThreadgroup, grid: threads, bindings: bindings,
       laneOrder: laneOrder, strictBarriers: strictBarriers)
   }
 
