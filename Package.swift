@@ -26,12 +26,13 @@ let modules: [Module] = [
   Module(name: "DoubleQuant", dependencies: ["QuantCore"]),
   Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"]),
   Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"]),
-  Module(name: "FormatFP8", dependencies: ["QuantCore"]),
-  Module(name: "FormatINT8", dependencies: ["QuantCore"]),
+  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
+  Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
   Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")], testDependencies: ["MetalEmulator"]),
   Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
+  Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   Module(
     name: "ModelPatcher",
     dependencies: [

@@ -1,1 +1,530 @@
-#include "cpu_kernels.h"
+/* Scalar reference kernels and the ISA dispatch of every public entry point. */
+#include "ck_internal.h"
+#include <math.h>
+
+#if CK_HAVE_X86
+#include <cpuid.h>
+#endif
+
+int ck_best_isa(void) {
+#if CK_HAVE_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return CK_ISA_SCALAR;
+  int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+  if (!(fma && osxsave && avx && f16c)) return CK_ISA_SCALAR;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 6) != 6) return CK_ISA_SCALAR; /* the OS saves XMM and YMM state */
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CK_ISA_SCALAR;
+  if (!((b >> 5) & 1)) return CK_ISA_SCALAR;
+  return CK_ISA_AVX2;
+#elif CK_HAVE_NEON
+  return CK_ISA_NEON;
+#else
+  return CK_ISA_SCALAR;
+#endif
+}
+
+#if CK_HAVE_X86
+#define USE_AVX2(isa) ((isa) == CK_ISA_AVX2)
+#else
+#define USE_AVX2(isa) 0
+#endif
+#if CK_HAVE_NEON
+#define USE_NEON(isa) ((isa) == CK_ISA_NEON)
+#else
+#define USE_NEON(isa) 0
+#endif
+
+/* ---- scalar element conversion (bit-exact with QuantCore's HalfPrecision) ---- */
+
+float ck_half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
+  if (exp == 0x1F) return ck_float(sign | 0x7F800000u | (man << 13));
+  if (exp == 0) {
+    float m = (float)man * 0x1p-24f;
+    return sign ? -m : m;
+  }
+  return ck_float(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t ck_float_to_half(float f) {
+  uint32_t bits = ck_bits(f);
+  uint16_t sign = (uint16_t)((bits >> 16) & 0x8000);
+  int exp = (int)((bits >> 23) & 0xFF);
+  uint32_t man = bits & 0x7FFFFF;
+  if (exp == 0xFF) return man == 0 ? (uint16_t)(sign | 0x7C00) : (uint16_t)(sign | 0x7E00 | (man >> 13));
+  int unbiased = exp - 127;
+  if (unbiased > 15) return (uint16_t)(sign | 0x7C00);
+  if (unbiased >= -14) {
+    uint32_t combined = ((uint32_t)(unbiased + 15) << 10) | (man >> 13);
+    uint32_t rest = man & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (combined & 1))) combined++;
+    return (uint16_t)(sign | combined);
+  }
+  if (unbiased < -25) return sign;
+  uint32_t sig = man | 0x800000;
+  uint32_t shift = (uint32_t)(-unbiased - 1);
+  uint32_t result = sig >> shift, rest = sig & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rest > half || (rest == half && (result & 1))) result++;
+  return (uint16_t)(sign | result);
+}
+
+uint16_t ck_float_to_bf16(float f) {
+  uint32_t bits = ck_bits(f);
+  if (f != f) return (uint16_t)((bits >> 16) | 0x0040);
+  uint32_t lsb = (bits >> 16) & 1;
+  return (uint16_t)((bits + 0x7FFF + lsb) >> 16);
+}
+
+float ck_f8_decode1(uint8_t b, int e5m2) {
+  if (e5m2) return ck_half_to_float((uint16_t)((uint16_t)b << 8));
+  int exp = (b >> 3) & 0xF, man = b & 7;
+  float mag;
+  if (exp == 0xF && man == 7)
+    mag = NAN;
+  else if (exp == 0)
+    mag = (float)man / 8.0f * 0x1p-6f;
+  else
+    mag = ldexpf(1.0f + (float)man / 8.0f, exp - 7);
+  return (b & 0x80) ? -mag : mag;
+}
+
+void ck_load_floats(int isa, const void *src, int kind, float *dst, long n) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_load_floats(src, kind, dst, n);
+    return;
+  }
+#endif
+  (void)isa;
+  if (kind == CK_F32) {
+    memcpy(dst, src, (size_t)n * 4);
+  } else if (kind == CK_F16) {
+    const uint16_t *s = src;
+    for (long i = 0; i < n; i++) dst[i] = ck_half_to_float(s[i]);
+  } else {
+    const uint16_t *s = src;
+    for (long i = 0; i < n; i++) dst[i] = ck_float((uint32_t)s[i] << 16);
+  }
+}
+
+void ck_store_floats(int isa, const float *src, int kind, void *dst, long n) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_store_floats(src, kind, dst, n);
+    return;
+  }
+#endif
+  (void)isa;
+  if (kind == CK_F32) {
+    memcpy(dst, src, (size_t)n * 4);
+  } else if (kind == CK_F16) {
+    uint16_t *d = dst;
+    for (long i = 0; i < n; i++) d[i] = ck_float_to_half(src[i]);
+  } else {
+    uint16_t *d = dst;
+    for (long i = 0; i < n; i++) d[i] = ck_float_to_bf16(src[i]);
+  }
+}
+
+void ck_permute8(const float *x, float *xp, long k) {
+  long full = k & ~7L;
+  for (long i = 0; i < k; i++) xp[ck_perm_pos(i, full)] = x[i];
+}
+
+void ck_decode_nested(const uint8_t *codes, const float *absmax2, const float *code2, long bs2, float offset,
+                      long start, long count, float *out) {
+  long j = start / bs2, left = bs2 - start % bs2;
+  for (long i = 0; i < count; i++) {
+    float scaled = code2[codes[start + i]] * absmax2[j];
+    out[i] = scaled + offset;
+    if (--left == 0) {
+      j++;
+      left = bs2;
+    }
+  }
+}
+
+/* ---- 4-bit codebook ---- */
+
+void ck_scalar_cb4_decode(const uint8_t *packed, const float *code16, const float *scales, long bs, long e0, long count,
+                          int permuted, float *out) {
+  long full = permuted ? (count & ~7L) : 0;
+  for (long i = 0; i < count; i++) {
+    long e = e0 + i;
+    out[ck_perm_pos(i, full)] = code16[ck_nibble(packed, e)] * scales[e / bs];
+  }
+}
+
+void ck_cb4_decode(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long e0,
+                   long count, int permuted, float *out) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && bs % 32 == 0 && e0 % 32 == 0) {
+    ck_avx2_cb4_decode(packed, code16, scales, bs, e0, count, permuted, out);
+    return;
+  }
+#endif
+  (void)isa;
+  ck_scalar_cb4_decode(packed, code16, scales, bs, e0, count, permuted, out);
+}
+
+void ck_cb4_gemv(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0,
+                 long r1, const float *xp, long ldx, long M, float *y, long ldy) {
+  if (K % 32 == 0 && bs % 32 == 0) {
+#if CK_HAVE_X86
+    if (USE_AVX2(isa)) {
+      ck_avx2_cb4_gemv(packed, code16, scales, bs, K, r0, r1, xp, ldx, M, y, ldy);
+      return;
+    }
+#endif
+#if CK_HAVE_NEON
+    if (USE_NEON(isa)) {
+      ck_neon_cb4_gemv(packed, code16, scales, bs, K, r0, r1, xp, ldx, M, y, ldy);
+      return;
+    }
+#endif
+  }
+  (void)isa;
+  long full = K & ~7L;
+  for (long r = r0; r < r1; r++) {
+    for (long m = 0; m < M; m++) {
+      const float *xm = xp + m * ldx;
+      float sum = 0;
+      for (long k = 0; k < K; k++) {
+        long e = r * K + k;
+        float w = code16[ck_nibble(packed, e)] * scales[e / bs];
+        sum += xm[ck_perm_pos(k, full)] * w;
+      }
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+void ck_quantize_q8(int isa, const float *x, long k, int8_t *q, float *scales) {
+  (void)isa;
+  for (long g = 0; g < k / 32; g++) {
+    const float *xg = x + g * 32;
+    float amax = 0;
+    for (int i = 0; i < 32; i++) {
+      float a = fabsf(xg[i]);
+      if (a > amax) amax = a;
+    }
+    float d = amax / 127.0f;
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    scales[g] = d;
+    for (int i = 0; i < 32; i++) {
+      int pos = (i & 1) ? 16 + (i >> 1) : (i >> 1);
+      q[g * 32 + pos] = (int8_t)lrintf(xg[i] * id);
+    }
+  }
+}
+
+void ck_cb4_gemv_q8(int isa, const uint8_t *packed, const int8_t *code8, float codeScale, const float *scales, long bs,
+                    long K, long r0, long r1, const int8_t *xq, const float *xs, long M, float *y, long ldy) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_cb4_gemv_q8(packed, code8, codeScale, scales, bs, K, r0, r1, xq, xs, M, y, ldy);
+    return;
+  }
+#endif
+  (void)isa;
+  long steps = K / 32;
+  for (long r = r0; r < r1; r++) {
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long s = 0; s < steps; s++) {
+        long e = r * K + s * 32;
+        const int8_t *q = xq + m * K + s * 32;
+        int32_t isum = 0;
+        for (int i = 0; i < 32; i++) {
+          int pos = (i & 1) ? 16 + (i >> 1) : (i >> 1);
+          isum += (int32_t)code8[ck_nibble(packed, e + i)] * (int32_t)q[pos];
+        }
+        sum += (float)isum * (scales[e / bs] * codeScale * xs[m * steps + s]);
+      }
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+/* ---- 8-bit codebook ---- */
+
+void ck_cb8_decode(int isa, const uint8_t *codes, const float *code256, const float *scales, long bs, long e0,
+                   long count, float *out) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_cb8_decode(codes, code256, scales, bs, e0, count, out);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long i = 0; i < count; i++) out[i] = code256[codes[e0 + i]] * scales[(e0 + i) / bs];
+}
+
+void ck_cb8_gemv(int isa, const uint8_t *codes, const float *code256, const float *scales, long bs, long K, long r0,
+                 long r1, const float *x, long ldx, long M, float *y, long ldy) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_cb8_gemv(codes, code256, scales, bs, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long r = r0; r < r1; r++)
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long k = 0; k < K; k++) {
+        long e = r * K + k;
+        sum += x[m * ldx + k] * (code256[codes[e]] * scales[e / bs]);
+      }
+      y[m * ldy + r] = sum;
+    }
+}
+
+/* ---- int8 row-wise ---- */
+
+void ck_i8_decode(int isa, const int8_t *q, const float *rowScale, long K, long e0, long count, float *out) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_i8_decode(q, rowScale, K, e0, count, out);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long i = 0; i < count; i++) out[i] = ((float)q[e0 + i] * rowScale[(e0 + i) / K]) * CK_INV127;
+}
+
+void ck_i8_gemv(int isa, const int8_t *q, const float *rowScale, long K, long r0, long r1, const float *x, long ldx,
+                long M, float *y, long ldy) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_i8_gemv(q, rowScale, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long r = r0; r < r1; r++)
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long k = 0; k < K; k++) sum += x[m * ldx + k] * (((float)q[r * K + k] * rowScale[r]) * CK_INV127);
+      y[m * ldy + r] = sum;
+    }
+}
+
+/* ---- fp8 ---- */
+
+void ck_f8_decode(int isa, const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols,
+                  long K, long e0, long count, float *out) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_f8_decode(v, e5m2, scales, tileRows, tileCols, gridCols, K, e0, count, out);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long i = 0; i < count; i++) {
+    long e = e0 + i, r = e / K, c = e % K;
+    out[i] = ck_f8_decode1(v[e], e5m2) * scales[(r / tileRows) * gridCols + c / tileCols];
+  }
+}
+
+void ck_f8_gemv(int isa, const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols,
+                long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && K % 16 == 0 && tileCols % 16 == 0) {
+    ck_avx2_f8_gemv(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long r = r0; r < r1; r++)
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long k = 0; k < K; k++)
+        sum += x[m * ldx + k] * (ck_f8_decode1(v[r * K + k], e5m2) * scales[(r / tileRows) * gridCols + k / tileCols]);
+      y[m * ldy + r] = sum;
+    }
+}
+
+/* ---- dense float32 ---- */
+
+void ck_f32_gemv(int isa, const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, long M,
+                 float *y, long ldy) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_f32_gemv(w, ldw, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
+#endif
+#if CK_HAVE_NEON
+  if (USE_NEON(isa)) {
+    ck_neon_f32_gemv(w, ldw, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long r = r0; r < r1; r++)
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long k = 0; k < K; k++) sum += x[m * ldx + k] * w[r * ldw + k];
+      y[m * ldy + r] = sum;
+    }
+}
+
+void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
+                      float *y, long ldy, int accumulate) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_f32_gemm_tile(x, ldx, M, w, ldw, nrows, kc, y, ldy, accumulate);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long m = 0; m < M; m++)
+    for (long n = 0; n < nrows; n++) {
+      float sum = 0;
+      for (long k = 0; k < kc; k++) sum += x[m * ldx + k] * w[n * ldw + k];
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
+    }
+}
+
+/* ---- quantize ---- */
+
+static void ck_scalar_quantize_block(const float *x, long len, int tail, const float *t15, const uint8_t *map,
+                                     uint8_t *codes, float *absmax) {
+  float am = 0;
+  for (long i = 0; i < len; i++) {
+    float a = fabsf(x[i]);
+    if (a > am) am = a;
+  }
+  float guarded = am > 1e-38f ? am : 1e-38f;
+  float s = 1.0f / guarded;
+  *absmax = tail ? guarded : am;
+  for (long i = 0; i < len; i++) {
+    float v = tail ? x[i] / guarded : x[i] * s;
+    v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
+    int pos = 0;
+    for (int t = 0; t < 15; t++) pos += v > t15[t];
+    codes[i] = map[pos];
+  }
+}
+
+void ck_scalar_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
+                             float *absmax) {
+  uint8_t codes[4096 + 1];
+  int zeroPos = 0;
+  for (int t = 0; t < 15; t++) zeroPos += 0.0f > t15[t];
+  long blocks = (n + bs - 1) / bs;
+  for (long b = 0; b < blocks; b++) {
+    long start = b * bs, len = n - start < bs ? n - start : bs;
+    /* Blocks larger than the stack buffer are handled in slices that share one absmax. */
+    if (bs <= 4096) {
+      ck_scalar_quantize_block(x + start, len, len < bs, t15, map, codes, absmax + b);
+      if (len & 1) codes[len] = map[zeroPos];
+      for (long i = 0; i < len; i += 2) packed[(start + i) >> 1] = (uint8_t)((codes[i] << 4) | codes[i + 1]);
+    } else {
+      float am = 0;
+      for (long i = 0; i < len; i++) {
+        float a = fabsf(x[start + i]);
+        if (a > am) am = a;
+      }
+      float guarded = am > 1e-38f ? am : 1e-38f, s = 1.0f / guarded;
+      int tail = len < bs;
+      absmax[b] = tail ? guarded : am;
+      for (long i = 0; i < len; i += 2) {
+        uint8_t pair[2];
+        for (int h = 0; h < 2; h++) {
+          if (i + h >= len) {
+            pair[h] = map[zeroPos];
+            continue;
+          }
+          float v = tail ? x[start + i + h] / guarded : x[start + i + h] * s;
+          v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
+          int pos = 0;
+          for (int t = 0; t < 15; t++) pos += v > t15[t];
+          pair[h] = map[pos];
+        }
+        packed[(start + i) >> 1] = (uint8_t)((pair[0] << 4) | pair[1]);
+      }
+    }
+  }
+}
+
+void ck_quantize_4bit(int isa, const float *x, long n, long bs, const float *thresholds15, const uint8_t *indexMap,
+                      uint8_t *packed, float *absmax) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && bs % 32 == 0 && bs <= 4096) {
+    ck_avx2_quantize_4bit(x, n, bs, thresholds15, indexMap, packed, absmax);
+    return;
+  }
+#endif
+  (void)isa;
+  ck_scalar_quantize_4bit(x, n, bs, thresholds15, indexMap, packed, absmax);
+}
+
+void ck_quantize_i8_rows(int isa, const float *x, long K, long r0, long r1, float threshold, int8_t *q,
+                         float *rowStats) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && !(threshold > 0)) {
+    ck_avx2_quantize_i8_rows(x, K, r0, r1, q, rowStats);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * K;
+    float stat = 0;
+    for (long k = 0; k < K; k++) {
+      float a = fabsf(xr[k]);
+      if (threshold > 0 && a >= threshold) continue;
+      if (a > stat) stat = a;
+    }
+    rowStats[r] = stat;
+    float scale = 127.0f / stat;
+    for (long k = 0; k < K; k++) {
+      float a = fabsf(xr[k]);
+      float v = xr[k] * scale;
+      q[r * K + k] = (threshold > 0 && a >= threshold) || v != v ? 0 : (int8_t)lrintf(v);
+    }
+  }
+}
+
+static inline uint8_t ck_f8_encode1(float f, int e5m2) {
+  uint32_t bits = ck_bits(f);
+  uint8_t sign = (uint8_t)((bits >> 24) & 0x80);
+  if (f != f) return sign | 0x7F;
+  uint32_t mag = bits & 0x7FFFFFFF;
+  uint32_t mbits = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7, maxCode = e5m2 ? 0x7B : 0x7E;
+  float magf = ck_float(mag);
+  uint32_t code;
+  if (magf < (e5m2 ? 0x1p-14f : 0x1p-6f)) {
+    code = (uint32_t)nearbyintf(magf * (e5m2 ? 0x1p16f : 0x1p9f));
+  } else if (mag >= 0x7F800000u) {
+    code = 0xFFFFFFFFu;
+  } else {
+    uint32_t shift = 23 - mbits, combined = mag >> shift, rest = mag & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (combined & 1))) combined++;
+    code = combined - ((127 - bias) << mbits);
+  }
+  if (code <= maxCode) return sign | (uint8_t)code;
+  return e5m2 ? (sign | 0x7C) : (sign | 0x7E);
+}
+
+void ck_f8_encode(int isa, const float *x, long n, float multiplier, int e5m2, uint8_t *out) {
+  (void)isa;
+  for (long i = 0; i < n; i++) out[i] = ck_f8_encode1(x[i] * multiplier, e5m2);
+}
+
+float ck_absmax(int isa, const float *x, long n) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) return ck_avx2_absmax(x, n);
+#endif
+  (void)isa;
+  float am = 0;
+  for (long i = 0; i < n; i++) {
+    float a = fabsf(x[i]);
+    if (a > am) am = a;
+  }
+  return am;
+}

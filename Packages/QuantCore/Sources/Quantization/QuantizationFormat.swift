@@ -84,6 +84,16 @@ public protocol QuantizationFormat: Sendable {
   /// - Parameter weightName: The weight's key.
   /// - Returns: The full keys of the companion tensors.
   func companionTensorNames(for weightName: String) -> [String]
+
+  /// Entries this format adds to a model's `config.json` when a whole model is quantized with it
+  /// (for example MLX's `"quantization": {"group_size": 64, "bits": 4}`), or `nil` for none.
+  ///
+  /// bitsandbytes-compatible formats return `nil`: the model patcher writes transformers'
+  /// `quantization_config` for them.
+  ///
+  /// - Parameter parameters: The parameters the model was quantized with.
+  /// - Returns: Top-level `config.json` keys and values, or `nil`.
+  func modelConfiguration(parameters: FormatParameters) throws(QuantError) -> [(key: String, value: ConfigValue)]?
 }
 
 // MARK: - Default implementations
@@ -91,6 +101,11 @@ public protocol QuantizationFormat: Sendable {
 extension QuantizationFormat {
   /// Formats are not bitsandbytes-compatible unless they say so.
   public var isBitsAndBytesCompatible: Bool { false }
+
+  /// No `config.json` entries.
+  public func modelConfiguration(parameters: FormatParameters) throws(QuantError) -> [(key: String, value: ConfigValue)]? {
+    nil
+  }
 
   /// Decodes through the layout's reference path, then rounds once to `dtype`.
   public func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {

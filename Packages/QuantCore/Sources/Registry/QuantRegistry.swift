@@ -183,8 +183,8 @@ public final class QuantRegistry: Sendable {
   public func apply(_ configuration: RegistryConfiguration) throws(ConfigurationError) {
     let formatEntries = formats
     let backendEntries = backends
-    let formatChoices = formatEntries.map(\.format.name)
-    let backendChoices = backendEntries.map(\.backend.name)
+    let formatChoices = formatEntries.map(\.format.name).sorted()
+    let backendChoices = backendEntries.map(\.backend.name).sorted()
     var updatedFormats = formatEntries
     for setting in configuration.formats {
       guard let index = updatedFormats.firstIndex(where: { $0.format.name == setting.name || $0.aliases.contains(setting.name) })
@@ -195,15 +195,19 @@ public final class QuantRegistry: Sendable {
       }
       let format = updatedFormats[index].format
       if let enabled = setting.enabled { updatedFormats[index].isEnabled = enabled }
-      for (parameter, (value, location)) in setting.defaults {
+      for parameterSetting in setting.defaults {
+        let parameter = parameterSetting.name
+        let value = parameterSetting.value
         guard let spec = format.parameterSpec(named: parameter) else {
           throw ConfigurationError(
-            location: location, message: "format '\(format.name)' has no parameter '\(parameter)'", found: "'\(parameter)'",
+            location: parameterSetting.keyLocation, message: "format '\(format.name)' has no parameter '\(parameter)'",
+            found: "'\(parameter)'",
             validChoices: format.parameterSpecs.map(\.name))
         }
         if let problem = spec.kind.problem(with: value) {
           throw ConfigurationError(
-            location: location, message: "parameter '\(parameter)' of format '\(format.name)' must be \(problem.expected)",
+            location: parameterSetting.valueLocation,
+            message: "parameter '\(parameter)' of format '\(format.name)' must be \(problem.expected)",
             found: value.description, validChoices: problem.choices)
         }
         updatedFormats[index].configuredDefaults[parameter] = value

@@ -31,7 +31,19 @@ public struct RegistryConfiguration: Sendable {
     /// `aliases:` with their locations.
     public var aliases: [(String, SourceLocation)]
     /// `defaults:` values with their locations.
-    public var defaults: [(String, (ConfigValue, SourceLocation))]
+    public var defaults: [ParameterSetting]
+  }
+
+  /// One `defaults:` entry: a parameter name and value with the positions of both.
+  public struct ParameterSetting: Sendable {
+    /// The parameter name.
+    public var name: String
+    /// The value.
+    public var value: ConfigValue
+    /// Where the name is.
+    public var keyLocation: SourceLocation
+    /// Where the value is.
+    public var valueLocation: SourceLocation
   }
 
   /// Settings for one backend.
@@ -104,8 +116,10 @@ public struct RegistryConfiguration: Sendable {
             for item in try aliases.sequence("aliases") { setting.aliases.append((try item.string("an alias"), item.location)) }
           }
           if let defaults = value["defaults"], !defaults.isNull {
-            for (key, _, valueNode) in try defaults.mapping("defaults of format '\(name)'") {
-              setting.defaults.append((key, (valueNode.value, valueNode.location)))
+            for (key, keyNode, valueNode) in try defaults.mapping("defaults of format '\(name)'") {
+              setting.defaults.append(
+                ParameterSetting(
+                  name: key, value: valueNode.value, keyLocation: keyNode.location, valueLocation: valueNode.location))
             }
           }
         }

@@ -1,0 +1,622 @@
+/* x86-64 kernels: AVX2 + FMA + F16C, compiled per function (no global -mavx2), chosen at run time. */
+#include "ck_internal.h"
+
+#if CK_HAVE_X86
+#include <immintrin.h>
+#include <math.h>
+
+#define CK_TARGET __attribute__((target("avx2,fma,f16c")))
+#define CK_INLINE static inline __attribute__((always_inline)) CK_TARGET
+
+CK_INLINE float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+CK_INLINE float hmax8(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* ---- conversion ---- */
+
+CK_TARGET void ck_avx2_load_floats(const void *src, int kind, float *dst, long n) {
+  long i = 0;
+  if (kind == CK_F32) {
+    memcpy(dst, src, (size_t)n * 4);
+    return;
+  }
+  const uint16_t *s = src;
+  if (kind == CK_F16) {
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+    for (; i < n; i++) dst[i] = ck_half_to_float(s[i]);
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(s + i)));
+      _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(w, 16));
+    }
+    for (; i < n; i++) dst[i] = ck_float((uint32_t)s[i] << 16);
+  }
+}
+
+CK_TARGET void ck_avx2_store_floats(const float *src, int kind, void *dst, long n) {
+  long i = 0;
+  if (kind == CK_F32) {
+    memcpy(dst, src, (size_t)n * 4);
+    return;
+  }
+  uint16_t *d = dst;
+  if (kind == CK_F16) {
+    for (; i + 8 <= n; i += 8)
+      _mm_storeu_si128((__m128i *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) d[i] = ck_float_to_half(src[i]);
+  } else {
+    const __m256i bias = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x00400000);
+    for (; i + 8 <= n; i += 8) {
+      __m256 v = _mm256_loadu_ps(src + i);
+      __m256i b = _mm256_castps_si256(v);
+      __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), one);
+      __m256i rounded = _mm256_add_epi32(b, _mm256_add_epi32(bias, lsb));
+      __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+      __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(b, quiet), nan);
+      r = _mm256_srli_epi32(r, 16);
+      __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+      _mm_storeu_si128((__m128i *)(d + i), packed);
+    }
+    for (; i < n; i++) d[i] = ck_float_to_bf16(src[i]);
+  }
+}
+
+/* ---- 4-bit codebook: exact byte-plane lookup ---- */
+
+typedef struct {
+  __m256i p0, p1, p2, p3;
+} cb4_planes;
+
+CK_INLINE cb4_planes cb4_make_planes(const float *code16) {
+  uint8_t b[4][16];
+  for (int i = 0; i < 16; i++) {
+    uint32_t u = ck_bits(code16[i]);
+    for (int j = 0; j < 4; j++) b[j][i] = (uint8_t)(u >> (8 * j));
+  }
+  cb4_planes p;
+  p.p0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[0]));
+  p.p1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[1]));
+  p.p2 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[2]));
+  p.p3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[3]));
+  return p;
+}
+
+/* 16 packed bytes (32 nibbles) → indices: lane 0 holds the high nibbles (even elements), lane 1 the low ones. */
+CK_INLINE __m256i cb4_indices_permuted(const uint8_t *p, __m256i shifts, __m256i mask) {
+  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+  return _mm256_and_si256(_mm256_srlv_epi32(v, shifts), mask);
+}
+
+/* Looks up 32 indices; f[j] lane 0 = entries 4j..4j+3 of lane 0, lane 1 likewise of lane 1. */
+CK_INLINE void cb4_lookup(const cb4_planes *t, __m256i idx, __m256 f[4]) {
+  __m256i b0 = _mm256_shuffle_epi8(t->p0, idx), b1 = _mm256_shuffle_epi8(t->p1, idx);
+  __m256i b2 = _mm256_shuffle_epi8(t->p2, idx), b3 = _mm256_shuffle_epi8(t->p3, idx);
+  __m256i t0 = _mm256_unpacklo_epi8(b0, b1), t1 = _mm256_unpackhi_epi8(b0, b1);
+  __m256i t2 = _mm256_unpacklo_epi8(b2, b3), t3 = _mm256_unpackhi_epi8(b2, b3);
+  f[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(t0, t2));
+  f[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(t0, t2));
+  f[2] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(t1, t3));
+  f[3] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(t1, t3));
+}
+
+CK_TARGET void ck_avx2_cb4_decode(const uint8_t *packed, const float *code16, const float *scales, long bs, long e0,
+                                  long count, int permuted, float *out) {
+  cb4_planes t = cb4_make_planes(code16);
+  const __m256i mask = _mm256_set1_epi8(0x0F), shifts = _mm256_setr_epi32(4, 4, 4, 4, 0, 0, 0, 0);
+  long steps = count / 32;
+  long b = e0 / bs, left = (bs - e0 % bs) / 32, per = bs / 32;
+  for (long s = 0; s < steps; s++) {
+    const uint8_t *p = packed + (e0 >> 1) + 16 * s;
+    __m256 f[4];
+    __m256 sc = _mm256_set1_ps(scales[b]);
+    float *o = out + 32 * s;
+    if (permuted) {
+      cb4_lookup(&t, cb4_indices_permuted(p, shifts, mask), f);
+      _mm256_storeu_ps(o, _mm256_mul_ps(f[0], sc));
+      _mm256_storeu_ps(o + 8, _mm256_mul_ps(f[1], sc));
+      _mm256_storeu_ps(o + 16, _mm256_mul_ps(f[2], sc));
+      _mm256_storeu_ps(o + 24, _mm256_mul_ps(f[3], sc));
+    } else {
+      __m128i v = _mm_loadu_si128((const __m128i *)p);
+      __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm256_castsi256_si128(mask));
+      __m128i lo = _mm_and_si128(v, _mm256_castsi256_si128(mask));
+      __m256i idx = _mm256_set_m128i(_mm_unpackhi_epi8(hi, lo), _mm_unpacklo_epi8(hi, lo));
+      cb4_lookup(&t, idx, f);
+      _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_permute2f128_ps(f[0], f[1], 0x20), sc));
+      _mm256_storeu_ps(o + 8, _mm256_mul_ps(_mm256_permute2f128_ps(f[2], f[3], 0x20), sc));
+      _mm256_storeu_ps(o + 16, _mm256_mul_ps(_mm256_permute2f128_ps(f[0], f[1], 0x31), sc));
+      _mm256_storeu_ps(o + 24, _mm256_mul_ps(_mm256_permute2f128_ps(f[2], f[3], 0x31), sc));
+    }
+    if (--left == 0) {
+      b++;
+      left = per;
+    }
+  }
+  long done = steps * 32;
+  if (done < count) ck_scalar_cb4_decode(packed, code16, scales, bs, e0 + done, count - done, permuted, out + done);
+}
+
+CK_INLINE void cb4_gemv_rows(const uint8_t *packed, const cb4_planes *t, const float *scales, long bs, long K, long r0,
+                             long r1, const float *xp, long ldx, float *y, long ldy, const int MR) {
+  const __m256i mask = _mm256_set1_epi8(0x0F), shifts = _mm256_setr_epi32(4, 4, 4, 4, 0, 0, 0, 0);
+  const long steps = K / 32, per = bs / 32;
+  for (long r = r0; r < r1; r++) {
+    const long e = r * K;
+    long b = e / bs, left = (bs - e % bs) / 32;
+    const uint8_t *row = packed + (e >> 1);
+    __m256 acc[4];
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    for (long s = 0; s < steps; s++) {
+      __m256 f[4];
+      cb4_lookup(t, cb4_indices_permuted(row + 16 * s, shifts, mask), f);
+      const __m256 sc = _mm256_broadcast_ss(scales + b);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = xp + m * ldx + 32 * s;
+        __m256 d = _mm256_mul_ps(f[0], _mm256_loadu_ps(xm));
+        d = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xm + 8), d);
+        d = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(xm + 16), d);
+        d = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xm + 24), d);
+        acc[m] = _mm256_fmadd_ps(d, sc, acc[m]);
+      }
+      if (--left == 0) {
+        b++;
+        left = per;
+      }
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = hsum8(acc[m]);
+  }
+}
+
+CK_TARGET void ck_avx2_cb4_gemv(const uint8_t *packed, const float *code16, const float *scales, long bs, long K,
+                                long r0, long r1, const float *xp, long ldx, long M, float *y, long ldy) {
+  cb4_planes t = cb4_make_planes(code16);
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *x = xp + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: cb4_gemv_rows(packed, &t, scales, bs, K, r0, r1, x, ldx, ym, ldy, 1); break;
+    case 2: cb4_gemv_rows(packed, &t, scales, bs, K, r0, r1, x, ldx, ym, ldy, 2); break;
+    case 3: cb4_gemv_rows(packed, &t, scales, bs, K, r0, r1, x, ldx, ym, ldy, 3); break;
+    default: cb4_gemv_rows(packed, &t, scales, bs, K, r0, r1, x, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- 4-bit fast mode: int8 × int8 with vpmaddubsw ---- */
+
+CK_INLINE void cb4q8_rows(const uint8_t *packed, __m256i table, float codeScale, const float *scales, long bs, long K,
+                          long r0, long r1, const int8_t *xq, const float *xs, float *y, long ldy, const int MR) {
+  const __m256i mask = _mm256_set1_epi8(0x0F), shifts = _mm256_setr_epi32(4, 4, 4, 4, 0, 0, 0, 0);
+  const __m256i ones = _mm256_set1_epi16(1);
+  const long steps = K / 32, per = bs / 32;
+  for (long r = r0; r < r1; r++) {
+    const long e = r * K;
+    long b = e / bs, left = (bs - e % bs) / 32;
+    const uint8_t *row = packed + (e >> 1);
+    __m256 acc[8];
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    for (long s = 0; s < steps; s++) {
+      __m256i w = _mm256_shuffle_epi8(table, cb4_indices_permuted(row + 16 * s, shifts, mask));
+      __m256i uw = _mm256_abs_epi8(w);
+      const float ws = scales[b] * codeScale;
+      for (int m = 0; m < MR; m++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(xq + m * K + 32 * s));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(uw, _mm256_sign_epi8(q, w)), ones);
+        acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(ws * xs[m * steps + s]), acc[m]);
+      }
+      if (--left == 0) {
+        b++;
+        left = per;
+      }
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = hsum8(acc[m]);
+  }
+}
+
+CK_TARGET void ck_avx2_cb4_gemv_q8(const uint8_t *packed, const int8_t *code8, float codeScale, const float *scales,
+                                   long bs, long K, long r0, long r1, const int8_t *xq, const float *xs, long M, float *y,
+                                   long ldy) {
+  __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)code8));
+  long steps = K / 32;
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const int8_t *q = xq + m0 * K;
+    const float *s = xs + m0 * steps;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: cb4q8_rows(packed, table, codeScale, scales, bs, K, r0, r1, q, s, ym, ldy, 1); break;
+    case 2: cb4q8_rows(packed, table, codeScale, scales, bs, K, r0, r1, q, s, ym, ldy, 2); break;
+    case 3: cb4q8_rows(packed, table, codeScale, scales, bs, K, r0, r1, q, s, ym, ldy, 3); break;
+    default: cb4q8_rows(packed, table, codeScale, scales, bs, K, r0, r1, q, s, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- 8-bit codebook: gathers ---- */
+
+CK_TARGET void ck_avx2_cb8_decode(const uint8_t *codes, const float *code256, const float *scales, long bs, long e0,
+                                  long count, float *out) {
+  long e = e0, end = e0 + count;
+  while (e < end) {
+    long b = e / bs, segEnd = (b + 1) * bs < end ? (b + 1) * bs : end;
+    __m256 sc = _mm256_set1_ps(scales[b]);
+    for (; e + 8 <= segEnd; e += 8) {
+      __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(codes + e)));
+      _mm256_storeu_ps(out + (e - e0), _mm256_mul_ps(_mm256_i32gather_ps(code256, idx, 4), sc));
+    }
+    for (; e < segEnd; e++) out[e - e0] = code256[codes[e]] * scales[b];
+  }
+}
+
+CK_INLINE void cb8_rows(const uint8_t *codes, const float *code256, const float *scales, long bs, long K, long r0,
+                        long r1, const float *x, long ldx, float *y, long ldy, const int MR) {
+  for (long r = r0; r < r1; r++) {
+    __m256 acc[4];
+    float tail[4] = {0, 0, 0, 0};
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    long e = r * K, end = e + K;
+    while (e < end) {
+      long b = e / bs, segEnd = (b + 1) * bs < end ? (b + 1) * bs : end;
+      const __m256 sc = _mm256_set1_ps(scales[b]);
+      for (; e + 8 <= segEnd; e += 8) {
+        __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(codes + e)));
+        __m256 w = _mm256_mul_ps(_mm256_i32gather_ps(code256, idx, 4), sc);
+        for (int m = 0; m < MR; m++) acc[m] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + m * ldx + (e - r * K)), acc[m]);
+      }
+      for (; e < segEnd; e++) {
+        float w = code256[codes[e]] * scales[b];
+        for (int m = 0; m < MR; m++) tail[m] += x[m * ldx + (e - r * K)] * w;
+      }
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = hsum8(acc[m]) + tail[m];
+  }
+}
+
+CK_TARGET void ck_avx2_cb8_gemv(const uint8_t *codes, const float *code256, const float *scales, long bs, long K,
+                                long r0, long r1, const float *x, long ldx, long M, float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: cb8_rows(codes, code256, scales, bs, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: cb8_rows(codes, code256, scales, bs, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: cb8_rows(codes, code256, scales, bs, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: cb8_rows(codes, code256, scales, bs, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- int8 row-wise ---- */
+
+CK_TARGET void ck_avx2_i8_decode(const int8_t *q, const float *rowScale, long K, long e0, long count, float *out) {
+  long e = e0, end = e0 + count;
+  const __m256 inv = _mm256_set1_ps(CK_INV127);
+  while (e < end) {
+    long r = e / K, segEnd = (r + 1) * K < end ? (r + 1) * K : end;
+    __m256 sc = _mm256_set1_ps(rowScale[r]);
+    for (; e + 8 <= segEnd; e += 8) {
+      __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + e))));
+      _mm256_storeu_ps(out + (e - e0), _mm256_mul_ps(_mm256_mul_ps(v, sc), inv));
+    }
+    for (; e < segEnd; e++) out[e - e0] = ((float)q[e] * rowScale[r]) * CK_INV127;
+  }
+}
+
+CK_INLINE __m256 i8_load8(const int8_t *p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+CK_INLINE void i8_rows(const int8_t *q, const float *rowScale, long K, long r0, long r1, const float *x, long ldx,
+                       float *y, long ldy, const int MR) {
+  const long K32 = K & ~31L;
+  for (long r = r0; r < r1; r++) {
+    const int8_t *row = q + r * K;
+    __m256 acc[4];
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    for (long k = 0; k < K32; k += 32) {
+      __m256 w0 = i8_load8(row + k), w1 = i8_load8(row + k + 8), w2 = i8_load8(row + k + 16),
+             w3 = i8_load8(row + k + 24);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = x + m * ldx + k;
+        __m256 d = _mm256_mul_ps(w0, _mm256_loadu_ps(xm));
+        d = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xm + 8), d);
+        d = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xm + 16), d);
+        d = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xm + 24), d);
+        acc[m] = _mm256_add_ps(acc[m], d);
+      }
+    }
+    for (int m = 0; m < MR; m++) {
+      float sum = hsum8(acc[m]);
+      for (long k = K32; k < K; k++) sum += x[m * ldx + k] * (float)row[k];
+      y[m * ldy + r] = (sum * rowScale[r]) * CK_INV127;
+    }
+  }
+}
+
+CK_TARGET void ck_avx2_i8_gemv(const int8_t *q, const float *rowScale, long K, long r0, long r1, const float *x,
+                               long ldx, long M, float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: i8_rows(q, rowScale, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: i8_rows(q, rowScale, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: i8_rows(q, rowScale, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: i8_rows(q, rowScale, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- fp8 via F16C: E5M2 is the top byte of a binary16; E4M3FN becomes one after a shift, scaled by 2^-8 ---- */
+
+/* 16 fp8 bytes → two vectors of 8 floats (E4M3 values are 2^-8 too small; callers fold 256 into the scale). */
+CK_INLINE void f8_load16(const uint8_t *p, int e5m2, __m256 *lo, __m256 *hi) {
+  __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+  __m256i h;
+  if (e5m2) {
+    h = _mm256_slli_epi16(b, 8);
+  } else {
+    __m256i mag = _mm256_and_si256(b, _mm256_set1_epi16(0x7F));
+    __m256i sign = _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8);
+    __m256i nan = _mm256_and_si256(_mm256_cmpeq_epi16(mag, _mm256_set1_epi16(0x7F)), _mm256_set1_epi16(0x7C00));
+    h = _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi16(mag, 7), sign), nan);
+  }
+  *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+  *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+}
+
+CK_TARGET void ck_avx2_f8_decode(const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols,
+                                 long gridCols, long K, long e0, long count, float *out) {
+  const float unit = e5m2 ? 1.0f : 256.0f;
+  const __m256 vunit = _mm256_set1_ps(unit);
+  long e = e0, end = e0 + count;
+  while (e < end) {
+    long r = e / K, c = e % K;
+    long segEnd = e + (tileCols - c % tileCols);
+    if (segEnd > (r + 1) * K) segEnd = (r + 1) * K;
+    if (segEnd > end) segEnd = end;
+    float s = scales[(r / tileRows) * gridCols + c / tileCols];
+    __m256 sc = _mm256_set1_ps(s);
+    for (; e + 16 <= segEnd; e += 16) {
+      __m256 lo, hi;
+      f8_load16(v + e, e5m2, &lo, &hi);
+      _mm256_storeu_ps(out + (e - e0), _mm256_mul_ps(_mm256_mul_ps(lo, vunit), sc));
+      _mm256_storeu_ps(out + (e - e0) + 8, _mm256_mul_ps(_mm256_mul_ps(hi, vunit), sc));
+    }
+    for (; e < segEnd; e++) out[e - e0] = ck_f8_decode1(v[e], e5m2) * s;
+  }
+}
+
+CK_INLINE void f8_rows(const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols,
+                       long K, long r0, long r1, const float *x, long ldx, float *y, long ldy, const int MR) {
+  const float unit = e5m2 ? 1.0f : 256.0f;
+  for (long r = r0; r < r1; r++) {
+    const uint8_t *row = v + r * K;
+    const float *srow = scales + (r / tileRows) * gridCols;
+    __m256 tot[4];
+    for (int m = 0; m < MR; m++) tot[m] = _mm256_setzero_ps();
+    for (long c0 = 0; c0 < K; c0 += tileCols) {
+      long c1 = c0 + tileCols < K ? c0 + tileCols : K;
+      __m256 seg[4];
+      for (int m = 0; m < MR; m++) seg[m] = _mm256_setzero_ps();
+      for (long k = c0; k < c1; k += 16) {
+        __m256 lo, hi;
+        f8_load16(row + k, e5m2, &lo, &hi);
+        for (int m = 0; m < MR; m++) {
+          const float *xm = x + m * ldx + k;
+          __m256 d = _mm256_mul_ps(lo, _mm256_loadu_ps(xm));
+          d = _mm256_fmadd_ps(hi, _mm256_loadu_ps(xm + 8), d);
+          seg[m] = _mm256_add_ps(seg[m], d);
+        }
+      }
+      const __m256 sc = _mm256_set1_ps(srow[c0 / tileCols] * unit);
+      for (int m = 0; m < MR; m++) tot[m] = _mm256_fmadd_ps(seg[m], sc, tot[m]);
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = hsum8(tot[m]);
+  }
+}
+
+CK_TARGET void ck_avx2_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols,
+                               long gridCols, long K, long r0, long r1, const float *x, long ldx, long M, float *y,
+                               long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: f8_rows(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: f8_rows(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: f8_rows(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: f8_rows(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- dense float32 ---- */
+
+CK_INLINE void f32_rows(const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, float *y,
+                        long ldy, const int MR) {
+  const long K32 = K & ~31L;
+  for (long r = r0; r < r1; r++) {
+    const float *row = w + r * ldw;
+    __m256 acc[4];
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    for (long k = 0; k < K32; k += 32) {
+      __m256 w0 = _mm256_loadu_ps(row + k), w1 = _mm256_loadu_ps(row + k + 8), w2 = _mm256_loadu_ps(row + k + 16),
+             w3 = _mm256_loadu_ps(row + k + 24);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = x + m * ldx + k;
+        __m256 d = _mm256_mul_ps(w0, _mm256_loadu_ps(xm));
+        d = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xm + 8), d);
+        d = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xm + 16), d);
+        d = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xm + 24), d);
+        acc[m] = _mm256_add_ps(acc[m], d);
+      }
+    }
+    for (int m = 0; m < MR; m++) {
+      float sum = hsum8(acc[m]);
+      for (long k = K32; k < K; k++) sum += x[m * ldx + k] * row[k];
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+CK_TARGET void ck_avx2_f32_gemv(const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, long M,
+                                float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: f32_rows(w, ldw, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: f32_rows(w, ldw, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: f32_rows(w, ldw, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: f32_rows(w, ldw, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* Register-blocked dot-product microkernel: MR activation rows × NR weight rows, 8-wide partial sums. */
+CK_INLINE void gemm_micro(const float *x, long ldx, const float *w, long ldw, long kc, float *y, long ldy,
+                          int accumulate, const int MR, const int NR) {
+  __m256 c[3][4];
+  for (int m = 0; m < MR; m++)
+    for (int n = 0; n < NR; n++) c[m][n] = _mm256_setzero_ps();
+  const long k8 = kc & ~7L;
+  for (long k = 0; k < k8; k += 8) {
+    __m256 wv[4];
+    for (int n = 0; n < NR; n++) wv[n] = _mm256_loadu_ps(w + n * ldw + k);
+    for (int m = 0; m < MR; m++) {
+      __m256 xv = _mm256_loadu_ps(x + m * ldx + k);
+      for (int n = 0; n < NR; n++) c[m][n] = _mm256_fmadd_ps(xv, wv[n], c[m][n]);
+    }
+  }
+  for (int m = 0; m < MR; m++)
+    for (int n = 0; n < NR; n++) {
+      float s = hsum8(c[m][n]);
+      for (long k = k8; k < kc; k++) s += x[m * ldx + k] * w[n * ldw + k];
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + s : s;
+    }
+}
+
+#define CK_MICRO(mr, nr) gemm_micro(xm, ldx, wn, ldw, kc, ymn, ldy, accumulate, mr, nr)
+
+CK_TARGET void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
+                                     float *y, long ldy, int accumulate) {
+  for (long n0 = 0; n0 < nrows; n0 += 4) {
+    const int nr = nrows - n0 >= 4 ? 4 : (int)(nrows - n0);
+    const float *wn = w + n0 * ldw;
+    for (long m0 = 0; m0 < M; m0 += 3) {
+      const int mr = M - m0 >= 3 ? 3 : (int)(M - m0);
+      const float *xm = x + m0 * ldx;
+      float *ymn = y + m0 * ldy + n0;
+      switch (mr * 4 + nr) {
+      case 3 * 4 + 4: CK_MICRO(3, 4); break;
+      case 3 * 4 + 3: CK_MICRO(3, 3); break;
+      case 3 * 4 + 2: CK_MICRO(3, 2); break;
+      case 3 * 4 + 1: CK_MICRO(3, 1); break;
+      case 2 * 4 + 4: CK_MICRO(2, 4); break;
+      case 2 * 4 + 3: CK_MICRO(2, 3); break;
+      case 2 * 4 + 2: CK_MICRO(2, 2); break;
+      case 2 * 4 + 1: CK_MICRO(2, 1); break;
+      case 1 * 4 + 4: CK_MICRO(1, 4); break;
+      case 1 * 4 + 3: CK_MICRO(1, 3); break;
+      case 1 * 4 + 2: CK_MICRO(1, 2); break;
+      default: CK_MICRO(1, 1); break;
+      }
+    }
+  }
+}
+
+/* ---- quantize ---- */
+
+CK_TARGET float ck_avx2_absmax(const float *x, long n) {
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+  long i = 0;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), absMask), m0);
+    m1 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 8), absMask), m1);
+  }
+  float am = hmax8(_mm256_max_ps(m0, m1));
+  for (; i < n; i++) {
+    float a = fabsf(x[i]);
+    if (a > am) am = a;
+  }
+  return am;
+}
+
+/* Sorted positions of 8 normalized values: #{t : v > t}. */
+CK_INLINE __m256i q4_positions(__m256 v, const __m256 *thr) {
+  __m256i cnt = _mm256_setzero_si256();
+  for (int t = 0; t < 15; t++) cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(_mm256_cmp_ps(v, thr[t], _CMP_GT_OQ)));
+  return cnt;
+}
+
+CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map,
+                                     uint8_t *packed, float *absmax) {
+  __m256 thr[15];
+  for (int t = 0; t < 15; t++) thr[t] = _mm256_set1_ps(t15[t]);
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)map));
+  const __m256 one = _mm256_set1_ps(1.0f), minusOne = _mm256_set1_ps(-1.0f);
+  const __m256i lowByte = _mm256_set1_epi16(0x00FF);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  long full = n / bs;
+  for (long b = 0; b < full; b++) {
+    const float *xb = x + b * bs;
+    float am = ck_avx2_absmax(xb, bs);
+    absmax[b] = am;
+    const __m256 s = _mm256_set1_ps(1.0f / (am > 1e-38f ? am : 1e-38f));
+    for (long i = 0; i < bs; i += 32) {
+      __m256i p[4];
+      for (int j = 0; j < 4; j++) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + i + 8 * j), s);
+        v = _mm256_min_ps(_mm256_max_ps(v, minusOne), one);
+        p[j] = q4_positions(v, thr);
+      }
+      /* 32 int32 positions → 32 bytes in element order → nibble codes → 16 packed bytes. */
+      __m256i w01 = _mm256_packs_epi32(p[0], p[1]), w23 = _mm256_packs_epi32(p[2], p[3]);
+      __m256i bytes = _mm256_packus_epi16(w01, w23);
+      bytes = _mm256_permutevar8x32_epi32(bytes, order);
+      bytes = _mm256_shuffle_epi8(table, bytes);
+      __m256i pairs = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(bytes, lowByte), 4),
+                                      _mm256_srli_epi16(bytes, 8));
+      __m256i out = _mm256_packus_epi16(pairs, pairs);
+      out = _mm256_permute4x64_epi64(out, 0x08);
+      _mm_storeu_si128((__m128i *)(packed + ((b * bs + i) >> 1)), _mm256_castsi256_si128(out));
+    }
+  }
+  if (full * bs < n)
+    ck_scalar_quantize_4bit(x + full * bs, n - full * bs, bs, t15, map, packed + ((full * bs) >> 1), absmax + full);
+}
+
+CK_TARGET void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats) {
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * K;
+    float stat = ck_avx2_absmax(xr, K);
+    rowStats[r] = stat;
+    float scale = 127.0f / stat;
+    const __m256 sc = _mm256_set1_ps(scale);
+    long k = 0;
+    for (; k + 8 <= K; k += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + k), sc);
+      v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v); /* NaN (0 · inf) → 0 */
+      __m256i i32 = _mm256_cvtps_epi32(v);                         /* round half to even */
+      __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+      _mm_storel_epi64((__m128i *)(q + r * K + k), _mm_packs_epi16(i16, i16));
+    }
+    for (; k < K; k++) {
+      float v = xr[k] * scale;
+      q[r * K + k] = v != v ? 0 : (int8_t)lrintf(v);
+    }
+  }
+}
+
+#endif

@@ -1,0 +1,222 @@
+public import QuantCore
+internal import _CPUKernelsNative
+
+extension CPUBackend {
+  /// Computes `input · weightᵀ + bias` with quantized weights `[N, K]`, as `torch.nn.functional.linear`.
+  ///
+  /// Up to 8 activation rows run the fused GEMV; more run the tiled GEMM (see ``CPUBackend``).
+  ///
+  /// - Parameters:
+  ///   - input: Activations `[..., K]` in float32, float16 or bfloat16.
+  ///   - weight: Quantized weights with logical shape `[N, K]`.
+  ///   - bias: Optional `[N]`, any float dtype.
+  /// - Returns: `[..., N]` in the input's dtype, accumulated in float32.
+  /// - Throws: `QuantError` on shape or dtype mismatches or inconsistent weights.
+  public func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    let problem = try LinearProblem(input: input, weight: weight, bias: bias)
+    guard let inputKind = floatKind(input.dtype) else {
+      throw .unsupportedDType(input.dtype, operation: "cpu linear", supported: [.float32, .float16, .bfloat16])
+    }
+    let (m, n, k) = (problem.m, problem.n, problem.k)
+    if m == 0 || n == 0 || k == 0 { return try ReferenceBackend().linear(input, weight: weight, bias: bias) }
+    let biasValues = try bias?.floats()
+    let isa = self.isa
+    let threads = threadCount
+    let mode = self.mode
+    let storage = try TensorStorage(byteCount: m * n * input.dtype.byteSize) { (raw) throws(QuantError) in
+      try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads) {
+        (prepared) throws(QuantError) in
+        try input.withUnsafeBytes { (inputBytes) throws(QuantError) in
+          let run = LinearRun(
+            weight: prepared, m: m, n: n, k: k, threads: threads, isa: isa, mode: mode,
+            input: inputBytes.baseAddress!, inputKind: inputKind)
+          if inputKind == Int32(CK_F32) {
+            try run.compute(into: raw.baseAddress!.assumingMemoryBound(to: Float.self), bias: biasValues)
+          } else {
+            let y = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)
+            defer { y.deallocate() }
+            try run.compute(into: y.baseAddress!, bias: biasValues)
+            ck_store_floats(isa, y.baseAddress, inputKind, raw.baseAddress, m * n)
+          }
+        }
+      }
+    }
+    return try Tensor(dtype: input.dtype, shape: problem.outputShape, storage: storage)
+  }
+
+  /// Dense float32 `y = x · wᵀ` with this backend's kernels and threads (the benchmark's baseline).
+  ///
+  /// - Parameters:
+  ///   - x: `[m, k]` activations.
+  ///   - weight: `[n, k]` weights.
+  ///   - m: Activation rows.
+  ///   - n: Weight rows.
+  ///   - k: Shared dimension.
+  ///   - y: Receives `[m, n]`.
+  package func denseLinear(
+    x: UnsafePointer<Float>, weight: UnsafePointer<Float>, m: Int, n: Int, k: Int, into y: UnsafeMutablePointer<Float>
+  ) {
+    let prepared = PreparedWeight(kind: .dense(weight), rows: n, columns: k, isa: isa)
+    let run = LinearRun(
+      weight: prepared, m: m, n: n, k: k, threads: threadCount, isa: isa, mode: .exact, input: UnsafeRawPointer(x),
+      inputKind: Int32(CK_F32))
+    try? run.compute(into: y, bias: nil)
+  }
+}
+
+/// One `linear` call: activations prepared once, then GEMV or GEMM over thread chunks of weight rows.
+struct LinearRun: @unchecked Sendable {
+  let weight: PreparedWeight
+  let m: Int
+  let n: Int
+  let k: Int
+  let threads: Int
+  let isa: Int32
+  let mode: CPUBackend.Mode
+  let input: UnsafeRawPointer
+  let inputKind: Int32
+
+  /// The largest batch that runs the fused GEMV.
+  static let gemvMaxRows = 8
+  /// Weight rows per decoded GEMM tile.
+  static let tileRows = 16
+
+  func compute(into y: UnsafeMutablePointer<Float>, bias: [Float]?) throws(QuantError) {
+    if mode == .fast, m <= LinearRun.gemvMaxRows,
+      case .codebook4(let packed, let code, let scales, let blocksize) =
+        weight.kind, k % 32 == 0, blocksize % 32 == 0
+    {
+      computeFast(packed: packed, code: code, scales: scales, blocksize: blocksize, into: y)
+    } else {
+      try computeExact(into: y)
+    }
+    if let bias {
+      for row in 0..<m {
+        for column in 0..<n { y[row * n + column] += bias[column] }
+      }
+    }
+  }
+
+  /// Activations as float32, permuted when the weight's kernels want it.
+  private func withActivations<R>(_ body: (UnsafePointer<Float>) throws(QuantError) -> R) throws(QuantError) -> R {
+    let x = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * k)
+    defer { x.deallocate() }
+    if weight.wantsPermutedActivations {
+      try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { (row) throws(QuantError) in
+        for r in 0..<m {
+          ck_load_floats(isa, input + r * k * elementSize, inputKind, row.baseAddress, k)
+          ck_permute8(row.baseAddress, x.baseAddress! + r * k, k)
+        }
+      }
+    } else {
+      ck_load_floats(isa, input, inputKind, x.baseAddress, m * k)
+    }
+    return try body(x.baseAddress!)
+  }
+
+  private var elementSize: Int { inputKind == Int32(CK_F32) ? 4 : 2 }
+
+  private func computeExact(into y: UnsafeMutablePointer<Float>) throws(QuantError) {
+    try withActivations { (x) throws(QuantError) in
+      let out = SendablePointer(y)
+      let xs = SendableConstPointer(x)
+      if m <= LinearRun.gemvMaxRows && !weight.isCustom {
+        ParallelChunks.run(count: n, threads: threads, alignment: 4) { rows in
+          weight.gemv(rows: rows, x: xs.pointer, ldx: k, m: m, y: out.pointer, ldy: n)
+        }
+      } else {
+        try gemm(x: xs, y: out)
+      }
+    }
+  }
+
+  /// Columns per GEMM tile: the activations' slice (`m × kc`) should stay in L2 and a 4-row weight
+  /// strip (`4 × kc`) in L1.
+  private var tileColumns: Int {
+    if weight.isCustom { return k }
+    let fit = (384 * 1024 / 4) / max(m, 1)
+    return min(k, max(256, min(1024, fit / 32 * 32)))
+  }
+
+  private func gemm(x: SendableConstPointer<Float>, y: SendablePointer<Float>) throws(QuantError) {
+    let kc = tileColumns
+    let tileRows = LinearRun.tileRows
+    let permuted = weight.wantsPermutedActivations
+    let failure = FirstError()
+    ParallelChunks.run(count: n, threads: threads, alignment: tileRows) { rows in
+      let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * kc)
+      defer { tile.deallocate() }
+      do throws(QuantError) {
+        var n0 = rows.lowerBound
+        while n0 < rows.upperBound {
+          let nrows = min(tileRows, rows.upperBound - n0)
+          var k0 = 0
+          while k0 < k {
+            let kcount = min(kc, k - k0)
+            try weight.decodeTile(
+              rows: n0..<(n0 + nrows), columns: k0..<(k0 + kcount), permuted: permuted, into: tile, ld: kcount)
+            ck_f32_gemm_tile(
+              isa, x.pointer + k0, k, m, tile, kcount, nrows, kcount, y.pointer + n0, n, k0 > 0 ? 1 : 0)
+            k0 += kcount
+          }
+          n0 += nrows
+        }
+      } catch {
+        failure.record(error)
+      }
+    }
+    try failure.rethrow()
+  }
+
+  private func computeFast(
+    packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: UnsafePointer<Float>, blocksize: Int,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    let table = FastCodebook(code: UnsafeBufferPointer(start: code, count: 16))
+    let steps = k / 32
+    let quantized = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
+    let groupScales = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * steps)
+    let row = UnsafeMutableBufferPointer<Float>.allocate(capacity: k)
+    defer {
+      quantized.deallocate()
+      groupScales.deallocate()
+      row.deallocate()
+    }
+    for r in 0..<m {
+      ck_load_floats(isa, input + r * k * elementSize, inputKind, row.baseAddress, k)
+      ck_quantize_q8(isa, row.baseAddress, k, quantized.baseAddress! + r * k, groupScales.baseAddress! + r * steps)
+    }
+    let out = SendablePointer(y)
+    let q = SendableConstPointer(UnsafePointer(quantized.baseAddress!))
+    let qs = SendableConstPointer(UnsafePointer(groupScales.baseAddress!))
+    let weights = SendableConstPointer(packed)
+    let blockScales = SendableConstPointer(scales)
+    table.codes.withUnsafeBufferPointer { codes in
+      let codes8 = SendableConstPointer(codes.baseAddress!)
+      ParallelChunks.run(count: n, threads: threads, alignment: 4) { rows in
+        ck_cb4_gemv_q8(
+          isa, weights.pointer, codes8.pointer, table.scale, blockScales.pointer, blocksize, k, rows.lowerBound,
+          rows.upperBound, q.pointer, qs.pointer, m, out.pointer, n)
+      }
+    }
+  }
+}
+
+/// A 16-entry codebook rounded to int8 for fast mode: `code[i] ≈ codes[i] · scale`.
+struct FastCodebook {
+  let codes: [Int8]
+  let scale: Float
+
+  init(code: UnsafeBufferPointer<Float>) {
+    let maxMagnitude = code.reduce(Float(0)) { max($0, abs($1)) }
+    let scale = maxMagnitude > 0 ? maxMagnitude / 127 : 1
+    self.scale = scale
+    self.codes = code.map { Int8(clamping: Int(($0 / scale).rounded(.toNearestOrEven))) }
+  }
+}
+
+/// A read-only pointer handed to parallel workers.
+struct SendableConstPointer<Element>: @unchecked Sendable {
+  let pointer: UnsafePointer<Element>
+  init(_ pointer: UnsafePointer<Element>) { self.pointer = pointer }
+}

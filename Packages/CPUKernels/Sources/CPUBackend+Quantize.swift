@@ -1,0 +1,150 @@
+public import QuantCore
+internal import _CPUKernelsNative
+
+/// The decision table of a 16-entry codebook encoder, as bitsandbytes' default backend builds it.
+///
+/// The codebook is sorted by value (ties keep index order, as torch's CPU `argsort` does); the 15
+/// thresholds are the float32 midpoints `(s[i] + s[i+1]) / 2` of neighbours; a normalized value `v`
+/// gets sorted position `#{t : v > t}` (`torch.bucketize`, ties to the lower index) and the code is
+/// the original index of that sorted entry.
+public struct Codebook4BitEncoder: Sendable, Equatable {
+  /// The 16 codebook values, index → value.
+  public let codebook: [Float]
+  /// The 15 ascending float32 midpoints.
+  public let thresholds: [Float]
+  /// Sorted position → codebook index.
+  public let indexMap: [UInt8]
+
+  /// Builds the encoder for a 16-entry codebook.
+  ///
+  /// - Parameter codebook: Index → value; 16 finite values.
+  /// - Throws: `QuantError.invalidState` when there are not 16 finite values.
+  public init(codebook: [Float]) throws(QuantError) {
+    guard codebook.count == 16, codebook.allSatisfy(\.isFinite) else {
+      throw .invalidState("a 4-bit codebook needs 16 finite values, got \(codebook.count)")
+    }
+    let order = codebook.indices.sorted { (codebook[$0], $0) < (codebook[$1], $1) }
+    let sorted = order.map { codebook[$0] }
+    self.codebook = codebook
+    self.thresholds = (0..<15).map { (sorted[$0] + sorted[$0 + 1]) / 2 }
+    self.indexMap = order.map { UInt8($0) }
+  }
+}
+
+extension CPUBackend {
+  /// Blockwise 4-bit quantization (bitsandbytes' `quantize_4bit` on its default CPU backend), vectorised
+  /// and parallel over blocks.
+  ///
+  /// Full blocks multiply by `fl32(1 / max(absmax, 1e-38))`; a trailing partial block divides by
+  /// `max(absmax, 1e-38)` and stores that value as its absmax; normalized values are clamped to [-1, 1].
+  /// Element `2i` goes to the high nibble; an odd count pads with the code of 0.0.
+  ///
+  /// - Parameters:
+  ///   - values: The values in row-major order.
+  ///   - encoder: The codebook's decision table.
+  ///   - blocksize: Elements per block (positive and even).
+  /// - Returns: `ceil(n / 2)` packed bytes and `ceil(n / blocksize)` absmax values.
+  /// - Throws: `QuantError.unsupportedBlocksize` for a non-positive or odd blocksize.
+  public func quantize4Bit(
+    _ values: UnsafeBufferPointer<Float>, encoder: Codebook4BitEncoder, blocksize: Int
+  ) throws(QuantError) -> (packed: [UInt8], absmax: [Float]) {
+    guard blocksize > 0, blocksize % 2 == 0 else {
+      throw .unsupportedBlocksize(blocksize, supported: [32, 64, 128, 256, 512, 1024, 2048, 4096])
+    }
+    let count = values.count
+    let blocks = (count + blocksize - 1) / blocksize
+    var packed = [UInt8](repeating: 0, count: (count + 1) / 2)
+    var absmax = [Float](repeating: 0, count: blocks)
+    guard count > 0, let source = values.baseAddress else { return (packed, absmax) }
+    let isa = self.isa
+    let x = SendableConstPointer(source)
+    encoder.thresholds.withUnsafeBufferPointer { thresholds in
+      encoder.indexMap.withUnsafeBufferPointer { map in
+        packed.withUnsafeMutableBufferPointer { packedBuffer in
+          absmax.withUnsafeMutableBufferPointer { absmaxBuffer in
+            let t = SendableConstPointer(thresholds.baseAddress!)
+            let indexMap = SendableConstPointer(map.baseAddress!)
+            let outPacked = SendablePointer(packedBuffer.baseAddress!)
+            let outAbsmax = SendablePointer(absmaxBuffer.baseAddress!)
+            let grain = max(blocksize, (16384 / blocksize) * blocksize)
+            ParallelChunks.run(count: count, threads: threadCount, alignment: grain) { range in
+              ck_quantize_4bit(
+                isa, x.pointer + range.lowerBound, range.count, blocksize, t.pointer, indexMap.pointer,
+                outPacked.pointer + range.lowerBound / 2, outAbsmax.pointer + range.lowerBound / blocksize)
+            }
+          }
+        }
+      }
+    }
+    return (packed, absmax)
+  }
+
+  /// LLM.int8 row-wise quantization (bitsandbytes' `int8_vectorwise_quant`), parallel over rows.
+  ///
+  /// `rowStats[r] = max |x[r, :]|` (excluding `|x| ≥ threshold` when `threshold > 0`, which encode as 0);
+  /// `q = round_half_even(x · fl32(127 / rowStats[r]))`. bitsandbytes rounds weights to float16 first;
+  /// callers that need that do it before calling.
+  ///
+  /// - Parameters:
+  ///   - values: `[rows, columns]` row-major.
+  ///   - rows: Rows.
+  ///   - columns: Columns.
+  ///   - threshold: Outlier threshold; 0 disables outlier handling.
+  /// - Returns: The int8 values and one absmax per row.
+  /// - Throws: `QuantError.shapeMismatch` when `values.count != rows * columns`.
+  public func quantizeInt8Rows(
+    _ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, threshold: Float = 0
+  ) throws(QuantError) -> (values: [Int8], rowStats: [Float]) {
+    guard rows >= 0, columns >= 0, values.count == rows * columns else {
+      throw .shapeMismatch(context: "int8 row-wise quantize", expected: [rows, columns], found: [values.count])
+    }
+    var q = [Int8](repeating: 0, count: values.count)
+    var stats = [Float](repeating: 0, count: rows)
+    guard values.count > 0, let source = values.baseAddress else { return (q, stats) }
+    let isa = self.isa
+    let x = SendableConstPointer(source)
+    q.withUnsafeMutableBufferPointer { qBuffer in
+      stats.withUnsafeMutableBufferPointer { statsBuffer in
+        let outQ = SendablePointer(qBuffer.baseAddress!)
+        let outStats = SendablePointer(statsBuffer.baseAddress!)
+        ParallelChunks.run(count: rows, threads: threadCount) { range in
+          ck_quantize_i8_rows(
+            isa, x.pointer, columns, range.lowerBound, range.upperBound, threshold, outQ.pointer, outStats.pointer)
+        }
+      }
+    }
+    return (q, stats)
+  }
+
+  /// fp8 encoding of `values · multiplier` (round to nearest even; E4M3FN saturates to ±448, E5M2
+  /// overflows to ±inf), parallel. Matches `Float8Encoding.encode` with its default overflow policy.
+  ///
+  /// - Parameters:
+  ///   - values: The values.
+  ///   - multiplier: Applied (in float32) before encoding.
+  ///   - encoding: E4M3FN or E5M2.
+  /// - Returns: One byte per value.
+  public func encodeFloat8(_ values: UnsafeBufferPointer<Float>, multiplier: Float, encoding: Float8Encoding) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: values.count)
+    guard let source = values.baseAddress else { return out }
+    let isa = self.isa
+    let x = SendableConstPointer(source)
+    let e5m2: Int32 = encoding == .e5m2 ? 1 : 0
+    out.withUnsafeMutableBufferPointer { buffer in
+      let target = SendablePointer(buffer.baseAddress!)
+      ParallelChunks.run(count: values.count, threads: threadCount, alignment: 4096) { range in
+        ck_f8_encode(isa, x.pointer + range.lowerBound, range.count, multiplier, e5m2, target.pointer + range.lowerBound)
+      }
+    }
+    return out
+  }
+
+  /// The largest magnitude in `values` (NaN ignored), vectorised.
+  ///
+  /// - Parameter values: The values.
+  /// - Returns: `max |x|`, or 0 for an empty buffer.
+  public func absoluteMaximum(_ values: UnsafeBufferPointer<Float>) -> Float {
+    guard let base = values.baseAddress else { return 0 }
+    return ck_absmax(isa, base, values.count)
+  }
+}

@@ -1,0 +1,99 @@
+public import QuantCore
+internal import _CPUKernelsNative
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The `cpu` backend: fused dequantize + GEMV/GEMM kernels for every storage layout, multi-threaded.
+///
+/// - Dequantize decodes in parallel straight into the output (bit-identical to the reference decode).
+/// - `linear` with up to 8 activation rows runs a fused GEMV: weights are decoded in registers and never
+///   written to memory; weight rows are split across threads.
+/// - Larger batches run a GEMM: each thread decodes tiles of 16 weight rows × up to 1024 columns into a
+///   cache-resident buffer and multiplies them with a register-blocked FMA microkernel. The full weight
+///   is never materialised.
+///
+/// **Numerics.** ``Mode/exact`` (the default) decodes weights exactly (`code[q] · absmax` etc.) and
+/// accumulates in float32, like bitsandbytes' dequantize + matmul; only the summation order differs
+/// (SIMD partial sums; 4-bit GEMV applies each block's absmax once per 32 products). ``Mode/fast``
+/// quantizes activations to int8 per group of 32 and runs integer dot products for 4-bit weights (see
+/// `Docs/performance.md` for its measured error); other layouts ignore it.
+///
+/// **Allocation per call.** The output tensor; a float32 copy of the activations (`M × K`, permuted for
+/// 4-bit weights, or int8 in fast mode); an `M × N` float32 result when the output dtype is not
+/// float32; decoded nested absmax (one float per block) for double-quantized weights; and one tile
+/// buffer per thread for GEMM. Nothing is allocated per row or per tile.
+///
+/// Results do not depend on the thread count: each output element is computed by one thread, in the
+/// same order whatever the split.
+public struct CPUBackend: KernelBackend {
+  /// How activations meet quantized weights.
+  public enum Mode: String, Sendable, CaseIterable {
+    /// float32 activations and accumulation; weights decoded exactly.
+    case exact
+    /// int8 activations (per 32 values) × int8-rounded 4-bit codebook, integer dot products.
+    case fast
+  }
+
+  /// Worker threads; 0 means one per active processor.
+  public var threads: Int
+  /// The numeric mode of `linear`.
+  public var mode: Mode
+  /// The SIMD instruction set (defaults to the best the machine supports).
+  public var instructionSet: InstructionSet
+
+  /// Creates a CPU backend.
+  ///
+  /// - Parameters:
+  ///   - threads: Worker threads; 0 (the default) uses every active processor.
+  ///   - mode: ``Mode/exact`` (default) or ``Mode/fast``.
+  ///   - instructionSet: The kernels to use; an unsupported choice falls back to ``InstructionSet/scalar``.
+  public init(threads: Int = 0, mode: Mode = .exact, instructionSet: InstructionSet = .best) {
+    self.threads = max(threads, 0)
+    self.mode = mode
+    self.instructionSet = instructionSet.isSupported ? instructionSet : .scalar
+  }
+
+  /// `"cpu"`.
+  public var name: String { "cpu" }
+  /// Always available.
+  public var isAvailable: Bool { true }
+
+  /// Every built-in layout has dedicated kernels; custom layouts run through decoded tiles.
+  ///
+  /// - Parameter layout: A storage layout.
+  /// - Returns: `false` only for ``StorageLayout/custom(_:)``.
+  public func accelerates(_ layout: StorageLayout) -> Bool {
+    if case .custom = layout { false } else { true }
+  }
+
+  /// The number of threads a call uses.
+  var threadCount: Int {
+    if threads > 0 { return threads }
+    return max(1, activeProcessorCount())
+  }
+
+  var isa: Int32 { instructionSet.code }
+}
+
+/// Processors available to this process.
+func activeProcessorCount() -> Int {
+  #if canImport(Glibc) || canImport(Darwin)
+    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+  #else
+    return 1
+  #endif
+}
+
+/// The kernel code of a float activation dtype.
+func floatKind(_ dtype: DType) -> Int32? {
+  switch dtype {
+  case .float32: Int32(CK_F32)
+  case .float16: Int32(CK_F16)
+  case .bfloat16: Int32(CK_BF16)
+  default: nil
+  }
+}

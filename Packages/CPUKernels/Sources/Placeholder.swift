@@ -1,2 +1,0 @@
-// CPUKernels: placeholder until its issue lands. See Docs/architecture.md.
-enum CPUKernelsModulePlaceholder {}

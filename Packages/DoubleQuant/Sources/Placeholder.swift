@@ -1,2 +1,0 @@
-// DoubleQuant: placeholder until its issue lands. See Docs/architecture.md.
-enum DoubleQuantModulePlaceholder {}

@@ -1,2 +1,0 @@
-// FormatFP8: placeholder until its issue lands. See Docs/architecture.md.
-enum FormatFP8ModulePlaceholder {}

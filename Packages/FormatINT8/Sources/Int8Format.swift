@@ -1,0 +1,76 @@
+public import QuantCore
+
+/// LLM.int8 (bitsandbytes' `Linear8bitLt`, transformers' `load_in_8bit`): int8 weights with one
+/// float32 absmax per output row, bit-identical to bitsandbytes 0.50 (default backend).
+///
+/// Quantizing follows `Int8Params._quantize`: the weight is rounded to float16, then quantized
+/// row-wise (``quantizeRowwise(_:threshold:)``) with threshold 0, so `SCB` is the float16 row absmax.
+/// Checkpoints hold `weight` (I8 `[out, in]`), `SCB` (F32 `[out]`) and `weight_format` (U8 scalar 0),
+/// exactly what transformers writes and reads.
+///
+/// Two thresholds exist, and they are different things:
+/// - `threshold` (default 6.0) is the *activation* outlier threshold used at matmul time
+///   (transformers' `llm_int8_threshold`, bitsandbytes' `Linear8bitLt(threshold=…)`). It does not change
+///   the stored weights; it belongs in the model's `quantization_config` and is read with
+///   ``activationThreshold(_:)`` by whoever runs ``int8Linear(_:weights:bias:threshold:scale:)``.
+/// - `weight_threshold` (default 0.0) is the threshold used when quantizing the *weights*.
+///   bitsandbytes always uses 0; a positive value excludes weight outliers from `SCB` and zeroes their
+///   columns, which bitsandbytes cannot reproduce, so the result is no longer bitsandbytes-identical.
+public struct Int8Format: QuantizationFormat {
+  /// The `threshold` parameter: the activation outlier threshold (`llm_int8_threshold`).
+  public static let thresholdParameter = FormatParameterSpec(
+    name: "threshold", kind: .number, defaultValue: .double(6.0),
+    summary: "activation outlier threshold at matmul time (llm_int8_threshold); 0 disables the mixed decomposition")
+  /// The `weight_threshold` parameter: the outlier threshold used on the weights (bitsandbytes: 0).
+  public static let weightThresholdParameter = FormatParameterSpec(
+    name: "weight_threshold", kind: .number, defaultValue: .double(0.0),
+    summary: "outlier threshold applied to the weights when quantizing; bitsandbytes always uses 0")
+
+  /// Creates the format.
+  public init() {}
+
+  /// `"int8"`.
+  public var name: String { "int8" }
+  /// One line for listings.
+  public var summary: String { "LLM.int8: int8 weights with a float32 absmax per row (bitsandbytes load_in_8bit)" }
+  /// `threshold` and `weight_threshold`.
+  public var parameterSpecs: [FormatParameterSpec] { [Int8Format.thresholdParameter, Int8Format.weightThresholdParameter] }
+  /// Checkpoints load in transformers + bitsandbytes as they are.
+  public var isBitsAndBytesCompatible: Bool { true }
+
+  /// Reads the activation threshold (`threshold`) from parameters, defaults applied.
+  ///
+  /// - Parameter parameters: Format parameters.
+  /// - Returns: The threshold to pass to ``int8Linear(_:weights:bias:threshold:scale:)`` and to write as
+  ///   `llm_int8_threshold`.
+  /// - Throws: `QuantError.invalidArgument` when it is not a non-negative number.
+  public func activationThreshold(_ parameters: FormatParameters) throws(QuantError) -> Double {
+    try Int8Format.nonNegative(parameters.number(Int8Format.thresholdParameter), name: "threshold")
+  }
+
+  /// Quantizes a weight as bitsandbytes' `Int8Params` does: round to float16, then row-wise int8.
+  ///
+  /// - Parameters:
+  ///   - tensor: A float32, float16 or bfloat16 weight, usually `[out_features, in_features]`.
+  ///   - parameters: `weight_threshold` (0 for bitsandbytes-identical output); `threshold` is validated
+  ///     but does not affect the weights.
+  /// - Returns: A tensor with the ``StorageLayout/int8Rowwise(_:)`` layout.
+  /// - Throws: `QuantError` for an unsupported dtype, a scalar or empty last dimension, or bad parameters.
+  public func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
+    _ = try activationThreshold(parameters)
+    let weightThreshold = try Int8Format.nonNegative(
+      parameters.number(Int8Format.weightThresholdParameter), name: "weight_threshold")
+    guard rowwiseInputTypes.contains(tensor.dtype) else {
+      throw .unsupportedDType(tensor.dtype, operation: "int8 quantization", supported: rowwiseInputTypes)
+    }
+    let weights = try quantizeRowwise(tensor.converted(to: .float16), threshold: weightThreshold)
+    return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .int8Rowwise(weights))
+  }
+
+  static func nonNegative(_ value: Double, name: String) throws(QuantError) -> Double {
+    guard value >= 0, value.isFinite else {
+      throw .invalidArgument("parameter '\(name)' must be a finite non-negative number, found \(value)")
+    }
+    return value
+  }
+}

@@ -1,2 +1,0 @@
-// FormatNF4: placeholder until its issue lands. See Docs/architecture.md.
-enum FormatNF4ModulePlaceholder {}

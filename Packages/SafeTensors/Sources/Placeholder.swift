@@ -1,2 +1,0 @@
-// SafeTensors: placeholder until its issue lands. See Docs/architecture.md.
-enum SafeTensorsModulePlaceholder {}

@@ -1,1 +1,0 @@
-// The CPUKernels test suite. Files are added per topic.

@@ -1,1 +1,0 @@
-// The DoubleQuant test suite. Files are added per topic.

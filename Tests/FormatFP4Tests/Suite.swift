@@ -1,1 +1,0 @@
-// The FormatFP4 test suite. Files are added per topic.

@@ -1,1 +1,0 @@
-// The FormatFP8 test suite. Files are added per topic.

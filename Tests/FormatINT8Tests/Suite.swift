@@ -1,1 +1,0 @@
-// The FormatINT8 test suite. Files are added per topic.

@@ -1,1 +1,0 @@
-// The FormatNF4 test suite. Files are added per topic.

@@ -1,1 +1,0 @@
-// The QuantCore test suite. Files are added per topic.

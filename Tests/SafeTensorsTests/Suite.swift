@@ -1,1 +1,0 @@
-// The SafeTensors test suite. Files are added per topic.

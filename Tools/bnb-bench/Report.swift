@@ -1,0 +1,87 @@
+import Foundation
+
+/// One measured operation.
+struct BenchResult: Encodable {
+  var op: String
+  var format: String
+  var n: Int
+  var k: Int
+  var m: Int
+  var threads: Int
+  var mode: String
+  var seconds: Double
+  var weightBytes: Int
+  var baselineSeconds: Double?
+  var readBandwidth: Double
+
+  /// Weight bytes per second, in GB/s.
+  var weightGBps: Double { Double(weightBytes) / seconds / 1e9 }
+  /// 2·M·N·K / t for linear, elements per second (G/s) for quantize/dequantize.
+  var rate: Double { m > 0 ? 2 * Double(m * n * k) / seconds / 1e9 : Double(n * k) / seconds / 1e9 }
+  /// Speed relative to the dense float32 kernel of the same shape and thread count.
+  var speedupOverDense: Double? { baselineSeconds.map { $0 / seconds } }
+  /// Weight GB/s as a fraction of the read bandwidth.
+  var fractionOfReadBandwidth: Double { readBandwidth > 0 ? weightGBps / readBandwidth : 0 }
+
+  enum CodingKeys: String, CodingKey {
+    case op, format, n, k, m, threads, mode, seconds, weightBytes, baselineSeconds, readBandwidth
+    case weightGBps, rate, speedupOverDense, fractionOfReadBandwidth
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(op, forKey: .op)
+    try container.encode(format, forKey: .format)
+    try container.encode(n, forKey: .n)
+    try container.encode(k, forKey: .k)
+    try container.encode(m, forKey: .m)
+    try container.encode(threads, forKey: .threads)
+    try container.encode(mode, forKey: .mode)
+    try container.encode(seconds, forKey: .seconds)
+    try container.encode(weightBytes, forKey: .weightBytes)
+    try container.encodeIfPresent(baselineSeconds, forKey: .baselineSeconds)
+    try container.encode(readBandwidth, forKey: .readBandwidth)
+    try container.encode(weightGBps, forKey: .weightGBps)
+    try container.encode(rate, forKey: .rate)
+    try container.encodeIfPresent(speedupOverDense, forKey: .speedupOverDense)
+    try container.encode(fractionOfReadBandwidth, forKey: .fractionOfReadBandwidth)
+  }
+}
+
+/// Everything one run measured.
+struct BenchReport: Encodable {
+  var instructionSet: String
+  var loadAverage: Double
+  var processors: Int
+  var repeats: Int
+  var hot: Bool
+  /// Read bandwidth in GB/s by thread count.
+  var readBandwidth: [String: Double] = [:]
+  var results: [BenchResult] = []
+
+  func table() -> String {
+    var lines = [
+      "bnb-bench: SIMD \(instructionSet), \(processors) processors, load average \(String(format: "%.2f", loadAverage)), "
+        + "median of \(repeats), weights \(hot ? "hot (one copy)" : "rotated through ≥ 160 MiB")",
+      "read bandwidth: "
+        + readBandwidth.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)T \(String(format: "%.1f", $0.value)) GB/s" }
+        .joined(separator: ", "),
+      "",
+      pad(["op", "format", "N×K", "M", "T", "mode", "ms", "weight GB/s", "GFLOP/s | Gelem/s", "× f32", "× read BW"]),
+    ]
+    for r in results {
+      lines.append(
+        pad([
+          r.op, r.format, "\(r.n)×\(r.k)", r.m > 0 ? "\(r.m)" : "-", "\(r.threads)", r.mode,
+          String(format: "%.3f", r.seconds * 1e3), String(format: "%.2f", r.weightGBps), String(format: "%.2f", r.rate),
+          r.speedupOverDense.map { String(format: "%.2f", $0) } ?? "-", String(format: "%.2f", r.fractionOfReadBandwidth),
+        ]))
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private func pad(_ cells: [String]) -> String {
+    let widths = [10, 9, 11, 4, 3, 6, 9, 12, 18, 7, 9]
+    return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ")
+  }
+}

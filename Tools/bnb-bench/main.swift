@@ -1,1 +1,0 @@
-print("bnb-bench: not yet implemented")
