@@ -29,6 +29,11 @@ let modules: [Module] = [
   Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
+  Module(
+    name: "QuantizedLinear",
+    dependencies: ["QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
+    testDependencies: ["CPUKernels"]
+  ),
   Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")], testDependencies: ["MetalEmulator"]),
   Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
@@ -45,7 +50,7 @@ let modules: [Module] = [
   Module(
     name: "BitsAndBytes",
     dependencies: [
-      "QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels",
+      "QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels", "QuantizedLinear",
       "MetalKernels", "SafeTensors", "ModelPatcher",
     ],
     hasTests: false
