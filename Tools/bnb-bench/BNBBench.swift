@@ -36,7 +36,8 @@ struct BNBBench: ParsableCommand {
   @Option(help: "Timed calls per measurement (the median is reported).")
   var repeats = 11
 
-  @Option(name: .customLong("bandwidth-mib"), help: "Size of the read-bandwidth buffer in MiB (larger than the last-level cache).")
+  @Option(
+    name: .customLong("bandwidth-mib"), help: "Size of the read-bandwidth buffer in MiB (larger than the last-level cache).")
   var bandwidthMiB = 1024
 
   @Flag(help: "Reuse one weight copy (cache-hot) instead of rotating through ≥ 160 MiB of copies.")
@@ -94,7 +95,9 @@ struct BNBBench: ParsableCommand {
           }
         }
         for format in formatList where format != .f32 {
-          if opList.contains("quantize"), let seconds = try workload.quantizeSeconds(format: format, threads: threadCount, timer: timer) {
+          if opList.contains("quantize"),
+            let seconds = try workload.quantizeSeconds(format: format, threads: threadCount, timer: timer)
+          {
             report.results.append(
               BenchResult(
                 op: "quantize", format: format.rawValue, n: shape.n, k: shape.k, m: 0, threads: threadCount,

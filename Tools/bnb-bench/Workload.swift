@@ -110,8 +110,10 @@ final class Workload {
     switch format {
     case .nf4, .fp4, .nf4DoubleQuant:
       let code = format == .fp4 ? fp4Code : nf4Code
-      let encoder = try Codebook4BitEncoder(codebook: code)
-      let (packed, absmax) = try dense.withUnsafeBufferPointer { try backend.quantize4Bit($0, encoder: encoder, blocksize: 64) }
+      let quantizer = try BlockwiseCodebookQuantizer(code: code)
+      let (packed, absmax) = try dense.withUnsafeBufferPointer {
+        try backend.quantize4Bit($0, quantizer: quantizer, blocksize: 64)
+      }
       let scales: BlockScales
       if format == .nf4DoubleQuant {
         // Nested scales: a simple 8-bit linear map per 256 blocks (the layout, not the encoder, is measured).
@@ -131,7 +133,8 @@ final class Workload {
       }
       let state = QuantState(absmax: scales, shape: shape, code: code, dtype: .float32, blocksize: 64, quantType: format.rawValue)
       let tensor = try Tensor(dtype: .uint8, shape: [packed.count, 1], bytes: packed)
-      return QuantizedTensor(format: format.rawValue, shape: shape, originalDType: .float32, layout: .codebook4Bit(packed: tensor, state: state))
+      return QuantizedTensor(
+        format: format.rawValue, shape: shape, originalDType: .float32, layout: .codebook4Bit(packed: tensor, state: state))
     case .dynamic8:
       var codes = [UInt8](repeating: 0, count: n * k)
       for i in codes.indices { codes[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 7) }
@@ -146,14 +149,17 @@ final class Workload {
     case .int8:
       let (q, stats) = try dense.withUnsafeBufferPointer { try backend.quantizeInt8Rows($0, rows: n, columns: k) }
       let values = try Tensor(q, shape: shape)
-      return QuantizedTensor(format: "int8", shape: shape, originalDType: .float16, layout: .int8Rowwise(Int8RowwiseWeights(values: values, rowScale: stats)))
+      return QuantizedTensor(
+        format: "int8", shape: shape, originalDType: .float16,
+        layout: .int8Rowwise(Int8RowwiseWeights(values: values, rowScale: stats)))
     case .fp8, .fp8E5M2:
       let encoding: Float8Encoding = format == .fp8 ? .e4m3 : .e5m2
       let bytes = dense.withUnsafeBufferPointer { backend.encodeFloat8($0, multiplier: 448 / 0.2, encoding: encoding) }
       let values = try Tensor(dtype: encoding.dtype, shape: shape, bytes: bytes)
       return QuantizedTensor(
         format: "fp8", shape: shape, originalDType: .bfloat16,
-        layout: .float8(Float8Weights(values: values, encoding: encoding, scales: .rows([Float](repeating: 0.2 / 448, count: n)))))
+        layout: .float8(Float8Weights(values: values, encoding: encoding, scales: .rows([Float](repeating: 0.2 / 448, count: n))))
+      )
     case .f32:
       throw BenchError("f32 is the dense baseline, not a quantized format")
     }
@@ -171,7 +177,9 @@ final class Workload {
     return dense.withUnsafeBufferPointer { w in
       x.withUnsafeBufferPointer { xs in
         y.withUnsafeMutableBufferPointer { ys in
-          timer.median { backend.denseLinear(x: xs.baseAddress!, weight: w.baseAddress!, m: m, n: n, k: k, into: ys.baseAddress!) }
+          timer.median {
+            backend.denseLinear(x: xs.baseAddress!, weight: w.baseAddress!, m: m, n: n, k: k, into: ys.baseAddress!)
+          }
         }
       }
     }
@@ -193,9 +201,9 @@ final class Workload {
     let backend = CPUBackend(threads: threads)
     switch format {
     case .nf4, .fp4, .nf4DoubleQuant:
-      let encoder = try Codebook4BitEncoder(codebook: format == .fp4 ? fp4Code : nf4Code)
+      let quantizer = try BlockwiseCodebookQuantizer(code: format == .fp4 ? fp4Code : nf4Code)
       return try dense.withUnsafeBufferPointer { values in
-        try timer.median { _ = try backend.quantize4Bit(values, encoder: encoder, blocksize: 64) }
+        try timer.median { _ = try backend.quantize4Bit(values, quantizer: quantizer, blocksize: 64) }
       }
     case .int8:
       return try dense.withUnsafeBufferPointer { values in

@@ -8,4 +8,5 @@
 @_exported public import MetalKernels
 @_exported public import ModelPatcher
 @_exported public import QuantCore
+@_exported public import QuantizedLinear
 @_exported public import SafeTensors

@@ -391,62 +391,41 @@ void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w,
 
 /* ---- quantize ---- */
 
-static void ck_scalar_quantize_block(const float *x, long len, int tail, const float *t15, const uint8_t *map,
-                                     uint8_t *codes, float *absmax) {
+/* Matches QuantCore's BlockwiseCodebookQuantizer: NaN propagates into absmax (a later NaN replaces an
+   earlier one); full blocks multiply by fl32(1 / max(absmax, 1e-38)), a partial tail block divides and
+   stores the divisor (the all-ones NaN if it is NaN); the sorted position is #{t : !(t >= v)} (NaN → 15).
+   No clamp: every midpoint of a codebook in [-1, 1] lies inside it, so clamping never changes a position. */
+static inline float ck_block_absmax(const float *x, long len) {
   float am = 0;
   for (long i = 0; i < len; i++) {
     float a = fabsf(x[i]);
-    if (a > am) am = a;
+    if (a > am || a != a) am = a;
   }
-  float guarded = am > 1e-38f ? am : 1e-38f;
-  float s = 1.0f / guarded;
-  *absmax = tail ? guarded : am;
-  for (long i = 0; i < len; i++) {
-    float v = tail ? x[i] / guarded : x[i] * s;
-    v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
-    int pos = 0;
-    for (int t = 0; t < 15; t++) pos += v > t15[t];
-    codes[i] = map[pos];
-  }
+  return am;
+}
+
+static inline uint8_t ck_q4_code(float v, const float *t15, const uint8_t *map) {
+  int pos = 0;
+  for (int t = 0; t < 15; t++) pos += !(t15[t] >= v);
+  return map[pos];
 }
 
 void ck_scalar_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
                              float *absmax) {
-  uint8_t codes[4096 + 1];
-  int zeroPos = 0;
-  for (int t = 0; t < 15; t++) zeroPos += 0.0f > t15[t];
+  const uint8_t pad = ck_q4_code(0.0f, t15, map);
   long blocks = (n + bs - 1) / bs;
   for (long b = 0; b < blocks; b++) {
     long start = b * bs, len = n - start < bs ? n - start : bs;
-    /* Blocks larger than the stack buffer are handled in slices that share one absmax. */
-    if (bs <= 4096) {
-      ck_scalar_quantize_block(x + start, len, len < bs, t15, map, codes, absmax + b);
-      if (len & 1) codes[len] = map[zeroPos];
-      for (long i = 0; i < len; i += 2) packed[(start + i) >> 1] = (uint8_t)((codes[i] << 4) | codes[i + 1]);
-    } else {
-      float am = 0;
-      for (long i = 0; i < len; i++) {
-        float a = fabsf(x[start + i]);
-        if (a > am) am = a;
-      }
-      float guarded = am > 1e-38f ? am : 1e-38f, s = 1.0f / guarded;
-      int tail = len < bs;
-      absmax[b] = tail ? guarded : am;
-      for (long i = 0; i < len; i += 2) {
-        uint8_t pair[2];
-        for (int h = 0; h < 2; h++) {
-          if (i + h >= len) {
-            pair[h] = map[zeroPos];
-            continue;
-          }
-          float v = tail ? x[start + i + h] / guarded : x[start + i + h] * s;
-          v = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
-          int pos = 0;
-          for (int t = 0; t < 15; t++) pos += v > t15[t];
-          pair[h] = map[pos];
-        }
-        packed[(start + i) >> 1] = (uint8_t)((pair[0] << 4) | pair[1]);
-      }
+    int tail = len < bs;
+    float am = ck_block_absmax(x + start, len);
+    float divisor = am < 1e-38f ? 1e-38f : am;
+    float s = 1.0f / divisor;
+    absmax[b] = tail ? (divisor != divisor ? ck_float(0xFFFFFFFFu) : divisor) : am;
+    for (long i = 0; i < len; i += 2) {
+      float v0 = tail ? x[start + i] / divisor : x[start + i] * s;
+      uint8_t lo = pad;
+      if (i + 1 < len) lo = ck_q4_code(tail ? x[start + i + 1] / divisor : x[start + i + 1] * s, t15, map);
+      packed[(start + i) >> 1] = (uint8_t)((ck_q4_code(v0, t15, map) << 4) | lo);
     }
   }
 }
@@ -478,14 +457,15 @@ void ck_quantize_i8_rows(int isa, const float *x, long K, long r0, long r1, floa
     for (long k = 0; k < K; k++) {
       float a = fabsf(xr[k]);
       if (threshold > 0 && a >= threshold) continue;
-      if (a > stat) stat = a;
+      if (a > stat || a != a) stat = a;
     }
     rowStats[r] = stat;
-    float scale = 127.0f / stat;
+    float scale = (1.0f / stat) * 127.0f; /* torch evaluates 127.0 / t as t.reciprocal() * 127 */
     for (long k = 0; k < K; k++) {
       float a = fabsf(xr[k]);
       float v = xr[k] * scale;
-      q[r * K + k] = (threshold > 0 && a >= threshold) || v != v ? 0 : (int8_t)lrintf(v);
+      /* Non-finite products become 0, as torch's float → int8 cast does on x86-64. */
+      q[r * K + k] = (threshold > 0 && a >= threshold) || !(fabsf(v) < 128.0f) ? 0 : (int8_t)lrintf(v);
     }
   }
 }

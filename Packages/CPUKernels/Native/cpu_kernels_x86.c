@@ -553,10 +553,23 @@ CK_TARGET float ck_avx2_absmax(const float *x, long n) {
   return am;
 }
 
+CK_TARGET static int ck_avx2_has_nan(const float *x, long n) {
+  __m256 acc = _mm256_setzero_ps();
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    acc = _mm256_or_ps(acc, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+  int found = _mm256_movemask_ps(acc) != 0;
+  for (; i < n; i++) found |= x[i] != x[i];
+  return found;
+}
+
 /* Sorted positions of 8 normalized values: #{t : v > t}. */
 CK_INLINE __m256i q4_positions(__m256 v, const __m256 *thr) {
   __m256i cnt = _mm256_setzero_si256();
-  for (int t = 0; t < 15; t++) cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(_mm256_cmp_ps(v, thr[t], _CMP_GT_OQ)));
+  /* !(t >= v): true when v > t or v is NaN. */
+  for (int t = 0; t < 15; t++) cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(_mm256_cmp_ps(v, thr[t], _CMP_NLE_UQ)));
   return cnt;
 }
 
@@ -565,20 +578,23 @@ CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const floa
   __m256 thr[15];
   for (int t = 0; t < 15; t++) thr[t] = _mm256_set1_ps(t15[t]);
   const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)map));
-  const __m256 one = _mm256_set1_ps(1.0f), minusOne = _mm256_set1_ps(-1.0f);
   const __m256i lowByte = _mm256_set1_epi16(0x00FF);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   long full = n / bs;
   for (long b = 0; b < full; b++) {
     const float *xb = x + b * bs;
     float am = ck_avx2_absmax(xb, bs);
+    if (am != am || ck_avx2_has_nan(xb, bs)) {
+      /* NaN propagation rules are subtle; the scalar code implements them exactly. */
+      ck_scalar_quantize_4bit(xb, bs, bs, t15, map, packed + ((b * bs) >> 1), absmax + b);
+      continue;
+    }
     absmax[b] = am;
     const __m256 s = _mm256_set1_ps(1.0f / (am > 1e-38f ? am : 1e-38f));
     for (long i = 0; i < bs; i += 32) {
       __m256i p[4];
       for (int j = 0; j < 4; j++) {
         __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + i + 8 * j), s);
-        v = _mm256_min_ps(_mm256_max_ps(v, minusOne), one);
         p[j] = q4_positions(v, thr);
       }
       /* 32 int32 positions → 32 bytes in element order → nibble codes → 16 packed bytes. */
@@ -601,20 +617,25 @@ CK_TARGET void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1
   for (long r = r0; r < r1; r++) {
     const float *xr = x + r * K;
     float stat = ck_avx2_absmax(xr, K);
+    if (ck_avx2_has_nan(xr, K)) {
+      ck_quantize_i8_rows(CK_ISA_SCALAR, x, K, r, r + 1, 0.0f, q, rowStats);
+      continue;
+    }
     rowStats[r] = stat;
-    float scale = 127.0f / stat;
+    float scale = (1.0f / stat) * 127.0f;
     const __m256 sc = _mm256_set1_ps(scale);
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), limit = _mm256_set1_ps(128.0f);
     long k = 0;
     for (; k + 8 <= K; k += 8) {
       __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + k), sc);
-      v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v); /* NaN (0 · inf) → 0 */
+      v = _mm256_and_ps(v, _mm256_cmp_ps(_mm256_and_ps(v, absMask), limit, _CMP_LT_OQ)); /* non-finite → 0 */
       __m256i i32 = _mm256_cvtps_epi32(v);                         /* round half to even */
       __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
       _mm_storel_epi64((__m128i *)(q + r * K + k), _mm_packs_epi16(i16, i16));
     }
     for (; k < K; k++) {
       float v = xr[k] * scale;
-      q[r * K + k] = v != v ? 0 : (int8_t)lrintf(v);
+      q[r * K + k] = !(fabsf(v) < 128.0f) ? 0 : (int8_t)lrintf(v);
     }
   }
 }

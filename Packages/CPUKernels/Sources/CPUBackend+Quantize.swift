@@ -1,55 +1,30 @@
 public import QuantCore
 internal import _CPUKernelsNative
 
-/// The decision table of a 16-entry codebook encoder, as bitsandbytes' default backend builds it.
-///
-/// The codebook is sorted by value (ties keep index order, as torch's CPU `argsort` does); the 15
-/// thresholds are the float32 midpoints `(s[i] + s[i+1]) / 2` of neighbours; a normalized value `v`
-/// gets sorted position `#{t : v > t}` (`torch.bucketize`, ties to the lower index) and the code is
-/// the original index of that sorted entry.
-public struct Codebook4BitEncoder: Sendable, Equatable {
-  /// The 16 codebook values, index → value.
-  public let codebook: [Float]
-  /// The 15 ascending float32 midpoints.
-  public let thresholds: [Float]
-  /// Sorted position → codebook index.
-  public let indexMap: [UInt8]
-
-  /// Builds the encoder for a 16-entry codebook.
-  ///
-  /// - Parameter codebook: Index → value; 16 finite values.
-  /// - Throws: `QuantError.invalidState` when there are not 16 finite values.
-  public init(codebook: [Float]) throws(QuantError) {
-    guard codebook.count == 16, codebook.allSatisfy(\.isFinite) else {
-      throw .invalidState("a 4-bit codebook needs 16 finite values, got \(codebook.count)")
-    }
-    let order = codebook.indices.sorted { (codebook[$0], $0) < (codebook[$1], $1) }
-    let sorted = order.map { codebook[$0] }
-    self.codebook = codebook
-    self.thresholds = (0..<15).map { (sorted[$0] + sorted[$0 + 1]) / 2 }
-    self.indexMap = order.map { UInt8($0) }
-  }
-}
-
 extension CPUBackend {
   /// Blockwise 4-bit quantization (bitsandbytes' `quantize_4bit` on its default CPU backend), vectorised
   /// and parallel over blocks.
   ///
-  /// Full blocks multiply by `fl32(1 / max(absmax, 1e-38))`; a trailing partial block divides by
-  /// `max(absmax, 1e-38)` and stores that value as its absmax; normalized values are clamped to [-1, 1].
-  /// Element `2i` goes to the high nibble; an odd count pads with the code of 0.0.
+  /// Bit-identical to QuantCore's `BlockwiseCodebookQuantizer.quantizePacked4Bit`: full blocks multiply
+  /// by `fl32(1 / max(absmax, 1e-38))`; a trailing partial block divides by `max(absmax, 1e-38)` and
+  /// stores that value as its absmax; the sorted position is `#{t : !(t >= v)}` (NaN propagates as
+  /// torch does). Element `2i` goes to the high nibble; an odd count pads with the code of 0.0.
   ///
   /// - Parameters:
   ///   - values: The values in row-major order.
-  ///   - encoder: The codebook's decision table.
+  ///   - quantizer: The codebook's decision table (16 entries).
   ///   - blocksize: Elements per block (positive and even).
   /// - Returns: `ceil(n / 2)` packed bytes and `ceil(n / blocksize)` absmax values.
-  /// - Throws: `QuantError.unsupportedBlocksize` for a non-positive or odd blocksize.
+  /// - Throws: `QuantError.unsupportedBlocksize` for a non-positive or odd blocksize,
+  ///   `QuantError.invalidArgument` for a codebook that does not have 16 entries.
   public func quantize4Bit(
-    _ values: UnsafeBufferPointer<Float>, encoder: Codebook4BitEncoder, blocksize: Int
+    _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int
   ) throws(QuantError) -> (packed: [UInt8], absmax: [Float]) {
     guard blocksize > 0, blocksize % 2 == 0 else {
       throw .unsupportedBlocksize(blocksize, supported: [32, 64, 128, 256, 512, 1024, 2048, 4096])
+    }
+    guard quantizer.code.count == 16 else {
+      throw .invalidArgument("4-bit quantization needs a 16-entry codebook, found \(quantizer.code.count)")
     }
     let count = values.count
     let blocks = (count + blocksize - 1) / blocksize
@@ -58,8 +33,8 @@ extension CPUBackend {
     guard count > 0, let source = values.baseAddress else { return (packed, absmax) }
     let isa = self.isa
     let x = SendableConstPointer(source)
-    encoder.thresholds.withUnsafeBufferPointer { thresholds in
-      encoder.indexMap.withUnsafeBufferPointer { map in
+    quantizer.thresholds.withUnsafeBufferPointer { thresholds in
+      quantizer.indexOfSortedPosition.withUnsafeBufferPointer { map in
         packed.withUnsafeMutableBufferPointer { packedBuffer in
           absmax.withUnsafeMutableBufferPointer { absmaxBuffer in
             let t = SendableConstPointer(thresholds.baseAddress!)
@@ -82,8 +57,9 @@ extension CPUBackend {
   /// LLM.int8 row-wise quantization (bitsandbytes' `int8_vectorwise_quant`), parallel over rows.
   ///
   /// `rowStats[r] = max |x[r, :]|` (excluding `|x| ≥ threshold` when `threshold > 0`, which encode as 0);
-  /// `q = round_half_even(x · fl32(127 / rowStats[r]))`. bitsandbytes rounds weights to float16 first;
-  /// callers that need that do it before calling.
+  /// `q = round_half_even(x · fl32(fl32(1 / rowStats[r]) · 127))` (torch's `127.0 / t`); non-finite
+  /// products give 0. bitsandbytes rounds weights to float16 first and compares the threshold in the
+  /// input dtype; callers that need that do it before calling. Zeroing outlier columns is the caller's job.
   ///
   /// - Parameters:
   ///   - values: `[rows, columns]` row-major.
