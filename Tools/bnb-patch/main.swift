@@ -1,3 +1,3 @@
 import BNBPatchKit
 
-await BNBPatch.main(plugins: [])
+BNBPatch.main(plugins: [])

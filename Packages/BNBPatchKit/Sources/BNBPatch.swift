@@ -35,7 +35,7 @@ public enum BNBPatch {
   ///
   /// - Parameter plugins: Plugins installed after the built-in ones (their formats become available
   ///   to job files, rules and `--format`).
-  public static func main(plugins: [any QuantPlugin]) async -> Never {
+  public static func main(plugins: [any QuantPlugin]) -> Never {
     let arguments = Array(CommandLine.arguments.dropFirst())
     let task = Task { await run(arguments: arguments, plugins: plugins, console: .standard) }
     var sources: [any DispatchSourceSignal] = []
@@ -46,9 +46,12 @@ public enum BNBPatch {
       source.resume()
       sources.append(source)
     }
-    let status = await task.value
-    for source in sources { source.cancel() }
-    exit(status)
+    Task {
+      let status = await task.value
+      for source in sources { source.cancel() }
+      exit(status)
+    }
+    dispatchMain()
   }
 
   /// Runs `bnb-patch` in-process and returns its exit status (what the tests call).

@@ -55,13 +55,15 @@ public struct QuantizationJob: Sendable {
   public var copyOtherFiles = true
   /// A registry configuration to apply for this job (from a `registry:` section or file).
   public var registry: RegistryConfiguration?
+  /// Plugins the job needs (`plugins:`), with their positions; checked against the registry.
+  public var requiredPlugins: [(name: String, location: SourceLocation?)] = []
   /// The job file, when the job came from one.
   public var file: String?
 
   /// The keys a job file may contain.
   public static let keys = [
     "model", "output", "overwrite", "quantization", "format", "parameters", "rules", "backend", "threads",
-    "max_shard_size", "non_finite", "copy_files", "registry",
+    "max_shard_size", "non_finite", "copy_files", "registry", "plugins",
   ]
 
   /// Creates a job in code.
@@ -105,9 +107,22 @@ public struct QuantizationJob: Sendable {
       model: QuantizationJob.resolve(try modelNode.string("model"), against: baseFolder),
       output: QuantizationJob.resolve(try outputNode.string("output"), against: baseFolder))
     if let node = root["overwrite"] { overwrite = try node.bool("overwrite") }
-    if let node = root["quantization"], !node.isNull { quantization = try BitsAndBytesConfig(yaml: node) }
+    if let node = root["quantization"], !node.isNull {
+      // `format:` and `parameters:` may also sit inside the quantization block.
+      let mapping = try node.mapping("the quantization block")
+      if mapping.contains(where: { !["format", "parameters"].contains($0.key) }) {
+        quantization = try BitsAndBytesConfig(yaml: node, otherKeys: ["format", "parameters"])
+      }
+      if let value = node["format"] { format = try value.string("format") }
+      if let value = node["parameters"], !value.isNull { parameters = try QuantizationJob.parameters(value) }
+    }
     if let node = root["format"] { format = try node.string("format") }
-    if let node = root["parameters"], !node.isNull { parameters = try QuantizationJob.parameters(node) }
+    if let node = root["parameters"], !node.isNull {
+      parameters = try QuantizationJob.parameters(node).merged(over: parameters)
+    }
+    if let node = root["plugins"], !node.isNull {
+      for item in try node.sequence("plugins") { requiredPlugins.append((try item.string("a plugin name"), item.location)) }
+    }
     if let node = root["rules"], !node.isNull {
       rules = []
       for item in try node.sequence("rules") { rules.append(try TensorRule(yaml: item)) }
