@@ -63,12 +63,37 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
   @inlinable
   static func sortedPosition(of value: Float, thresholds: UnsafeBufferPointer<Float>) -> Int {
     var position = 0
-    var step = (thresholds.count + 1) >> 1
+    var step = (thresholds.count &+ 1) >> 1
     while step > 0 {
       // `!(t >= v)` rather than `t < v`: NaN compares false, so it moves right, as torch's lower_bound does.
-      if !(thresholds[position &+ step &- 1] >= value) { position &+= step }
+      // The select compiles to a conditional move: random data would mispredict a branch half the time.
+      position &+= thresholds[position &+ step &- 1] >= value ? 0 : step
       step >>= 1
     }
+    return position
+  }
+
+  /// ``sortedPosition(of:thresholds:)`` unrolled for the 15 thresholds of a 16-entry codebook.
+  @inline(__always)
+  static func sortedPosition15(of value: Float, thresholds t: UnsafeBufferPointer<Float>) -> Int {
+    var position = t[7] >= value ? 0 : 8
+    position &+= t[position &+ 3] >= value ? 0 : 4
+    position &+= t[position &+ 1] >= value ? 0 : 2
+    position &+= t[position] >= value ? 0 : 1
+    return position
+  }
+
+  /// ``sortedPosition(of:thresholds:)`` unrolled for the 255 thresholds of a 256-entry codebook.
+  @inline(__always)
+  static func sortedPosition255(of value: Float, thresholds t: UnsafeBufferPointer<Float>) -> Int {
+    var position = t[127] >= value ? 0 : 128
+    position &+= t[position &+ 63] >= value ? 0 : 64
+    position &+= t[position &+ 31] >= value ? 0 : 32
+    position &+= t[position &+ 15] >= value ? 0 : 16
+    position &+= t[position &+ 7] >= value ? 0 : 8
+    position &+= t[position &+ 3] >= value ? 0 : 4
+    position &+= t[position &+ 1] >= value ? 0 : 2
+    position &+= t[position] >= value ? 0 : 1
     return position
   }
 
@@ -146,8 +171,18 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
           if block < fullBlocks {
             absmax[block] = maximum
             let reciprocal = 1 / divisor
-            for j in start..<end {
-              emit(j, lookup[BlockwiseCodebookQuantizer.sortedPosition(of: values[j] * reciprocal, thresholds: t)])
+            if t.count == 15 {
+              for j in start..<end {
+                emit(j, lookup[BlockwiseCodebookQuantizer.sortedPosition15(of: values[j] * reciprocal, thresholds: t)])
+              }
+            } else if t.count == 255 {
+              for j in start..<end {
+                emit(j, lookup[BlockwiseCodebookQuantizer.sortedPosition255(of: values[j] * reciprocal, thresholds: t)])
+              }
+            } else {
+              for j in start..<end {
+                emit(j, lookup[BlockwiseCodebookQuantizer.sortedPosition(of: values[j] * reciprocal, thresholds: t)])
+              }
             }
           } else {
             // torch reduces the tail with its whole-tensor `max`, whose vector NaN handling yields the
