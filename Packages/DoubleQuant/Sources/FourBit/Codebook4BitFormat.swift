@@ -60,11 +60,11 @@ extension Codebook4BitFormat {
     try codec.loadCheckpoint(weightName: weightName, from: source)
   }
 
-  /// The companion keys every weight of this format has (`absmax`, `quant_map`, the JSON state);
-  /// double-quantized weights add ``Blockwise4BitCodec/nestedCompanionTensorNames(for:)``.
+  /// The companion keys a weight of this format may have: `absmax`, `quant_map` and the JSON state always,
+  /// ``Blockwise4BitCodec/nestedCompanionTensorNames(for:)`` when double-quantized.
   ///
   /// - Parameter weightName: The weight's key.
-  /// - Returns: The full keys.
+  /// - Returns: The full keys (callers filter by presence).
   public func companionTensorNames(for weightName: String) -> [String] {
     codec.companionTensorNames(for: weightName)
   }
