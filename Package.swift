@@ -23,9 +23,9 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 
 let modules: [Module] = [
   Module(name: "QuantCore", dependencies: [yams]),
-  Module(name: "DoubleQuant", dependencies: ["QuantCore"]),
-  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"]),
-  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"]),
+  Module(name: "DoubleQuant", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
   Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),

@@ -23,6 +23,8 @@ public struct FourBitFixtureReport: Sendable, CustomStringConvertible {
   public var nestedCodesCompared = 0
   /// Nested codes where bitsandbytes' CPU C++ lookup-table quantizer differs from the default rule.
   public var nestedCodesDifferingFromCPUKernel = 0
+  /// The number of such code differences `fourbit.json` records for the same configurations.
+  public var nestedCodesDifferingFromCPUKernelInManifest = 0
   /// Nested absmax values where bitsandbytes' CPU C++ kernel differs from the default rule (zero or NaN blocks).
   public var nestedAbsmaxDifferingFromCPUKernel = 0
   /// Mismatches, one line each.
@@ -132,6 +134,13 @@ public enum FourBitFixtureHarness {
         compareDequantized(
           try dequantize(libraryTensor, input.dtype), try fixture.require(key + "/dq/dequant"), label: "dq/dequant",
           report: &report, key: key)
+      }
+    }
+    let manifest = try FixtureJSON.load("bnb/fourbit.json")
+    for entry in manifest["cases"] as? [[String: Any]] ?? [] where entry["dtype"] as? String == dtypeKey {
+      for (key, result) in entry["results"] as? [String: [String: Any]] ?? [:] where key.hasPrefix(quantType + "/") {
+        let nested = result["dq"] as? [String: Any]
+        report.nestedCodesDifferingFromCPUKernelInManifest += nested?["n_codes_differ_default"] as? Int ?? 0
       }
     }
     return report

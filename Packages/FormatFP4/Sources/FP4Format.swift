@@ -63,10 +63,11 @@ public struct FP4Format: QuantizationFormat {
     try FP4.codec.loadCheckpoint(weightName: weightName, from: source)
   }
 
-  /// The companion keys of an FP4 weight.
+  /// The companion keys every FP4 weight has.
   ///
   /// - Parameter weightName: The weight's key.
-  /// - Returns: The `absmax`, `quant_map`, nested and JSON-state keys.
+  /// - Returns: The `absmax`, `quant_map` and JSON-state keys (double-quantized weights add `nested_absmax` and
+  ///   `nested_quant_map`).
   public func companionTensorNames(for weightName: String) -> [String] {
     FP4.codec.companionTensorNames(for: weightName)
   }
