@@ -57,9 +57,9 @@ struct Int8ExtraFixtureTests {
     let fixture = try Int8ExtraFixtureTests.fixture.get()
     let weights = Int8RowwiseWeights(
       values: try fixture.require("params/CB"), rowScale: try fixture.require("params/SCB").floats())
-    let layer = Int8Linear(
-      weights: weights, bias: try fixture.require("params/\(dtype)/bias"), threshold: Double(threshold) ?? -1)
-    let output = try layer(fixture.require("params/\(dtype)/A"))
+    let output = try int8Linear(
+      fixture.require("params/\(dtype)/A"), weights: weights, bias: fixture.require("params/\(dtype)/bias"),
+      threshold: Double(threshold) ?? -1)
     let expected = try fixture.require("params/\(dtype)/t\(threshold)/out")
     #expect(output.dtype == expected.dtype && output.shape == expected.shape)
     let got = try output.floats()

@@ -117,7 +117,7 @@ struct EmulatorNegativeTests {
     let branch = try #require(run("barrier_in_branch"))
     #expect(branch.contains("barrier") && branch.contains("buggy.metal"))
     let early = try #require(run("return_before_barrier"))
-    #expect(early.contains("returned"))
+    #expect(early.contains("returned") && early.contains("16 thread(s)"))
     let divergent = try #require(run("divergent_simd"))
     #expect(divergent.contains("divergent SIMD-group") && divergent.contains("buggy.metal:"))
     let unbound = try #require(run("unbound_buffer"))

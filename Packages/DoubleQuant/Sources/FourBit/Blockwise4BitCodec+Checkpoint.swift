@@ -9,13 +9,14 @@ extension Blockwise4BitCodec {
     weightName + "." + PackedQuantStateJSON.tensorSuffix(quantType: quantType)
   }
 
-  /// The companion keys every checkpoint of this quant type holds beside `weightName`.
+  /// The companion keys a checkpoint of this quant type may hold beside `weightName`: `absmax`, `quant_map` and
+  /// the JSON state always, `nested_absmax` and `nested_quant_map` when double-quantized.
   ///
   /// - Parameter weightName: The weight's key.
-  /// - Returns: `absmax`, `quant_map` and the JSON state, prefixed. Double-quantized weights also hold
-  ///   ``nestedCompanionTensorNames(for:)``.
+  /// - Returns: All five keys, prefixed (callers filter by presence).
   public func companionTensorNames(for weightName: String) -> [String] {
-    ["absmax", "quant_map", PackedQuantStateJSON.tensorSuffix(quantType: quantType)].map { weightName + "." + $0 }
+    ["absmax", "quant_map", "nested_absmax", "nested_quant_map", PackedQuantStateJSON.tensorSuffix(quantType: quantType)]
+      .map { weightName + "." + $0 }
   }
 
   /// The extra companion keys of a double-quantized weight.

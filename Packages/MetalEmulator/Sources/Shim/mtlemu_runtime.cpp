@@ -334,8 +334,8 @@ bool resolveWaits() {
   if (finished > 0 && rt.strictBarriers) {
     char message[1024];
     snprintf(message, sizeof(message),
-             "threadgroup_barrier (%s:%d:%d) reached after %d thread(s) of the threadgroup returned: "
-             "guard the work instead of returning early",
+             "threadgroup_barrier (%s:%d:%d) is never reached by %d thread(s) of the threadgroup that returned: "
+             "a barrier in divergent control flow, or a return before it (guard the work instead)",
              first->file, first->line, first->column, finished);
     failAt(first, message);
     return false;
