@@ -61,8 +61,12 @@ public struct QuantizationJob: Sendable {
   /// The keys a job file may contain.
   public static let keys = [
     "model", "output", "overwrite", "quantization", "format", "parameters", "rules", "backend", "threads",
-    "max_shard_size", "non_finite", "copy_files", "registry",
+    "max_shard_size", "non_finite", "copy_files", "registry", "plugins",
   ]
+
+  /// Plugins the job needs (`plugins: [mlx-affine]`), with their positions; checked against the
+  /// plugins installed in the registry before anything is read or written.
+  public var requiredPlugins: [(name: String, location: SourceLocation?)] = []
 
   /// Creates a job in code.
   ///
@@ -123,6 +127,9 @@ public struct QuantizationJob: Sendable {
       nonFinite = NonFinitePolicy(rawValue: name) ?? .refuse
     }
     if let node = root["copy_files"] { copyOtherFiles = try node.bool("copy_files") }
+    if let node = root["plugins"], !node.isNull {
+      for item in try node.sequence("plugins") { requiredPlugins.append((try item.string("a plugin name"), item.location)) }
+    }
     if let node = root["registry"], !node.isNull {
       if (try? node.mapping("registry")) != nil {
         registry = try RegistryConfiguration(node: node)

@@ -66,6 +66,15 @@ public struct ModelPatcher: Sendable {
 
   func resolveFormats(_ job: QuantizationJob) throws(ModelPatcherError) -> ResolvedFormats {
     let file = job.file ?? "<job>"
+    let installed = registry.pluginNames
+    for (plugin, location) in job.requiredPlugins where !installed.contains(plugin) {
+      throw .configuration(
+        ConfigurationError(
+          location: location, file: file,
+          message:
+            "the job needs plugin '\(plugin)', which is not built into this program (build a bnb-patch with BNBPatch.main(plugins:))",
+          found: "'\(plugin)'", validChoices: installed))
+    }
     guard let requested = job.format ?? job.quantization?.formatName else {
       throw .configuration(
         ConfigurationError(location: nil, file: file, message: "the job names no format and no quantization block"))
