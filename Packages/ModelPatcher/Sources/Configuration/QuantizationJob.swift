@@ -64,7 +64,7 @@ public struct QuantizationJob: Sendable {
     "max_shard_size", "non_finite", "copy_files", "registry", "plugins",
   ]
 
-  /// Plugins the job needs (`plugins: [mlx-affine]`), with their positions; checked against the
+  /// Plugins the job needs (`plugins: [my-plugin]`), with their positions; checked against the
   /// plugins installed in the registry before anything is read or written.
   public var requiredPlugins: [(name: String, location: SourceLocation?)] = []
 
