@@ -221,10 +221,16 @@ public struct FourBitFormatChecks: Sendable {
     failures += refuses("a quant_map of the other quant type") {
       _ = try format.loadCheckpoint(weightName: weight, from: InMemoryTensorSource(tensors))
     }
-    tensors = source.tensors
-    tensors[stateName] = try Tensor(Array("{\"quant_type\": \"\(format.name)\"}".utf8))
-    failures += refuses("a truncated JSON state") {
-      _ = try format.loadCheckpoint(weightName: weight, from: InMemoryTensorSource(tensors))
+    let header = "{\"quant_type\": \"\(format.name)\", \"blocksize\": 128, \"dtype\": \"bfloat16\", \"shape\": "
+    for json in [
+      "{\"quant_type\": \"\(format.name)\"}", header + "[-3, 333]}", header + "[\(Int.max), 4]}", header + "[3, 334]}",
+      header + "[3, 333], \"nested_blocksize\": 0, \"nested_dtype\": \"float32\", \"nested_offset\": 0.5}",
+    ] {
+      tensors = source.tensors
+      tensors[stateName] = try Tensor(Array(json.utf8))
+      failures += refuses("the JSON state \(json)") {
+        _ = try format.loadCheckpoint(weightName: weight, from: InMemoryTensorSource(tensors))
+      }
     }
     return failures
   }

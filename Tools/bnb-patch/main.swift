@@ -1,3 +1,3 @@
 import BNBPatchKit
 
-BNBPatch.main(plugins: [])
+await BNBPatch.main(plugins: [])

@@ -35,7 +35,7 @@ public enum BNBPatch {
   ///
   /// - Parameter plugins: Plugins installed after the built-in ones (their formats become available
   ///   to job files, rules and `--format`).
-  public static func main(plugins: [any QuantPlugin]) -> Never {
+  public static func main(plugins: [any QuantPlugin]) async -> Never {
     let arguments = Array(CommandLine.arguments.dropFirst())
     let task = Task { await run(arguments: arguments, plugins: plugins, console: .standard) }
     var sources: [any DispatchSourceSignal] = []
@@ -46,12 +46,9 @@ public enum BNBPatch {
       source.resume()
       sources.append(source)
     }
-    Task {
-      let status = await task.value
-      for source in sources { source.cancel() }
-      exit(status)
-    }
-    dispatchMain()
+    let status = await task.value
+    for source in sources { source.cancel() }
+    exit(status)
   }
 
   /// Runs `bnb-patch` in-process and returns its exit status (what the tests call).

@@ -89,14 +89,7 @@ extension Blockwise4BitCodec {
     guard Self.supportedDTypes.contains(record.dtype) else {
       throw .unsupportedDType(record.dtype, operation: "\(weightName) original dtype", supported: Self.supportedDTypes)
     }
-    guard record.shape.allSatisfy({ $0 >= 0 }) else {
-      throw .invalidShape(record.shape, reason: "\(weightName): negative dimension in quant_state shape")
-    }
-    let (count, overflow) = record.shape.reduce((1, false)) { partial, dimension in
-      let (product, flag) = partial.0.multipliedReportingOverflow(by: dimension)
-      return (product, partial.1 || flag)
-    }
-    guard !overflow else { throw .invalidShape(record.shape, reason: "\(weightName): element count overflows") }
+    let count = try record.elementCount(context: weightName)
     let blocks = BlockwiseCodebookQuantizer.blockCount(count, blocksize: record.blocksize)
 
     let packed = try required(weightName, in: source)
@@ -144,7 +137,7 @@ extension Blockwise4BitCodec {
 
   private func required(_ name: String, in source: any TensorSource) throws(QuantError) -> Tensor {
     guard let tensor = try source.tensor(named: name) else {
-      throw .invalidState("the checkpoint has \(stateTensorName(for: "…")) state but no tensor '\(name)'")
+      throw .invalidState("the checkpoint has a \(quantType) quant_state but no tensor '\(name)'")
     }
     return tensor
   }

@@ -55,8 +55,6 @@ public struct QuantizationJob: Sendable {
   public var copyOtherFiles = true
   /// A registry configuration to apply for this job (from a `registry:` section or file).
   public var registry: RegistryConfiguration?
-  /// Plugins the job needs (`plugins:`), with their positions; checked against the registry.
-  public var requiredPlugins: [(name: String, location: SourceLocation?)] = []
   /// The job file, when the job came from one.
   public var file: String?
 
@@ -65,6 +63,10 @@ public struct QuantizationJob: Sendable {
     "model", "output", "overwrite", "quantization", "format", "parameters", "rules", "backend", "threads",
     "max_shard_size", "non_finite", "copy_files", "registry", "plugins",
   ]
+
+  /// Plugins the job needs (`plugins: [my-plugin]`), with their positions; checked against the
+  /// plugins installed in the registry before anything is read or written.
+  public var requiredPlugins: [(name: String, location: SourceLocation?)] = []
 
   /// Creates a job in code.
   ///

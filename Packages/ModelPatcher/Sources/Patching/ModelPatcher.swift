@@ -66,13 +66,14 @@ public struct ModelPatcher: Sendable {
 
   func resolveFormats(_ job: QuantizationJob) throws(ModelPatcherError) -> ResolvedFormats {
     let file = job.file ?? "<job>"
-    let installed = Set(registry.formats.compactMap(\.plugin) + registry.backends.compactMap(\.plugin))
+    let installed = registry.pluginNames
     for (plugin, location) in job.requiredPlugins where !installed.contains(plugin) {
       throw .configuration(
         ConfigurationError(
           location: location, file: file,
-          message: "the job needs plugin '\(plugin)', which this bnb-patch was not built with", found: "'\(plugin)'",
-          validChoices: installed.sorted()))
+          message:
+            "the job needs plugin '\(plugin)', which is not built into this program (build a bnb-patch with BNBPatch.main(plugins:))",
+          found: "'\(plugin)'", validChoices: installed))
     }
     guard let requested = job.format ?? job.quantization?.formatName else {
       throw .configuration(
