@@ -7,6 +7,9 @@
 
 #define CK_TARGET __attribute__((target("avx2,fma,f16c")))
 #define CK_INLINE static inline __attribute__((always_inline)) CK_TARGET
+/* Software prefetch distance for streamed weights: far enough ahead that DRAM latency overlaps the
+   decode work (hardware prefetchers alone leave the compute and the memory phases serialized). */
+#define CK_PREFETCH(p) _mm_prefetch((const char *)(p) + 1024, _MM_HINT_T0)
 
 CK_INLINE float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -158,6 +161,7 @@ CK_INLINE void cb4_gemv_rows(const uint8_t *packed, const cb4_planes *t, const f
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     for (long s = 0; s < steps; s++) {
       __m256 f[4];
+      if ((s & 3) == 0) CK_PREFETCH(row + 16 * s);
       cb4_lookup(t, cb4_indices_permuted(row + 16 * s, shifts, mask), f);
       const __m256 sc = _mm256_broadcast_ss(scales + b);
       for (int m = 0; m < MR; m++) {
@@ -207,6 +211,7 @@ CK_INLINE void cb4q8_rows(const uint8_t *packed, __m256i table, float codeScale,
     __m256 acc[4][2];
     for (int m = 0; m < MR; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
     for (long s = 0; s < steps; s++) {
+      if ((s & 3) == 0) CK_PREFETCH(row + 16 * s);
       __m256i w = _mm256_shuffle_epi8(table, cb4_indices_permuted(row + 16 * s, shifts, mask));
       __m256i uw = _mm256_abs_epi8(w);
       const float ws = scales[b] * codeScale;
@@ -329,6 +334,7 @@ CK_INLINE void i8_rows(const int8_t *q, const float *rowScale, long K, long r0, 
     __m256 acc[4];
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     for (long k = 0; k < K32; k += 32) {
+      if ((k & 63) == 0) CK_PREFETCH(row + k);
       __m256 w0 = i8_load8(row + k), w1 = i8_load8(row + k + 8), w2 = i8_load8(row + k + 16),
              w3 = i8_load8(row + k + 24);
       for (int m = 0; m < MR; m++) {
@@ -416,6 +422,7 @@ CK_INLINE void f8_rows(const uint8_t *v, int e5m2, const float *scales, long til
       for (int m = 0; m < MR; m++) seg[m] = _mm256_setzero_ps();
       for (long k = c0; k < c1; k += 16) {
         __m256 lo, hi;
+        if ((k & 63) == 0) CK_PREFETCH(row + k);
         f8_load16(row + k, e5m2, &lo, &hi);
         for (int m = 0; m < MR; m++) {
           const float *xm = x + m * ldx + k;
@@ -456,6 +463,8 @@ CK_INLINE void f32_rows(const float *w, long ldw, long K, long r0, long r1, cons
     __m256 acc[4];
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     for (long k = 0; k < K32; k += 32) {
+      CK_PREFETCH(row + k);
+      CK_PREFETCH(row + k + 16);
       __m256 w0 = _mm256_loadu_ps(row + k), w1 = _mm256_loadu_ps(row + k + 8), w2 = _mm256_loadu_ps(row + k + 16),
              w3 = _mm256_loadu_ps(row + k + 24);
       for (int m = 0; m < MR; m++) {

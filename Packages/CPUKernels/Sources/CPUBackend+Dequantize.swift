@@ -45,7 +45,7 @@ extension CPUBackend {
     let threads = threadCount
     let isa = self.isa
     let out = SendableRaw(base)
-    try PreparedWeight.with(tensor.layout, shape: tensor.shape, isa: isa, threads: threads) {
+    try PreparedWeight.with(tensor.layout, shape: tensor.shape, isa: isa, threads: threads, scratch: scratch) {
       (weight) throws(QuantError) in
       let failure = FirstError()
       // Chunks start on multiples of 4096 elements so 4-bit data stays byte- and vector-aligned.

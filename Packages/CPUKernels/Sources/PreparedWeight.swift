@@ -115,7 +115,7 @@ extension PreparedWeight {
   ///
   /// Nested (double-quantized) absmax is decoded once here, in parallel, into a per-call buffer.
   static func with<R>(
-    _ layout: StorageLayout, shape: [Int], isa: Int32, threads: Int,
+    _ layout: StorageLayout, shape: [Int], isa: Int32, threads: Int, scratch: ScratchPool,
     _ body: (PreparedWeight) throws(QuantError) -> R
   ) throws(QuantError) -> R {
     let columns = shape.last ?? 1
@@ -128,7 +128,7 @@ extension PreparedWeight {
       guard packed.byteCount >= needed else {
         throw .byteCountMismatch(context: "4-bit packed data", expected: needed, found: packed.byteCount)
       }
-      return try withScales(state.absmax, threads: threads) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try packed.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook4(
@@ -144,7 +144,7 @@ extension PreparedWeight {
       guard codes.byteCount >= state.elementCount else {
         throw .byteCountMismatch(context: "8-bit codes", expected: state.elementCount, found: codes.byteCount)
       }
-      return try withScales(state.absmax, threads: threads) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try codes.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook8(
@@ -205,7 +205,7 @@ extension PreparedWeight {
 
   /// Calls `body` with float32 block scales: the plain array, or nested scales decoded in parallel.
   private static func withScales<R>(
-    _ absmax: BlockScales, threads: Int, _ body: (UnsafePointer<Float>) throws(QuantError) -> R
+    _ absmax: BlockScales, threads: Int, scratch: ScratchPool, _ body: (UnsafePointer<Float>) throws(QuantError) -> R
   ) throws(QuantError) -> R {
     switch absmax {
     case .plain(let values):
@@ -215,22 +215,23 @@ extension PreparedWeight {
     case .nested(let nested):
       try nested.validate()
       let count = nested.codes.count
-      let decoded = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
-      defer { decoded.deallocate() }
-      let target = SendablePointer(decoded.baseAddress!)
-      nested.codes.withUnsafeBufferPointer { codes in
-        nested.absmax.withUnsafeBufferPointer { absmax2 in
-          nested.code.withUnsafeBufferPointer { code2 in
-            let sources = SendableNestedSources(codes: codes.baseAddress, absmax: absmax2.baseAddress, code: code2.baseAddress)
-            ParallelChunks.run(count: count, threads: threads, alignment: 4096) { range in
-              ck_decode_nested(
-                sources.codes, sources.absmax, sources.code, nested.blocksize, nested.offset, range.lowerBound,
-                range.count, target.pointer + range.lowerBound)
+      return try scratch.withBuffer(of: Float.self, count: max(count, 1)) { (decoded) throws(QuantError) in
+        let target = SendablePointer(decoded)
+        nested.codes.withUnsafeBufferPointer { codes in
+          nested.absmax.withUnsafeBufferPointer { absmax2 in
+            nested.code.withUnsafeBufferPointer { code2 in
+              let sources = SendableNestedSources(
+                codes: codes.baseAddress, absmax: absmax2.baseAddress, code: code2.baseAddress)
+              ParallelChunks.run(count: count, threads: threads, alignment: 4096) { range in
+                ck_decode_nested(
+                  sources.codes, sources.absmax, sources.code, nested.blocksize, nested.offset, range.lowerBound,
+                  range.count, target.pointer + range.lowerBound)
+              }
             }
           }
         }
+        return try body(UnsafePointer(decoded))
       }
-      return try body(UnsafePointer(decoded.baseAddress!))
     }
   }
 }
