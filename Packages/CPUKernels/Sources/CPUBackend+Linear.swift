@@ -29,9 +29,10 @@ extension CPUBackend {
         try input.withUnsafeBytes { (inputBytes) throws(QuantError) in
           let run = LinearRun(
             weight: prepared, m: m, n: n, k: k, threads: threads, isa: isa, mode: mode,
-            input: inputBytes.baseAddress!, inputKind: inputKind, scratch: scratch)
+            input: inputBytes.baseAddress, inputKind: inputKind, scratch: scratch)
           if inputKind == Int32(CK_F32) {
-            try run.compute(into: raw.baseAddress!.assumingMemoryBound(to: Float.self), bias: biasValues)
+            guard let output = raw.baseAddress else { return }
+            try run.compute(into: output.assumingMemoryBound(to: Float.self), bias: biasValues)
           } else {
             try scratch.withBuffer(of: Float.self, count: m * n) { (y) throws(QuantError) in
               try run.compute(into: y, bias: biasValues)
@@ -73,7 +74,7 @@ struct LinearRun: @unchecked Sendable {
   let threads: Int
   let isa: Int32
   let mode: CPUBackend.Mode
-  let input: UnsafeRawPointer
+  let input: UnsafeRawPointer?
   let inputKind: Int32
   let scratch: ScratchPool
 
@@ -104,7 +105,7 @@ struct LinearRun: @unchecked Sendable {
       if weight.wantsPermutedActivations {
         let row = x + m * k
         for r in 0..<m {
-          ck_load_floats(isa, input + r * k * elementSize, inputKind, row, k)
+          ck_load_floats(isa, input.map { $0 + r * k * elementSize }, inputKind, row, k)
           ck_permute8(row, x + r * k, k)
         }
       } else {
@@ -170,10 +171,10 @@ struct LinearRun: @unchecked Sendable {
   }
 
   private func computeFast(
-    packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: UnsafePointer<Float>, blocksize: Int,
+    packed: UnsafePointer<UInt8>?, code: UnsafePointer<Float>?, scales: UnsafePointer<Float>?, blocksize: Int,
     into y: UnsafeMutablePointer<Float>
   ) {
-    let table = FastCodebook(code: UnsafeBufferPointer(start: code, count: 16))
+    let table = FastCodebook(code: UnsafeBufferPointer(start: code, count: code == nil ? 0 : 16))
     let steps = k / 32
     scratch.withBuffer(byteCount: m * k + (m * steps + k) * 4) { raw in
       let quantized = raw.bindMemory(to: Int8.self, capacity: m * k)
@@ -181,7 +182,7 @@ struct LinearRun: @unchecked Sendable {
       let groupScales = floats
       let row = floats + m * steps
       for r in 0..<m {
-        ck_load_floats(isa, input + r * k * elementSize, inputKind, row, k)
+        ck_load_floats(isa, input.map { $0 + r * k * elementSize }, inputKind, row, k)
         ck_quantize_q8(isa, row, k, quantized + r * k, groupScales + r * steps)
       }
       runFast(
@@ -191,16 +192,16 @@ struct LinearRun: @unchecked Sendable {
   }
 
   private func runFast(
-    packed: UnsafePointer<UInt8>, code table: FastCodebook, scales: UnsafePointer<Float>, blocksize: Int,
+    packed: UnsafePointer<UInt8>?, code table: FastCodebook, scales: UnsafePointer<Float>?, blocksize: Int,
     q quantized: UnsafePointer<Int8>, qs groupScales: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>
   ) {
     let out = SendablePointer(y)
     let q = SendableConstPointer(quantized)
     let qs = SendableConstPointer(groupScales)
-    let weights = SendableConstPointer(packed)
-    let blockScales = SendableConstPointer(scales)
+    let weights = SendableOptionalPointer(packed)
+    let blockScales = SendableOptionalPointer(scales)
     table.codes.withUnsafeBufferPointer { codes in
-      let codes8 = SendableConstPointer(codes.baseAddress!)
+      let codes8 = SendableOptionalPointer(codes.baseAddress)
       ParallelChunks.run(count: n, threads: threads, alignment: 4) { rows in
         ck_cb4_gemv_q8(
           isa, weights.pointer, codes8.pointer, table.scale, blockScales.pointer, blocksize, k, rows.lowerBound,
@@ -221,6 +222,12 @@ struct FastCodebook {
     self.scale = scale
     self.codes = code.map { Int8(clamping: Int(($0 / scale).rounded(.toNearestOrEven))) }
   }
+}
+
+/// A read-only pointer that may be absent (an empty buffer), handed to parallel workers.
+struct SendableOptionalPointer<Element>: @unchecked Sendable {
+  let pointer: UnsafePointer<Element>?
+  init(_ pointer: UnsafePointer<Element>?) { self.pointer = pointer }
 }
 
 /// A read-only pointer handed to parallel workers.
