@@ -14,6 +14,7 @@ struct Module {
   var resources: [Resource]? = nil
   var exclude: [String] = []
   var testDependencies: [Target.Dependency] = []
+  var testResources: [Resource]? = nil
   var hasTests = true
 }
 
@@ -22,9 +23,9 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 
 let modules: [Module] = [
   Module(name: "QuantCore", dependencies: [yams]),
-  Module(name: "DoubleQuant", dependencies: ["QuantCore"]),
-  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"]),
-  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"]),
+  Module(name: "DoubleQuant", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
   Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
@@ -33,8 +34,8 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
     testDependencies: ["CPUKernels"]
   ),
-  Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")]),
-  Module(name: "MetalEmulator", dependencies: ["_MetalEmulatorRuntime"], resources: [.copy("Shim")]),
+  Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")], testDependencies: ["MetalEmulator"]),
+  Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   Module(
@@ -79,6 +80,7 @@ var targets: [Target] = modules.flatMap { module -> [Target] in
         name: "\(module.name)Tests",
         dependencies: [.target(name: module.name), "TestSupport"] + module.testDependencies,
         path: "Tests/\(module.name)Tests",
+        resources: module.testResources,
         swiftSettings: swiftSettings
       )
     )
@@ -89,8 +91,6 @@ var targets: [Target] = modules.flatMap { module -> [Target] in
 targets += [
   // Hand-written SIMD kernels (AVX2/FMA/F16C chosen at run time, NEON on arm64). No API of its own.
   .target(name: "_CPUKernelsNative", path: "Packages/CPUKernels/Native"),
-  // The Metal emulator's runtime: fibers, SIMD-group rendezvous, guard pages.
-  .target(name: "_MetalEmulatorRuntime", path: "Packages/MetalEmulator/Runtime"),
   // Fixtures and helpers shared by every test target.
   .target(
     name: "TestSupport",

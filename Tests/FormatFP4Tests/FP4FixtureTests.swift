@@ -26,6 +26,8 @@ struct FP4FixtureTests {
     print("FP4 \(dtypeKey): \(report)")
     #expect(report.failures.isEmpty, "\(report.failures.prefix(10).joined(separator: "\n"))")
     #expect(report.configurations > 100)
+    #expect(report.nestedCodesDifferingFromCPUKernel == report.nestedCodesDifferingFromCPUKernelInManifest)
+    #expect(report.offsetDifferences == 0)
     // Only the C++ LUT (even last dimension) decodes index 8 as -0.0; we follow the Python table (+0.0).
   }
 }

@@ -87,3 +87,30 @@ struct Float8ConversionTests {
     }
   }
 }
+
+/// The `nan` overflow policy against `ml_dtypes` 0.6 (`Tests/Fixtures/fp8/ml_dtypes.safetensors`), which
+/// older torch and JAX follow: E4M3FN gives NaN past 464, ±∞ included; E5M2 is IEEE there.
+@Suite("fp8 conversions against ml_dtypes")
+struct Float8MLDtypesTests {
+  static let fixture = Result { try FixtureSafeTensors("fp8/ml_dtypes.safetensors") }
+
+  @Test(arguments: ["f32", "f16", "bf16"], Float8Encoding.allCases)
+  func nanPolicyMatchesMLDtypes(source: String, encoding: Float8Encoding) throws {
+    let fixture = try Float8MLDtypesTests.fixture.get()
+    let expected = try fixture.require("\(source)/\(encoding)").scalars(as: UInt8.self)
+    let values: [Float]
+    switch source {
+    case "f32": values = try fixture.require("f32/values").floats()
+    case "f16": values = try Tensor((0...UInt16.max).map { $0 }).viewed(as: .float16, shape: [65536]).floats()
+    default: values = try Tensor((0...UInt16.max).map { $0 }).viewed(as: .bfloat16, shape: [65536]).floats()
+    }
+    #expect(values.count == expected.count)
+    // ml_dtypes writes E5M2 NaN as 0x7E/0xFE (torch: 0x7F/0xFF): compare NaN by class.
+    let policy: Float8OverflowPolicy = encoding == .e4m3 ? .nan : .ieee
+    let mismatches = values.indices.filter { index in
+      let code = encoding.encode(values[index], overflow: policy)
+      return code != expected[index] && !(encoding.decode(code).isNaN && encoding.decode(expected[index]).isNaN)
+    }
+    #expect(mismatches.isEmpty, "\(mismatches.count) differ, first for \(mismatches.prefix(8).map { values[$0] })")
+  }
+}

@@ -24,6 +24,8 @@ struct NF4FixtureTests {
     print("NF4 \(dtypeKey): \(report)")
     #expect(report.failures.isEmpty, "\(report.failures.prefix(10).joined(separator: "\n"))")
     #expect(report.configurations > 100)
+    #expect(report.nestedCodesDifferingFromCPUKernel == report.nestedCodesDifferingFromCPUKernelInManifest)
+    #expect(report.offsetDifferences == 0)
     #expect(report.signedZeroDifferences == 0)
   }
 }

@@ -38,7 +38,7 @@ struct ReaderTests {
 
   @Test func typedValuesDecode() throws {
     let f32 = try #require(try file.tensor(named: "f32"))
-    #expect(try f32.floats() == [1.0, -0.5, 3.25, Float(bitPattern: 0x000116C2), -.infinity, 65504.0])
+    #expect(try f32.floats() == [1.0, -0.5, 3.25, Float(bitPattern: 0x0001_16C2), -.infinity, 65504.0])
     let bf16 = try #require(try file.tensor(named: "bf16"))
     #expect(try bf16.floats()[0...1] == [1.0, -2.5])
     let e4m3 = try #require(try file.tensor(named: "f8_e4m3"))

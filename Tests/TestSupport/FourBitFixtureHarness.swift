@@ -23,6 +23,8 @@ public struct FourBitFixtureReport: Sendable, CustomStringConvertible {
   public var nestedCodesCompared = 0
   /// Nested codes where bitsandbytes' CPU C++ lookup-table quantizer differs from the default rule.
   public var nestedCodesDifferingFromCPUKernel = 0
+  /// The number of such code differences `fourbit.json` records for the same configurations.
+  public var nestedCodesDifferingFromCPUKernelInManifest = 0
   /// Nested absmax values where bitsandbytes' CPU C++ kernel differs from the default rule (zero or NaN blocks).
   public var nestedAbsmaxDifferingFromCPUKernel = 0
   /// Mismatches, one line each.
@@ -90,7 +92,9 @@ public enum FourBitFixtureHarness {
         report.absmaxCompared += absmax.count
         if absmax.map(\.bitPattern) != expectedAbsmax.map(\.bitPattern) { fail("absmax differs: \(absmax) vs \(expectedAbsmax)") }
         compareDequantized(
-          try dequantize(ours, input.dtype), try fixture.require(key + "/dequant"), label: "dequant", report: &report, key: key)
+          try dequantize(ours, input.dtype), try fixture.require(key + "/dequant"), packed: expectedPacked.bytes,
+          label: "dequant",
+          report: &report, key: key)
 
         // Double quantization.
         guard let storedOffsetTensor = try fixture.tensor(named: key + "/dq/offset") else { continue }
@@ -130,16 +134,24 @@ public enum FourBitFixtureHarness {
           format: ours.format, shape: input.shape, originalDType: input.dtype,
           layout: .codebook4Bit(packed: expectedPacked, state: libraryState))
         compareDequantized(
-          try dequantize(libraryTensor, input.dtype), try fixture.require(key + "/dq/dequant"), label: "dq/dequant",
+          try dequantize(libraryTensor, input.dtype), try fixture.require(key + "/dq/dequant"), packed: expectedPacked.bytes,
+          label: "dq/dequant",
           report: &report, key: key)
+      }
+    }
+    let manifest = try FixtureJSON.load("bnb/fourbit.json")
+    for entry in manifest["cases"] as? [[String: Any]] ?? [] where entry["dtype"] as? String == dtypeKey {
+      for (key, result) in entry["results"] as? [String: [String: Any]] ?? [:] where key.hasPrefix(quantType + "/") {
+        let nested = result["dq"] as? [String: Any]
+        report.nestedCodesDifferingFromCPUKernelInManifest += nested?["n_codes_differ_default"] as? Int ?? 0
       }
     }
     return report
   }
 
-  /// Compares two tensors bit for bit, counting zeros that differ only in sign separately.
+  /// Compares two tensors bit for bit, counting zeros that differ only in sign at nibble 8 separately.
   static func compareDequantized(
-    _ ours: Tensor, _ expected: Tensor, label: String, report: inout FourBitFixtureReport, key: String
+    _ ours: Tensor, _ expected: Tensor, packed: [UInt8], label: String, report: inout FourBitFixtureReport, key: String
   ) {
     guard ours.dtype == expected.dtype, ours.shape == expected.shape else {
       report.failures.append("\(key): \(label) dtype/shape \(ours.dtype)\(ours.shape) vs \(expected.dtype)\(expected.shape)")
@@ -159,7 +171,8 @@ public enum FourBitFixtureHarness {
         y |= UInt64(b[element * size + byte]) << (8 * byte)
       }
       if x == y { continue }
-      if x | signBit == signBit && y | signBit == signBit {
+      let nibble = element & 1 == 0 ? packed[element >> 1] >> 4 : packed[element >> 1] & 0x0F
+      if x | signBit == signBit && y | signBit == signBit && nibble == 8 {
         report.signedZeroDifferences += 1
         continue
       }

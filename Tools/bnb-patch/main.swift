@@ -1,1 +1,3 @@
-print("bnb-patch: not yet implemented")
+import BNBPatchKit
+
+await BNBPatch.main(plugins: [])

@@ -9,13 +9,22 @@ extension Blockwise4BitCodec {
     weightName + "." + PackedQuantStateJSON.tensorSuffix(quantType: quantType)
   }
 
-  /// The companion keys a checkpoint may hold beside `weightName` (nested ones included).
+  /// The companion keys a checkpoint of this quant type may hold beside `weightName`: `absmax`, `quant_map` and
+  /// the JSON state always, `nested_absmax` and `nested_quant_map` when double-quantized.
   ///
   /// - Parameter weightName: The weight's key.
-  /// - Returns: `absmax`, `quant_map`, `nested_absmax`, `nested_quant_map` and the JSON state, prefixed.
+  /// - Returns: All five keys, prefixed (callers filter by presence).
   public func companionTensorNames(for weightName: String) -> [String] {
     ["absmax", "quant_map", "nested_absmax", "nested_quant_map", PackedQuantStateJSON.tensorSuffix(quantType: quantType)]
       .map { weightName + "." + $0 }
+  }
+
+  /// The extra companion keys of a double-quantized weight.
+  ///
+  /// - Parameter weightName: The weight's key.
+  /// - Returns: `nested_absmax` and `nested_quant_map`, prefixed.
+  public func nestedCompanionTensorNames(for weightName: String) -> [String] {
+    ["nested_absmax", "nested_quant_map"].map { weightName + "." + $0 }
   }
 
   /// The tensors transformers writes for a bitsandbytes 4-bit weight, in `state_dict` order.

@@ -1,2 +1,0 @@
-// BNBPatchKit: placeholder until its issue lands. See Docs/architecture.md.
-enum BNBPatchKitModulePlaceholder {}

@@ -1,2 +1,0 @@
-#pragma once
-/* Metal emulator runtime: no stable API. */

@@ -1,2 +1,0 @@
-// MetalEmulator: placeholder until its issue lands. See Docs/architecture.md.
-enum MetalEmulatorModulePlaceholder {}

@@ -1,0 +1,72 @@
+// Turning tensors into bound Metal buffers (Apple platforms only).
+#if canImport(Metal)
+  import Foundation
+  import Metal
+  import QuantCore
+
+  /// A buffer and the offset at which the kernel's data starts (passed to `setBuffer(_:offset:index:)`).
+  struct BoundBuffer {
+    let buffer: MTLBuffer
+    let offset: Int
+  }
+
+  extension MetalDeviceContext {
+    /// Tensors at least this large are wrapped without copying.
+    static let noCopyThreshold = 1 << 16
+
+    /// A buffer over `tensor`'s bytes.
+    ///
+    /// Large tensors are wrapped in place (`bytesNoCopy` over the enclosing pages) and bound at the
+    /// tensor's offset within the first page, so memory-mapped checkpoints are never copied. The kernels'
+    /// vector loads need 16-byte alignment: a misaligned or small tensor is copied instead. The caller
+    /// keeps `tensor` alive until the command buffer completes.
+    ///
+    /// - Parameter tensor: The data.
+    /// - Returns: The buffer and the offset to bind it at.
+    /// - Throws: `QuantError.invalidState` when Metal cannot allocate the buffer.
+    func boundBuffer(for tensor: Tensor) throws(QuantError) -> BoundBuffer {
+      try tensor.withUnsafeBytes { (raw) throws(QuantError) -> BoundBuffer in
+        guard let start = raw.baseAddress, raw.count > 0 else { return BoundBuffer(buffer: placeholder, offset: 0) }
+        let address = UInt(bitPattern: start)
+        if raw.count >= Self.noCopyThreshold && address % 16 == 0 {
+          let page = UInt(getpagesize())
+          let pageStart = address & ~(page - 1)
+          let offset = Int(address - pageStart)
+          let length = (offset + raw.count + Int(page) - 1) / Int(page) * Int(page)
+          if let pointer = UnsafeMutableRawPointer(bitPattern: pageStart),
+            let buffer = device.makeBuffer(
+              bytesNoCopy: pointer, length: length, options: .storageModeShared, deallocator: nil)
+          {
+            return BoundBuffer(buffer: buffer, offset: offset)
+          }
+        }
+        guard let buffer = device.makeBuffer(bytes: start, length: raw.count, options: .storageModeShared) else {
+          throw .invalidState("cannot allocate a \(raw.count)-byte Metal buffer")
+        }
+        return BoundBuffer(buffer: buffer, offset: 0)
+      }
+    }
+
+    /// A buffer holding a copy of `values`.
+    ///
+    /// - Parameter values: float32 values.
+    /// - Returns: The buffer, bound at offset 0.
+    /// - Throws: `QuantError.invalidState` when Metal cannot allocate the buffer.
+    func boundBuffer(copying values: [Float]) throws(QuantError) -> BoundBuffer {
+      guard !values.isEmpty else { return BoundBuffer(buffer: placeholder, offset: 0) }
+      let made = values.withUnsafeBytes { raw -> MTLBuffer? in
+        guard let start = raw.baseAddress else { return nil }
+        return device.makeBuffer(bytes: start, length: raw.count, options: .storageModeShared)
+      }
+      guard let buffer = made else { throw .invalidState("cannot allocate a \(values.count * 4)-byte Metal buffer") }
+      return BoundBuffer(buffer: buffer, offset: 0)
+    }
+  }
+
+  extension MTLComputeCommandEncoder {
+    /// Binds `bound` at `index`, honouring its offset.
+    func setBuffer(_ bound: BoundBuffer, index: KernelBufferIndex) {
+      setBuffer(bound.buffer, offset: bound.offset, index: index.rawValue)
+    }
+  }
+#endif

@@ -1,0 +1,41 @@
+// Compute pipelines, created once per kernel name (Apple platforms only).
+#if canImport(Metal)
+  import Foundation
+  import Metal
+  import QuantCore
+
+  /// Compute pipeline states by kernel host name; thread-safe.
+  final class PipelineCache: @unchecked Sendable {
+    private let device: MTLDevice
+    private let library: MTLLibrary
+    private let lock = NSLock()
+    private var pipelines: [String: MTLComputePipelineState] = [:]
+
+    init(device: MTLDevice, library: MTLLibrary) {
+      self.device = device
+      self.library = library
+    }
+
+    /// The pipeline of kernel `name`, created on first request.
+    ///
+    /// - Parameter name: The kernel's host name.
+    /// - Returns: The pipeline state.
+    /// - Throws: `QuantError.invalidState` when the library has no such kernel or the pipeline fails.
+    func pipeline(_ name: String) throws(QuantError) -> MTLComputePipelineState {
+      lock.lock()
+      defer { lock.unlock() }
+      if let pipeline = pipelines[name] { return pipeline }
+      guard let function = library.makeFunction(name: name) else {
+        throw .invalidState("the Metal library has no kernel named \(name)")
+      }
+      let pipeline: MTLComputePipelineState
+      do {
+        pipeline = try device.makeComputePipelineState(function: function)
+      } catch {
+        throw .invalidState("cannot create the pipeline of \(name): \(error)")
+      }
+      pipelines[name] = pipeline
+      return pipeline
+    }
+  }
+#endif

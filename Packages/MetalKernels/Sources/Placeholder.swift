@@ -1,2 +1,0 @@
-// MetalKernels: placeholder until its issue lands. See Docs/architecture.md.
-enum MetalKernelsModulePlaceholder {}

@@ -1,0 +1,37 @@
+// Dequantize kernels: quantized weights → float32, float16 or bfloat16 (one rounding from float32).
+// One thread decodes 8 consecutive elements of the flattened weight. Grid: dispatchThreads over
+// ceil(elementCount / 8) threads (KernelDispatchPlan.dequantize).
+#include <metal_stdlib>
+using namespace metal;
+
+template <typename Source, typename Out>
+kernel void dequantize_weights(device const uchar* weights [[buffer(0)]], device const uchar* scales [[buffer(1)]],
+                               constant float* code [[buffer(2)]], device const float* nestedAbsmax [[buffer(3)]],
+                               constant float* nestedCode [[buffer(4)]], device typename Out::T* output [[buffer(6)]],
+                               constant QuantArgs& args [[buffer(8)]], uint gid [[thread_position_in_grid]]) {
+  WeightBuffers b = {weights, scales, code, nestedAbsmax, nestedCode, &args};
+  uint first = gid * 8u;
+  for (uint j = 0; j < 8u; ++j) {
+    uint flat = first + j;
+    if (flat < args.elementCount) {
+      uint row = flat / args.columns;
+      uint column = flat - row * args.columns;
+      output[flat] = Out::store(Source::weight(b, row, column));
+    }
+  }
+}
+
+typedef decltype(dequantize_weights<Codebook4<0>, F32>) dequantize_weights_t;
+
+#define DEQUANTIZE_KERNEL(layout, source, out, suffix) \
+  template [[host_name("dequantize_" #layout "_" #suffix)]] kernel dequantize_weights_t dequantize_weights<source, out>;
+
+#define DEQUANTIZE_KERNELS(out, suffix)                 \
+  DEQUANTIZE_KERNEL(cb4, Codebook4<0>, out, suffix)     \
+  DEQUANTIZE_KERNEL(cb8, Codebook8<0>, out, suffix)     \
+  DEQUANTIZE_KERNEL(int8, Int8Rowwise<0>, out, suffix)  \
+  DEQUANTIZE_KERNEL(fp8, Float8<0>, out, suffix)
+
+DEQUANTIZE_KERNELS(F32, f32)
+DEQUANTIZE_KERNELS(F16, f16)
+DEQUANTIZE_KERNELS(BF16, bf16)

@@ -1,0 +1,105 @@
+// Fused dequantize + GEMM for prefill (M > 8): C[m][n] = Σ_k X[m][k] · W[n][k] (+ bias[n]).
+//
+// - Tiles of 32 tokens × 32 weight rows × 32 columns; 4 SIMD-groups (128 threads) in a 2×2 layout,
+//   each accumulating a 16×16 block as 2×2 simdgroup_float8x8 matrices (float32 accumulation).
+// - Per K step every thread stages 8 activations and dequantizes 8 weights (once per tile) into
+//   threadgroup memory; the weight tile is stored transposed ([k][n]) so both operands load plainly.
+// - The activation tile's memory is reused for the output tile before the bounds-checked store.
+// - Grid: threadgroups (ceil(N / 32), ceil(M / 32), 1), 128 threads each (KernelDispatchPlan.gemm).
+#include <metal_stdlib>
+using namespace metal;
+
+struct GemmShape {
+  static constexpr uint tile = 32;
+  static constexpr uint threads = 128;
+  static constexpr uint elementsPerThread = 8;
+};
+
+template <typename Source, typename Act>
+kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const uchar* scales [[buffer(1)]],
+                         constant float* code [[buffer(2)]], device const float* nestedAbsmax [[buffer(3)]],
+                         constant float* nestedCode [[buffer(4)]], device const typename Act::T* input [[buffer(5)]],
+                         device typename Act::T* output [[buffer(6)]], device const float* bias [[buffer(7)]],
+                         constant QuantArgs& args [[buffer(8)]], uint3 group [[threadgroup_position_in_grid]],
+                         uint tid [[thread_index_in_threadgroup]], uint simdgroup [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float activations[GemmShape::tile * GemmShape::tile];  // [m][k]; later the output tile [m][n]
+  threadgroup float weightTile[GemmShape::tile * GemmShape::tile];   // [k][n]
+
+  WeightBuffers b = {weights, scales, code, nestedAbsmax, nestedCode, &args};
+  const uint rowBase = group.x * GemmShape::tile;
+  const uint tokenBase = group.y * GemmShape::tile;
+  const uint tileRow = (simdgroup / 2u) * 16u;
+  const uint tileColumn = (simdgroup % 2u) * 16u;
+  const uint loadRow = tid / 4u;
+  const uint loadColumn = (tid % 4u) * GemmShape::elementsPerThread;
+
+  simdgroup_float8x8 accumulator[2][2];
+  for (uint i = 0; i < 2u; ++i) {
+    for (uint j = 0; j < 2u; ++j) {
+      accumulator[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+    }
+  }
+
+  for (uint k0 = 0; k0 < args.columns; k0 += GemmShape::tile) {
+    const uint token = tokenBase + loadRow;
+    const uint row = rowBase + loadRow;
+    for (uint j = 0; j < GemmShape::elementsPerThread; ++j) {
+      uint column = k0 + loadColumn + j;
+      bool inside = column < args.columns;
+      activations[loadRow * GemmShape::tile + loadColumn + j] =
+          (inside && token < args.tokens) ? Act::load(input, token * args.columns + column) : 0.0f;
+      weightTile[(loadColumn + j) * GemmShape::tile + loadRow] =
+          (inside && row < args.rows) ? Source::weight(b, row, column) : 0.0f;
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    for (uint kk = 0; kk < GemmShape::tile; kk += 8u) {
+      simdgroup_float8x8 left[2];
+      simdgroup_float8x8 right[2];
+      for (uint i = 0; i < 2u; ++i) {
+        simdgroup_load(left[i], activations + (tileRow + 8u * i) * GemmShape::tile + kk, GemmShape::tile);
+        simdgroup_load(right[i], weightTile + kk * GemmShape::tile + tileColumn + 8u * i, GemmShape::tile);
+      }
+      for (uint i = 0; i < 2u; ++i) {
+        for (uint j = 0; j < 2u; ++j) {
+          simdgroup_multiply_accumulate(accumulator[i][j], left[i], right[j], accumulator[i][j]);
+        }
+      }
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+
+  for (uint i = 0; i < 2u; ++i) {
+    for (uint j = 0; j < 2u; ++j) {
+      simdgroup_store(accumulator[i][j], activations + (tileRow + 8u * i) * GemmShape::tile + tileColumn + 8u * j,
+                      GemmShape::tile);
+    }
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+
+  const uint token = tokenBase + loadRow;
+  for (uint j = 0; j < GemmShape::elementsPerThread; ++j) {
+    uint row = rowBase + loadColumn + j;
+    if (token < args.tokens && row < args.rows) {
+      float value = activations[loadRow * GemmShape::tile + loadColumn + j];
+      if (args.hasBias != 0u) {
+        value += bias[row];
+      }
+      output[token * args.rows + row] = Act::store(value);
+    }
+  }
+}
+
+typedef decltype(gemm_weights<Codebook4<0>, F32>) gemm_weights_t;
+
+#define GEMM_KERNEL(layout, source, act, suffix) \
+  template [[host_name("gemm_" #layout "_" #suffix)]] kernel gemm_weights_t gemm_weights<source, act>;
+
+#define GEMM_KERNELS(act, suffix)                      \
+  GEMM_KERNEL(cb4, Codebook4<0>, act, suffix)          \
+  GEMM_KERNEL(cb8, Codebook8<0>, act, suffix)          \
+  GEMM_KERNEL(int8, Int8Rowwise<0>, act, suffix)       \
+  GEMM_KERNEL(fp8, Float8<0>, act, suffix)
+
+GEMM_KERNELS(F32, f32)
+GEMM_KERNELS(F16, f16)
+GEMM_KERNELS(BF16, bf16)

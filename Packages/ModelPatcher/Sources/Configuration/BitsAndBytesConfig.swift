@@ -1,0 +1,277 @@
+import Foundation
+public import QuantCore
+package import SafeTensors
+
+/// transformers' `BitsAndBytesConfig`: the `quantization_config` of a bitsandbytes model.
+///
+/// Field names in JSON and YAML are transformers' own (`load_in_4bit`, `bnb_4bit_quant_type`, …).
+/// Reading accepts both `load_in_4bit` and `_load_in_4bit`; writing produces exactly
+/// `BitsAndBytesConfig.to_dict()` of transformers 5.24 (spec §4.3), which `config.json` stores with
+/// sorted keys.
+public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
+  /// `load_in_8bit`: LLM.int8 weights.
+  public var loadIn8bit: Bool
+  /// `load_in_4bit`: 4-bit weights (`bnb_4bit_quant_type`).
+  public var loadIn4bit: Bool
+  /// `llm_int8_threshold`: the activation outlier threshold (default 6.0).
+  public var llmInt8Threshold: Double
+  /// `llm_int8_skip_modules`: modules left unquantized; `nil` means transformers' defaults.
+  public var llmInt8SkipModules: [String]?
+  /// `llm_int8_enable_fp32_cpu_offload` (recorded, not used here).
+  public var llmInt8EnableFP32CPUOffload: Bool
+  /// `llm_int8_has_fp16_weight` (recorded, not used here).
+  public var llmInt8HasFP16Weight: Bool
+  /// `bnb_4bit_compute_dtype`; `nil` is written as `"float32"`, as transformers does.
+  public var bnb4bitComputeDType: DType?
+  /// `bnb_4bit_quant_type`: `"nf4"` or `"fp4"` (transformers' default is `"fp4"`).
+  public var bnb4bitQuantType: String
+  /// `bnb_4bit_use_double_quant`: double-quantized absmax.
+  public var bnb4bitUseDoubleQuant: Bool
+  /// `bnb_4bit_quant_storage`; `nil` is `uint8`.
+  public var bnb4bitQuantStorage: DType?
+
+  /// The storage dtypes transformers accepts for `bnb_4bit_quant_storage`.
+  public static let quantStorageChoices: [DType] = [.float16, .float32, .int8, .uint8, .float64, .bfloat16]
+  /// The 4-bit quant types bitsandbytes knows.
+  public static let quantTypeChoices = ["nf4", "fp4"]
+
+  /// Creates a configuration with transformers' defaults for every unspecified field.
+  ///
+  /// - Parameters:
+  ///   - loadIn8bit: `load_in_8bit`.
+  ///   - loadIn4bit: `load_in_4bit`.
+  ///   - llmInt8Threshold: `llm_int8_threshold`.
+  ///   - llmInt8SkipModules: `llm_int8_skip_modules`.
+  ///   - llmInt8EnableFP32CPUOffload: `llm_int8_enable_fp32_cpu_offload`.
+  ///   - llmInt8HasFP16Weight: `llm_int8_has_fp16_weight`.
+  ///   - bnb4bitComputeDType: `bnb_4bit_compute_dtype`.
+  ///   - bnb4bitQuantType: `bnb_4bit_quant_type`.
+  ///   - bnb4bitUseDoubleQuant: `bnb_4bit_use_double_quant`.
+  ///   - bnb4bitQuantStorage: `bnb_4bit_quant_storage`.
+  public init(
+    loadIn8bit: Bool = false, loadIn4bit: Bool = false, llmInt8Threshold: Double = 6.0, llmInt8SkipModules: [String]? = nil,
+    llmInt8EnableFP32CPUOffload: Bool = false, llmInt8HasFP16Weight: Bool = false, bnb4bitComputeDType: DType? = nil,
+    bnb4bitQuantType: String = "fp4", bnb4bitUseDoubleQuant: Bool = false, bnb4bitQuantStorage: DType? = nil
+  ) {
+    self.loadIn8bit = loadIn8bit
+    self.loadIn4bit = loadIn4bit
+    self.llmInt8Threshold = llmInt8Threshold
+    self.llmInt8SkipModules = llmInt8SkipModules
+    self.llmInt8EnableFP32CPUOffload = llmInt8EnableFP32CPUOffload
+    self.llmInt8HasFP16Weight = llmInt8HasFP16Weight
+    self.bnb4bitComputeDType = bnb4bitComputeDType
+    self.bnb4bitQuantType = bnb4bitQuantType
+    self.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant
+    self.bnb4bitQuantStorage = bnb4bitQuantStorage
+  }
+
+  /// The field names, as transformers spells them.
+  public enum CodingKeys: String, CodingKey, CaseIterable {
+    /// `quant_method`.
+    case quantMethod = "quant_method"
+    /// `load_in_8bit`.
+    case loadIn8bit = "load_in_8bit"
+    /// `load_in_4bit`.
+    case loadIn4bit = "load_in_4bit"
+    /// `_load_in_8bit` (the private copy transformers also writes).
+    case privateLoadIn8bit = "_load_in_8bit"
+    /// `_load_in_4bit`.
+    case privateLoadIn4bit = "_load_in_4bit"
+    /// `llm_int8_threshold`.
+    case llmInt8Threshold = "llm_int8_threshold"
+    /// `llm_int8_skip_modules`.
+    case llmInt8SkipModules = "llm_int8_skip_modules"
+    /// `llm_int8_enable_fp32_cpu_offload`.
+    case llmInt8EnableFP32CPUOffload = "llm_int8_enable_fp32_cpu_offload"
+    /// `llm_int8_has_fp16_weight`.
+    case llmInt8HasFP16Weight = "llm_int8_has_fp16_weight"
+    /// `bnb_4bit_compute_dtype`.
+    case bnb4bitComputeDType = "bnb_4bit_compute_dtype"
+    /// `bnb_4bit_quant_type`.
+    case bnb4bitQuantType = "bnb_4bit_quant_type"
+    /// `bnb_4bit_use_double_quant`.
+    case bnb4bitUseDoubleQuant = "bnb_4bit_use_double_quant"
+    /// `bnb_4bit_quant_storage`.
+    case bnb4bitQuantStorage = "bnb_4bit_quant_storage"
+  }
+
+  /// Decodes from transformers' field names (either spelling of `load_in_*`).
+  ///
+  /// - Parameter decoder: The decoder.
+  /// - Throws: `DecodingError` for mistyped fields or an unknown dtype.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    func decodeDType(_ key: CodingKeys) throws -> DType? {
+      guard let name = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
+      guard let dtype = DType(torchName: name) else {
+        throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "unknown dtype '\(name)'")
+      }
+      return dtype
+    }
+    self.init(
+      loadIn8bit: try container.decodeIfPresent(Bool.self, forKey: .loadIn8bit)
+        ?? container.decodeIfPresent(Bool.self, forKey: .privateLoadIn8bit) ?? false,
+      loadIn4bit: try container.decodeIfPresent(Bool.self, forKey: .loadIn4bit)
+        ?? container.decodeIfPresent(Bool.self, forKey: .privateLoadIn4bit) ?? false,
+      llmInt8Threshold: try container.decodeIfPresent(Double.self, forKey: .llmInt8Threshold) ?? 6.0,
+      llmInt8SkipModules: try container.decodeIfPresent([String].self, forKey: .llmInt8SkipModules),
+      llmInt8EnableFP32CPUOffload: try container.decodeIfPresent(Bool.self, forKey: .llmInt8EnableFP32CPUOffload) ?? false,
+      llmInt8HasFP16Weight: try container.decodeIfPresent(Bool.self, forKey: .llmInt8HasFP16Weight) ?? false,
+      bnb4bitComputeDType: try decodeDType(.bnb4bitComputeDType),
+      bnb4bitQuantType: try container.decodeIfPresent(String.self, forKey: .bnb4bitQuantType) ?? "fp4",
+      bnb4bitUseDoubleQuant: try container.decodeIfPresent(Bool.self, forKey: .bnb4bitUseDoubleQuant) ?? false,
+      bnb4bitQuantStorage: try decodeDType(.bnb4bitQuantStorage))
+  }
+
+  /// Encodes every field transformers writes.
+  ///
+  /// - Parameter encoder: The encoder.
+  /// - Throws: What the encoder throws.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode("bitsandbytes", forKey: .quantMethod)
+    try container.encode(loadIn8bit, forKey: .privateLoadIn8bit)
+    try container.encode(loadIn4bit, forKey: .privateLoadIn4bit)
+    try container.encode(llmInt8Threshold, forKey: .llmInt8Threshold)
+    try container.encode(llmInt8SkipModules, forKey: .llmInt8SkipModules)
+    try container.encode(llmInt8EnableFP32CPUOffload, forKey: .llmInt8EnableFP32CPUOffload)
+    try container.encode(llmInt8HasFP16Weight, forKey: .llmInt8HasFP16Weight)
+    try container.encode(bnb4bitQuantType, forKey: .bnb4bitQuantType)
+    try container.encode(bnb4bitUseDoubleQuant, forKey: .bnb4bitUseDoubleQuant)
+    try container.encode((bnb4bitComputeDType ?? .float32).rawValue, forKey: .bnb4bitComputeDType)
+    try container.encode((bnb4bitQuantStorage ?? .uint8).rawValue, forKey: .bnb4bitQuantStorage)
+    try container.encode(loadIn4bit, forKey: .loadIn4bit)
+    try container.encode(loadIn8bit, forKey: .loadIn8bit)
+  }
+
+  /// Checks the combination as transformers' `post_init` does.
+  ///
+  /// - Parameter file: The file the configuration came from, for messages.
+  /// - Throws: `ConfigurationError` for both or neither of `load_in_4bit`/`load_in_8bit`, an unknown
+  ///   quant type or a storage dtype transformers refuses.
+  public func validate(file: String) throws(ConfigurationError) {
+    if loadIn4bit && loadIn8bit {
+      throw ConfigurationError(
+        location: nil, file: file, message: "load_in_4bit and load_in_8bit are both true, but only one can be used")
+    }
+    if !loadIn4bit && !loadIn8bit {
+      throw ConfigurationError(
+        location: nil, file: file, message: "the quantization block sets neither load_in_4bit nor load_in_8bit",
+        validChoices: ["load_in_4bit: true", "load_in_8bit: true"])
+    }
+    if loadIn4bit && !BitsAndBytesConfig.quantTypeChoices.contains(bnb4bitQuantType) {
+      throw ConfigurationError(
+        location: nil, file: file, message: "unknown bnb_4bit_quant_type", found: "'\(bnb4bitQuantType)'",
+        validChoices: BitsAndBytesConfig.quantTypeChoices)
+    }
+    if let storage = bnb4bitQuantStorage, !BitsAndBytesConfig.quantStorageChoices.contains(storage) {
+      throw ConfigurationError(
+        location: nil, file: file, message: "unsupported bnb_4bit_quant_storage", found: "'\(storage)'",
+        validChoices: BitsAndBytesConfig.quantStorageChoices.map(\.rawValue))
+    }
+  }
+
+  /// The registry name of the format this configuration quantizes with (`nf4`, `fp4` or `int8`).
+  public var formatName: String { loadIn8bit ? "int8" : bnb4bitQuantType }
+
+  /// The format parameters this configuration implies (`double_quant`, `quant_storage` for 4-bit;
+  /// `threshold` for 8-bit).
+  public var formatParameters: FormatParameters {
+    if loadIn8bit { return FormatParameters(["threshold": .double(llmInt8Threshold)]) }
+    return FormatParameters([
+      "double_quant": .bool(bnb4bitUseDoubleQuant), "quant_storage": .string((bnb4bitQuantStorage ?? .uint8).rawValue),
+    ])
+  }
+
+  // MARK: - JSON
+
+  /// The `quantization_config` object exactly as transformers' `to_dict()` produces it.
+  package var jsonValue: JSONValue {
+    let skip: JSONValue = llmInt8SkipModules.map { .array($0.map { .string($0) }) } ?? .null
+    return .object([
+      JSONMember(key: "quant_method", value: .string("bitsandbytes")),
+      JSONMember(key: "_load_in_8bit", value: .bool(loadIn8bit)),
+      JSONMember(key: "_load_in_4bit", value: .bool(loadIn4bit)),
+      JSONMember(key: "llm_int8_threshold", value: .number(JSONNumber(llmInt8Threshold))),
+      JSONMember(key: "llm_int8_skip_modules", value: skip),
+      JSONMember(key: "llm_int8_enable_fp32_cpu_offload", value: .bool(llmInt8EnableFP32CPUOffload)),
+      JSONMember(key: "llm_int8_has_fp16_weight", value: .bool(llmInt8HasFP16Weight)),
+      JSONMember(key: "bnb_4bit_quant_type", value: .string(bnb4bitQuantType)),
+      JSONMember(key: "bnb_4bit_use_double_quant", value: .bool(bnb4bitUseDoubleQuant)),
+      JSONMember(key: "bnb_4bit_compute_dtype", value: .string((bnb4bitComputeDType ?? .float32).rawValue)),
+      JSONMember(key: "bnb_4bit_quant_storage", value: .string((bnb4bitQuantStorage ?? .uint8).rawValue)),
+      JSONMember(key: "load_in_4bit", value: .bool(loadIn4bit)),
+      JSONMember(key: "load_in_8bit", value: .bool(loadIn8bit)),
+    ])
+  }
+
+  /// Reads a `quantization_config` object from `config.json`.
+  ///
+  /// - Parameters:
+  ///   - json: The object.
+  ///   - file: The file, for messages.
+  /// - Returns: The configuration, or `nil` when `quant_method` is not `bitsandbytes`.
+  /// - Throws: `ModelPatcherError.invalidInput` for mistyped fields.
+  package static func from(json: JSONValue, file: String) throws(ModelPatcherError) -> BitsAndBytesConfig? {
+    guard json.members != nil else {
+      throw .invalidInput(file: file, tensor: nil, message: "quantization_config must be an object")
+    }
+    if let method = json["quant_method"]?.stringValue, method != "bitsandbytes" { return nil }
+    do {
+      let data = Data(json.text(style: .compact).utf8)
+      return try JSONDecoder().decode(BitsAndBytesConfig.self, from: data)
+    } catch {
+      throw .invalidInput(file: file, tensor: nil, message: "invalid quantization_config: \(error)")
+    }
+  }
+
+  // MARK: - YAML
+
+  /// Reads the `quantization:` block of a job file, with positions in errors.
+  ///
+  /// - Parameter node: The mapping.
+  /// - Throws: `ConfigurationError` at the offending key or value.
+  public init(yaml node: YAMLNode) throws(ConfigurationError) {
+    try node.requireKeys(in: CodingKeys.allCases.map(\.rawValue), "the quantization block")
+    self.init()
+    if let value = node["quant_method"] {
+      _ = try value.string("quant_method", choices: ["bitsandbytes"])
+    }
+    if let value = node["load_in_8bit"] ?? node["_load_in_8bit"] { loadIn8bit = try value.bool("load_in_8bit") }
+    if let value = node["load_in_4bit"] ?? node["_load_in_4bit"] { loadIn4bit = try value.bool("load_in_4bit") }
+    if let value = node["llm_int8_threshold"] {
+      llmInt8Threshold = try value.double("llm_int8_threshold")
+      guard llmInt8Threshold >= 0 else { throw value.error("llm_int8_threshold must be 0 or positive") }
+    }
+    if let value = node["llm_int8_skip_modules"], !value.isNull {
+      llmInt8SkipModules = try value.strings("llm_int8_skip_modules")
+    }
+    if let value = node["llm_int8_enable_fp32_cpu_offload"] {
+      llmInt8EnableFP32CPUOffload = try value.bool("llm_int8_enable_fp32_cpu_offload")
+    }
+    if let value = node["llm_int8_has_fp16_weight"] { llmInt8HasFP16Weight = try value.bool("llm_int8_has_fp16_weight") }
+    if let value = node["bnb_4bit_compute_dtype"], !value.isNull {
+      bnb4bitComputeDType = try BitsAndBytesConfig.dtype(
+        value, "bnb_4bit_compute_dtype", choices: [.float32, .float16, .bfloat16])
+    }
+    if let value = node["bnb_4bit_quant_type"] {
+      bnb4bitQuantType = try value.string("bnb_4bit_quant_type", choices: BitsAndBytesConfig.quantTypeChoices)
+    }
+    if let value = node["bnb_4bit_use_double_quant"] { bnb4bitUseDoubleQuant = try value.bool("bnb_4bit_use_double_quant") }
+    if let value = node["bnb_4bit_quant_storage"], !value.isNull {
+      bnb4bitQuantStorage = try BitsAndBytesConfig.dtype(
+        value, "bnb_4bit_quant_storage", choices: BitsAndBytesConfig.quantStorageChoices)
+    }
+    if loadIn4bit && loadIn8bit {
+      throw node.error("load_in_4bit and load_in_8bit are both true, but only one can be used")
+    }
+  }
+
+  private static func dtype(_ node: YAMLNode, _ what: String, choices: [DType]) throws(ConfigurationError) -> DType {
+    let name = try node.string(what)
+    guard let dtype = DType(torchName: name), choices.contains(dtype) else {
+      throw node.error("invalid value for \(what)", validChoices: choices.map(\.rawValue))
+    }
+    return dtype
+  }
+}

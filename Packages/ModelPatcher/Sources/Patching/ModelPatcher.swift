@@ -1,0 +1,391 @@
+import Foundation
+public import QuantCore
+import SafeTensors
+
+/// Quantizes whole models, reads quantized checkpoints back, dequantizes and verifies them.
+///
+/// Every format is looked up through ``registry``. Work streams: tensors flow from the memory-mapped
+/// input through the formats to the writer with a bounded number in flight, so memory does not grow
+/// with the model. Outputs are written next to their destination and moved into place only when
+/// complete; inputs are never modified.
+///
+/// ```swift
+/// let patcher = ModelPatcher(registry: try StandardRegistry.make())
+/// let job = try QuantizationJob(contentsOf: URL(filePath: "Examples/quant.yaml"))
+/// let summary = try await patcher.quantizeModel(job) { event in print(event) }
+/// ```
+public struct ModelPatcher: Sendable {
+  /// Where formats and backends are looked up.
+  public let registry: QuantRegistry
+
+  /// Creates a patcher.
+  ///
+  /// - Parameter registry: The registry (usually ``StandardRegistry/make(extraPlugins:configurations:inline:)``).
+  public init(registry: QuantRegistry) {
+    self.registry = registry
+  }
+
+  // MARK: - Planning
+
+  /// Opens the job's input and decides what happens to every tensor, without writing anything.
+  ///
+  /// - Parameter job: The job.
+  /// - Returns: The opened input and the plan.
+  /// - Throws: `ModelPatcherError` for bad configuration or input.
+  public func plan(_ job: QuantizationJob) throws(ModelPatcherError) -> (input: ModelInput, plan: QuantizationPlan) {
+    let input = try ModelInput(url: job.model)
+    try refuseQuantizedInput(input)
+    let resolved = try resolveFormats(job)
+    let plan = QuantizationPlan.make(
+      entries: input.checkpoint.tensorNames.compactMap { input.checkpoint.entry(named: $0) }, isModelFolder: input.isFolder,
+      defaultFormat: resolved.format, defaultParameters: resolved.parameters,
+      skipModules: job.quantization?.llmInt8SkipModules, rules: resolved.rules)
+    return (input, plan)
+  }
+
+  private func refuseQuantizedInput(_ input: ModelInput) throws(ModelPatcherError) {
+    if let block = input.configuration?["quantization_config"], !block.isNull {
+      let method = block["quant_method"]?.stringValue ?? "unknown"
+      throw .invalidInput(
+        file: input.url.appending(path: "config.json").path, tensor: nil,
+        message: "the model is already quantized (quant_method '\(method)'); dequantize it first (bnb-patch dequantize)")
+    }
+    if let name = input.checkpoint.tensorNames.first(where: { $0.hasSuffix(".SCB") || $0.contains(".quant_state.bitsandbytes__") }
+    ) {
+      throw .invalidInput(
+        file: input.fileName(of: name), tensor: name,
+        message: "the checkpoint already holds bitsandbytes tensors; dequantize it first (bnb-patch dequantize)")
+    }
+  }
+
+  struct ResolvedFormats {
+    var format: String
+    var parameters: FormatParameters
+    var rules: [(rule: TensorRule, parameters: FormatParameters)]
+  }
+
+  func resolveFormats(_ job: QuantizationJob) throws(ModelPatcherError) -> ResolvedFormats {
+    let file = job.file ?? "<job>"
+    guard let requested = job.format ?? job.quantization?.formatName else {
+      throw .configuration(
+        ConfigurationError(location: nil, file: file, message: "the job names no format and no quantization block"))
+    }
+    let implied = job.quantization?.formatParameters ?? FormatParameters()
+    let (name, parameters) = try resolve(
+      format: requested, layers: [implied, job.parameters], strict: job.parameters, location: nil, file: file)
+    var rules: [(rule: TensorRule, parameters: FormatParameters)] = []
+    for rule in job.rules {
+      guard let ruleFormat = rule.format else {
+        rules.append((rule, FormatParameters()))
+        continue
+      }
+      var ruleParameters = try resolve(
+        format: ruleFormat, layers: [implied, job.parameters, rule.parameters], strict: rule.parameters, location: rule.location,
+        file: file)
+      var canonical = rule
+      canonical.format = ruleParameters.name
+      ruleParameters.name = canonical.format ?? ruleFormat
+      rules.append((canonical, ruleParameters.parameters))
+    }
+    return ResolvedFormats(format: name, parameters: parameters, rules: rules)
+  }
+
+  /// Resolves a format name (aliases allowed) and its parameters: registry defaults, then each layer
+  /// (only the parameters the format declares), with `strict` values required to be declared and valid.
+  private func resolve(
+    format requested: String, layers: [FormatParameters], strict: FormatParameters, location: SourceLocation?, file: String
+  ) throws(ModelPatcherError) -> (name: String, parameters: FormatParameters) {
+    let format: any QuantizationFormat
+    var parameters: FormatParameters
+    do {
+      format = try registry.format(named: requested)
+      parameters = try registry.defaultParameters(forFormat: requested)
+    } catch {
+      guard let location else { throw .registry(error) }
+      throw .configuration(ConfigurationError(location: location, message: error.description, found: "'\(requested)'"))
+    }
+    for (key, value) in strict.values.sorted(by: { $0.key < $1.key }) {
+      guard let spec = format.parameterSpec(named: key) else {
+        throw .configuration(
+          ConfigurationError(
+            location: location, file: file, message: "format '\(format.name)' has no parameter '\(key)'", found: "'\(key)'",
+            validChoices: format.parameterSpecs.map(\.name)))
+      }
+      if let problem = spec.kind.problem(with: value) {
+        throw .configuration(
+          ConfigurationError(
+            location: location, file: file, message: "parameter '\(key)' of format '\(format.name)' must be \(problem.expected)",
+            found: value.description, validChoices: problem.choices))
+      }
+    }
+    for layer in layers {
+      for (key, value) in layer.values where format.parameterSpec(named: key) != nil { parameters[key] = value }
+    }
+    return (format.name, parameters)
+  }
+
+  // MARK: - Quantizing
+
+  /// Quantizes a model folder or file into a folder or file, as the job says.
+  ///
+  /// - Parameters:
+  ///   - job: The job.
+  ///   - events: Called with progress and warnings.
+  /// - Returns: What was done.
+  /// - Throws: `ModelPatcherError`; nothing is left at the destination on failure.
+  public func quantizeModel(_ job: QuantizationJob, events: PatchEventHandler? = nil) async throws(ModelPatcherError)
+    -> PatchSummary
+  {
+    let start = Date()
+    let (input, plan) = try self.plan(job)
+    try checkOutput(job.output, against: input.url)
+    let isFileOutput = job.output.pathExtension == "safetensors"
+    let transaction = try OutputTransaction(destination: job.output, isFolderOutput: !isFileOutput, overwrite: job.overwrite)
+    defer { transaction.rollback() }
+
+    let checkpoint = input.checkpoint
+    let registry = self.registry
+    let items = plan.items
+    let policy = job.nonFinite
+    let inputFiles = items.map { input.fileName(of: $0.name) }
+    let totalBytes = items.reduce(0) { $0 + $1.byteCount }
+    events?(.started(tensors: items.count, bytes: totalBytes))
+
+    let writer: TensorSink =
+      isFileOutput
+      ? .file(try SafeTensorsStreamingFile(url: transaction.stagedFile))
+      : .folder(ShardedSafeTensorsWriter(folder: transaction.staging, maximumShardSize: job.maximumShardSize))
+    var summary = PatchSummary(
+      input: input.url.path, output: job.output.path, quantizedTensors: 0, keptTensors: 0, formats: [:], inputBytes: totalBytes,
+      outputBytes: 0, parameters: items.reduce(0) { $0 + $1.elementCount }, quantizedParameters: 0, quantizedBytes: 0, seconds: 0,
+      files: [], warnings: [])
+    var completedBytes = 0
+    let pipeline = TensorPipeline(
+      limit: job.threads > 0 ? job.threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
+    try await pipeline.run(byteCounts: items.map(\.byteCount)) { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
+      let item = items[index]
+      let file = inputFiles[index]
+      guard let tensor = try? checkpoint.tensor(named: item.name) else {
+        throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
+      }
+      guard case .quantize(let formatName, let parameters) = item.action else {
+        return TensorPipeline.Output(tensors: [NamedTensor(item.name, tensor)])
+      }
+      var warnings: [String] = []
+      let nonFinite = NonFiniteScan.count(in: tensor)
+      if nonFinite > 0 {
+        if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
+        warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
+      }
+      let format: any QuantizationFormat
+      do throws(RegistryError) {
+        format = try registry.format(named: formatName)
+      } catch {
+        throw .registry(error)
+      }
+      do throws(QuantError) {
+        let quantized = try format.quantize(tensor, parameters: parameters)
+        return TensorPipeline.Output(
+          tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
+      } catch {
+        throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
+      }
+    } sink: { (index, output) throws(ModelPatcherError) in
+      let item = items[index]
+      for tensor in output.tensors {
+        do throws(SafeTensorsError) {
+          try writer.add(tensor.tensor, named: tensor.name)
+        } catch {
+          throw .safeTensors(error)
+        }
+      }
+      let written = output.tensors.reduce(0) { $0 + $1.tensor.byteCount }
+      summary.outputBytes += written
+      let action: String
+      switch item.action {
+      case .quantize(let format, _):
+        summary.quantizedTensors += 1
+        summary.quantizedParameters += item.elementCount
+        summary.quantizedBytes += written
+        summary.formats[format, default: 0] += 1
+        action = format
+      case .keep:
+        summary.keptTensors += 1
+        action = "kept"
+      }
+      for warning in output.warnings {
+        summary.warnings.append(warning)
+        events?(.warning(warning))
+      }
+      completedBytes += item.byteCount
+      events?(
+        .progress(
+          PatchProgress(
+            completedTensors: index + 1, totalTensors: items.count, completedBytes: completedBytes, totalBytes: totalBytes,
+            tensorName: item.name, action: action, elapsed: Date().timeIntervalSince(start))))
+    }
+    do {
+      summary.files = try writer.finish()
+    } catch {
+      throw .safeTensors(error)
+    }
+    if !isFileOutput {
+      if let configuration = input.configuration {
+        let patched = try patchedConfiguration(configuration, job: job, plan: plan)
+        try write(
+          patched.text(style: .python(indent: 2, sortKeys: true)) + "\n", to: transaction.staging.appending(path: "config.json"))
+        summary.files.append("config.json")
+      }
+      if job.copyOtherFiles {
+        for file in input.otherFiles {
+          do {
+            try FileManager.default.copyItem(at: file, to: transaction.staging.appending(path: file.lastPathComponent))
+          } catch {
+            throw .io(path: file.path, operation: "copy into the output", reason: error.localizedDescription)
+          }
+          summary.files.append(file.lastPathComponent)
+        }
+      }
+    }
+    if Task.isCancelled { throw .cancelled }
+    try transaction.commit()
+    summary.files.sort()
+    summary.seconds = Date().timeIntervalSince(start)
+    return summary
+  }
+
+  /// Refuses an output that is the input or lies inside it (inputs are never modified).
+  func checkOutput(_ output: URL, against input: URL) throws(ModelPatcherError) {
+    let out = output.standardizedFileURL.resolvingSymlinksInPath().path
+    let source = input.standardizedFileURL.resolvingSymlinksInPath().path
+    if out == source || out.hasPrefix(source + "/") || source.hasPrefix(out + "/") {
+      throw .configuration(
+        ConfigurationError(
+          location: nil, file: output.path, message: "the output must not be the input, inside it, or contain it",
+          found: output.path))
+    }
+  }
+
+  /// The input's `config.json` with the quantization block of the default format.
+  func patchedConfiguration(_ configuration: JSONValue, job: QuantizationJob, plan: QuantizationPlan) throws(ModelPatcherError)
+    -> JSONValue
+  {
+    let resolved = try resolveFormats(job)
+    var result = configuration
+    if let config = bitsAndBytesConfig(for: resolved.format, parameters: resolved.parameters, base: job.quantization) {
+      result.setMember("quantization_config", to: config.jsonValue)
+      return result
+    }
+    let format: any QuantizationFormat
+    do {
+      format = try registry.format(named: resolved.format)
+    } catch {
+      throw .registry(error)
+    }
+    do {
+      for (key, value) in try format.modelConfiguration(parameters: resolved.parameters) ?? [] {
+        result.setMember(key, to: value.jsonValue)
+      }
+    } catch {
+      throw .tensor(file: job.model.path, tensor: "config.json", format: resolved.format, error: error)
+    }
+    return result
+  }
+
+  /// The transformers configuration matching a bitsandbytes format and its parameters, over `base`.
+  func bitsAndBytesConfig(for format: String, parameters: FormatParameters, base: BitsAndBytesConfig?) -> BitsAndBytesConfig? {
+    var config = base ?? BitsAndBytesConfig()
+    switch format {
+    case "nf4", "fp4":
+      config.loadIn4bit = true
+      config.loadIn8bit = false
+      config.bnb4bitQuantType = format
+      if let doubleQuant = parameters["double_quant"]?.boolValue { config.bnb4bitUseDoubleQuant = doubleQuant }
+      if let storage = parameters["quant_storage"]?.stringValue.flatMap(DType.init(torchName:)) {
+        config.bnb4bitQuantStorage = base?.bnb4bitQuantStorage == nil && storage == .uint8 ? nil : storage
+      }
+    case "int8":
+      config.loadIn8bit = true
+      config.loadIn4bit = false
+      if let threshold = parameters["threshold"]?.doubleValue { config.llmInt8Threshold = threshold }
+    default:
+      return nil
+    }
+    return config
+  }
+
+  func write(_ text: String, to url: URL) throws(ModelPatcherError) {
+    do {
+      try Data(text.utf8).write(to: url)
+    } catch {
+      throw .io(path: url.path, operation: "write", reason: error.localizedDescription)
+    }
+  }
+}
+
+/// Where the pipeline writes: one file, or a folder of shards.
+enum TensorSink {
+  case file(SafeTensorsStreamingFile)
+  case folder(ShardedSafeTensorsWriter)
+
+  func add(_ tensor: Tensor, named name: String) throws(SafeTensorsError) {
+    switch self {
+    case .file(let file): try file.writer.add(tensor, named: name)
+    case .folder(let writer): try writer.add(tensor, named: name)
+    }
+  }
+
+  func finish() throws(SafeTensorsError) -> [String] {
+    switch self {
+    case .file(let file):
+      try file.writer.finish()
+      return [file.writer.url.lastPathComponent]
+    case .folder(let writer): return try writer.finish()
+    }
+  }
+}
+
+/// A single-file output.
+final class SafeTensorsStreamingFile {
+  let writer: SafeTensorsWriter
+  init(url: URL) throws(ModelPatcherError) {
+    do {
+      writer = try SafeTensorsWriter(url: url)
+    } catch {
+      throw .safeTensors(error)
+    }
+  }
+}
+
+/// Counts NaN and infinite values straight from the bits.
+enum NonFiniteScan {
+  static func count(in tensor: Tensor) -> Int {
+    tensor.withUnsafeBytes { raw in
+      var count = 0
+      switch tensor.dtype {
+      case .float32:
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 {
+          count += 1
+        }
+      case .float16:
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7C00 == 0x7C00 {
+          count += 1
+        }
+      case .bfloat16:
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7F80 == 0x7F80 {
+          count += 1
+        }
+      case .float64:
+        for index in 0..<tensor.elementCount
+        where raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) & 0x7FF0_0000_0000_0000 == 0x7FF0_0000_0000_0000 {
+          count += 1
+        }
+      default: break
+      }
+      return count
+    }
+  }
+}

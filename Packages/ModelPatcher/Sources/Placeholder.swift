@@ -1,2 +1,0 @@
-// ModelPatcher: placeholder until its issue lands. See Docs/architecture.md.
-enum ModelPatcherModulePlaceholder {}

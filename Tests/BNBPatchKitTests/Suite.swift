@@ -1,1 +1,0 @@
-// The BNBPatchKit test suite. Files are added per topic.

@@ -1,1 +1,0 @@
-// The MetalEmulator test suite. Files are added per topic.

@@ -1,0 +1,20 @@
+import MetalEmulator
+import MetalKernels
+import Testing
+
+@Suite("Shader library")
+struct ShaderLibraryTests {
+  @Test("the shipped shaders compile in the emulator and export every planned kernel")
+  func compiles() throws {
+    let kernels = try EmulatedKernels.shared()
+    let names = Set(kernels.library.functionNames)
+    for family in KernelLayoutFamily.allCases {
+      for suffix in ["f32", "f16", "bf16"] {
+        #expect(names.contains("dequantize_\(family.rawValue)_\(suffix)"))
+        #expect(names.contains("gemv_\(family.rawValue)_\(suffix)"))
+        #expect(names.contains("gemm_\(family.rawValue)_\(suffix)"))
+      }
+    }
+    #expect(names.contains("gemv_cb4_bs64_f16"))
+  }
+}

@@ -1,1 +1,0 @@
-// The MetalKernels test suite. Files are added per topic.

@@ -1,1 +1,0 @@
-// The ModelPatcher test suite. Files are added per topic.
