@@ -141,7 +141,8 @@ struct MetalSourceTranslator {
           try kernel(at: i)
         case "threadgroup":
           try threadgroup(at: i)
-        case "static_cast", "reinterpret_cast" where text(i + 1) == "<" && Self.isVectorType(text(i + 2)):
+        case "static_cast",
+          "reinterpret_cast" where text(i + 1) == "<" && Self.isVectorType(text(i + 2)):
           throw fail(
             "\(word) to the vector type \(text(i + 2)): convert with \(text(i + 2))(x) or reinterpret with as_type<\(text(i + 2))>(x)",
             at: token)
