@@ -138,6 +138,7 @@ struct EmulatorCompileFailureTests {
       ("address_space_mix.metal", "address_space(1)"),
       ("mixed_vector_parts.metal", "element type"),
       ("texture_argument.metal", "texture"),
+      ("instantiation_type_mismatch.metal", "explicit instantiation"),
     ])
   func rejected(file: String, expected: String) throws {
     do {

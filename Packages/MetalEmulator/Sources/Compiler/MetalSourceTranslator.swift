@@ -280,7 +280,19 @@ struct MetalSourceTranslator {
     let end = try statementEnd(i)
     if hostName.isEmpty { hostName = source.text(tokens[i]) }
     entries.append(Entry(hostName: hostName, callee: callee))
-    blank(index, end)
+    // Keep the statement as a plain C++ explicit instantiation (attributes and `kernel` removed), so
+    // clang checks that it names the template with matching types, as Metal's compiler would.
+    var j = index + 1
+    while j < end {
+      if isAttributeOpen(j) {
+        let close = try attributeClose(j)
+        blank(j, close)
+        j = close + 1
+      } else {
+        if text(j) == "kernel" { replace(j, with: "") }
+        j += 1
+      }
+    }
     return end
   }
 

@@ -89,10 +89,8 @@ kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const
   }
 }
 
-typedef decltype(gemm_weights<Codebook4<0>, F32>) gemm_weights_t;
-
 #define GEMM_KERNEL(layout, source, act, suffix) \
-  template [[host_name("gemm_" #layout "_" #suffix)]] kernel gemm_weights_t gemm_weights<source, act>;
+  template [[host_name("gemm_" #layout "_" #suffix)]] [[kernel]] decltype(gemm_weights<source, act>) gemm_weights<source, act>;
 
 #define GEMM_KERNELS(act, suffix)                      \
   GEMM_KERNEL(cb4, Codebook4<0>, act, suffix)          \

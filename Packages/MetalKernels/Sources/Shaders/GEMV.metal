@@ -63,10 +63,8 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
   }
 }
 
-typedef decltype(gemv_weights<Codebook4<0>, F32>) gemv_weights_t;
-
 #define GEMV_KERNEL(name, source, act, suffix) \
-  template [[host_name("gemv_" #name "_" #suffix)]] kernel gemv_weights_t gemv_weights<source, act>;
+  template [[host_name("gemv_" #name "_" #suffix)]] [[kernel]] decltype(gemv_weights<source, act>) gemv_weights<source, act>;
 
 #define GEMV_KERNELS(act, suffix)                        \
   GEMV_KERNEL(cb4_bs64, Codebook4<64>, act, suffix)      \
