@@ -92,7 +92,9 @@ public enum FourBitFixtureHarness {
         report.absmaxCompared += absmax.count
         if absmax.map(\.bitPattern) != expectedAbsmax.map(\.bitPattern) { fail("absmax differs: \(absmax) vs \(expectedAbsmax)") }
         compareDequantized(
-          try dequantize(ours, input.dtype), try fixture.require(key + "/dequant"), label: "dequant", report: &report, key: key)
+          try dequantize(ours, input.dtype), try fixture.require(key + "/dequant"), packed: expectedPacked.bytes,
+          label: "dequant",
+          report: &report, key: key)
 
         // Double quantization.
         guard let storedOffsetTensor = try fixture.tensor(named: key + "/dq/offset") else { continue }
@@ -132,7 +134,8 @@ public enum FourBitFixtureHarness {
           format: ours.format, shape: input.shape, originalDType: input.dtype,
           layout: .codebook4Bit(packed: expectedPacked, state: libraryState))
         compareDequantized(
-          try dequantize(libraryTensor, input.dtype), try fixture.require(key + "/dq/dequant"), label: "dq/dequant",
+          try dequantize(libraryTensor, input.dtype), try fixture.require(key + "/dq/dequant"), packed: expectedPacked.bytes,
+          label: "dq/dequant",
           report: &report, key: key)
       }
     }
@@ -146,9 +149,9 @@ public enum FourBitFixtureHarness {
     return report
   }
 
-  /// Compares two tensors bit for bit, counting zeros that differ only in sign separately.
+  /// Compares two tensors bit for bit, counting zeros that differ only in sign at nibble 8 separately.
   static func compareDequantized(
-    _ ours: Tensor, _ expected: Tensor, label: String, report: inout FourBitFixtureReport, key: String
+    _ ours: Tensor, _ expected: Tensor, packed: [UInt8], label: String, report: inout FourBitFixtureReport, key: String
   ) {
     guard ours.dtype == expected.dtype, ours.shape == expected.shape else {
       report.failures.append("\(key): \(label) dtype/shape \(ours.dtype)\(ours.shape) vs \(expected.dtype)\(expected.shape)")
@@ -168,7 +171,8 @@ public enum FourBitFixtureHarness {
         y |= UInt64(b[element * size + byte]) << (8 * byte)
       }
       if x == y { continue }
-      if x | signBit == signBit && y | signBit == signBit {
+      let nibble = element & 1 == 0 ? packed[element >> 1] >> 4 : packed[element >> 1] & 0x0F
+      if x | signBit == signBit && y | signBit == signBit && nibble == 8 {
         report.signedZeroDifferences += 1
         continue
       }

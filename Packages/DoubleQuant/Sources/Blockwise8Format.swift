@@ -92,7 +92,7 @@ public struct Blockwise8Format: QuantizationFormat {
       guard tensor.elementCount == count else { throw .shapeMismatch(context: key, expected: [count], found: tensor.shape) }
       return tensor
     }
-    let count = try Tensor(dtype: .uint8, shape: record.shape) { _ in }.elementCount
+    let count = try record.elementCount(context: weightName)
     let codes = try load(weightName, .uint8, count: count)
     let absmax = try load(
       weightName + ".absmax", .float32, count: BlockwiseCodebookQuantizer.blockCount(count, blocksize: record.blocksize))

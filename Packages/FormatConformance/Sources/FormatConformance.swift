@@ -19,7 +19,7 @@ public struct ConformanceFailure: Sendable, CustomStringConvertible {
 ///
 /// ```swift
 /// let conformance = FormatConformance(
-///   format: AffineFormat(bits: 4), parameterSets: [FormatParameters(["group_size": .int(64)])],
+///   format: MyFormat(), parameterSets: [FormatParameters(["group_size": .int(64)])],
 ///   shapes: [[4, 64], [3, 128]], maxRelativeRMSError: 0.1)
 /// #expect(conformance.run().isEmpty)
 /// ```

@@ -1,74 +1,19 @@
-import DoubleQuant
-public import QuantCore
+public import DoubleQuant
+import QuantCore
 
 /// The NF4 quantization format, bit-identical to bitsandbytes' default backend and stored as transformers
 /// saves `bnb_4bit_quant_type="nf4"` weights.
 ///
 /// Parameters: `blocksize` (32 … 4096, default 64), `double_quant` (default `false`) and `quant_storage`
 /// (`uint8` default; `int8`, `float16`, `bfloat16`, `float32`, `float64` view the same bytes).
-public struct NF4Format: QuantizationFormat {
+public struct NF4Format: Codebook4BitFormat {
   /// Creates the format.
   public init() {}
 
-  /// `"nf4"`.
-  public var name: String { NF4.name }
+  /// The NF4 codec.
+  public var codec: Blockwise4BitCodec { NF4.codec }
   /// One line for listings.
   public var summary: String { "4-bit NormalFloat with blockwise absmax (bitsandbytes nf4)" }
-  /// `blocksize`, `double_quant`, `quant_storage`.
-  public var parameterSpecs: [FormatParameterSpec] { Blockwise4BitCodec.parameterSpecs }
   /// NF4 checkpoints load in transformers + bitsandbytes unchanged.
   public var isBitsAndBytesCompatible: Bool { true }
-
-  /// Quantizes a float32, float16 or bfloat16 tensor.
-  ///
-  /// - Parameters:
-  ///   - tensor: The tensor, at least one element.
-  ///   - parameters: `blocksize`, `double_quant`, `quant_storage`.
-  /// - Returns: The quantized tensor.
-  /// - Throws: `QuantError` for unsupported input or parameters.
-  public func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
-    try NF4.codec.quantize(tensor, parameters: parameters)
-  }
-
-  /// Decodes to `dtype` with one rounding from float32.
-  ///
-  /// - Parameters:
-  ///   - tensor: An NF4 tensor.
-  ///   - dtype: float32, float16 or bfloat16.
-  /// - Returns: The decoded tensor.
-  /// - Throws: `QuantError` for another layout, inconsistent state or an unsupported dtype.
-  public func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {
-    try NF4.codec.dequantize(tensor, to: dtype)
-  }
-
-  /// The tensors transformers writes for an NF4 weight.
-  ///
-  /// - Parameters:
-  ///   - tensor: An NF4 tensor.
-  ///   - weightName: The weight's key.
-  /// - Returns: `weight`, `weight.absmax`, `weight.quant_map`, nested tensors if any, `weight.quant_state.bitsandbytes__nf4`.
-  /// - Throws: `QuantError` when `tensor` is not NF4 data.
-  public func checkpointTensors(for tensor: QuantizedTensor, weightName: String) throws(QuantError) -> [NamedTensor] {
-    try NF4.codec.checkpointTensors(for: tensor, weightName: weightName)
-  }
-
-  /// Reads an NF4 weight, or `nil` when `source` holds no `weight.quant_state.bitsandbytes__nf4`.
-  ///
-  /// - Parameters:
-  ///   - weightName: The weight's key.
-  ///   - source: Where the tensors are.
-  /// - Returns: The quantized tensor or `nil`.
-  /// - Throws: `QuantError` when the stored tensors are inconsistent.
-  public func loadCheckpoint(weightName: String, from source: any TensorSource) throws(QuantError) -> QuantizedTensor? {
-    try NF4.codec.loadCheckpoint(weightName: weightName, from: source)
-  }
-
-  /// The companion keys every NF4 weight has.
-  ///
-  /// - Parameter weightName: The weight's key.
-  /// - Returns: The `absmax`, `quant_map` and JSON-state keys (double-quantized weights add `nested_absmax` and
-  ///   `nested_quant_map`).
-  public func companionTensorNames(for weightName: String) -> [String] {
-    NF4.codec.companionTensorNames(for: weightName)
-  }
 }

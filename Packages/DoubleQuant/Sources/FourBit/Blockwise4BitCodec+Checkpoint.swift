@@ -9,13 +9,14 @@ extension Blockwise4BitCodec {
     weightName + "." + PackedQuantStateJSON.tensorSuffix(quantType: quantType)
   }
 
-  /// The companion keys every checkpoint of this quant type holds beside `weightName`.
+  /// The companion keys a checkpoint of this quant type may hold beside `weightName`: `absmax`, `quant_map` and
+  /// the JSON state always, `nested_absmax` and `nested_quant_map` when double-quantized.
   ///
   /// - Parameter weightName: The weight's key.
-  /// - Returns: `absmax`, `quant_map` and the JSON state, prefixed. Double-quantized weights also hold
-  ///   ``nestedCompanionTensorNames(for:)``.
+  /// - Returns: All five keys, prefixed (callers filter by presence).
   public func companionTensorNames(for weightName: String) -> [String] {
-    ["absmax", "quant_map", PackedQuantStateJSON.tensorSuffix(quantType: quantType)].map { weightName + "." + $0 }
+    ["absmax", "quant_map", "nested_absmax", "nested_quant_map", PackedQuantStateJSON.tensorSuffix(quantType: quantType)]
+      .map { weightName + "." + $0 }
   }
 
   /// The extra companion keys of a double-quantized weight.
@@ -88,14 +89,7 @@ extension Blockwise4BitCodec {
     guard Self.supportedDTypes.contains(record.dtype) else {
       throw .unsupportedDType(record.dtype, operation: "\(weightName) original dtype", supported: Self.supportedDTypes)
     }
-    guard record.shape.allSatisfy({ $0 >= 0 }) else {
-      throw .invalidShape(record.shape, reason: "\(weightName): negative dimension in quant_state shape")
-    }
-    let (count, overflow) = record.shape.reduce((1, false)) { partial, dimension in
-      let (product, flag) = partial.0.multipliedReportingOverflow(by: dimension)
-      return (product, partial.1 || flag)
-    }
-    guard !overflow else { throw .invalidShape(record.shape, reason: "\(weightName): element count overflows") }
+    let count = try record.elementCount(context: weightName)
     let blocks = BlockwiseCodebookQuantizer.blockCount(count, blocksize: record.blocksize)
 
     let packed = try required(weightName, in: source)
@@ -143,7 +137,7 @@ extension Blockwise4BitCodec {
 
   private func required(_ name: String, in source: any TensorSource) throws(QuantError) -> Tensor {
     guard let tensor = try source.tensor(named: name) else {
-      throw .invalidState("the checkpoint has \(stateTensorName(for: "…")) state but no tensor '\(name)'")
+      throw .invalidState("the checkpoint has a \(quantType) quant_state but no tensor '\(name)'")
     }
     return tensor
   }

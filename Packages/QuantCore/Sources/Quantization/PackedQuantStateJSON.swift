@@ -63,6 +63,22 @@ public struct PackedQuantStateJSON: Sendable, Equatable {
     "quant_state.bitsandbytes__" + quantType
   }
 
+  /// The number of elements `shape` describes, checked.
+  ///
+  /// - Parameter context: The tensor's name, for the error message.
+  /// - Returns: The product of the dimensions.
+  /// - Throws: `QuantError.invalidShape` for a negative dimension or an overflowing product.
+  public func elementCount(context: String) throws(QuantError) -> Int {
+    var count = 1
+    for dimension in shape {
+      guard dimension >= 0 else { throw .invalidShape(shape, reason: "\(context): negative dimension in quant_state shape") }
+      let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+      guard !overflow else { throw .invalidShape(shape, reason: "\(context): element count overflows") }
+      count = product
+    }
+    return count
+  }
+
   /// The JSON text, exactly as Python's `json.dumps` writes it.
   public var jsonText: String {
     var text = "{\"quant_type\": \(Self.quoted(quantType)), \"blocksize\": \(blocksize), "

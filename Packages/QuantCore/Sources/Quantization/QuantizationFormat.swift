@@ -86,7 +86,7 @@ public protocol QuantizationFormat: Sendable {
   func companionTensorNames(for weightName: String) -> [String]
 
   /// Entries this format adds to a model's `config.json` when a whole model is quantized with it
-  /// (for example MLX's `"quantization": {"group_size": 64, "bits": 4}`), or `nil` for none.
+  /// (for example a `"quantization"` block another library reads), or `nil` for none.
   ///
   /// bitsandbytes-compatible formats return `nil`: the model patcher writes transformers'
   /// `quantization_config` for them.

@@ -86,7 +86,7 @@ public enum Float8Scales: Sendable, Equatable {
 ///
 /// Every backend can run such a layout: it decodes tiles of rows into a buffer and multiplies.
 public protocol CustomStorageLayout: Sendable {
-  /// A short name for messages (`"affine4"`).
+  /// A short name for messages (`"lut3bit"`).
   var kind: String { get }
   /// Rows of the logical 2-D weight.
   var rows: Int { get }

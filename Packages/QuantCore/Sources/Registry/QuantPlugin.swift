@@ -3,7 +3,7 @@
 /// Built-in modules and third-party packages both ship plugins; `bnb-patch` installs the plugins it
 /// was built with before it reads the registry YAML, so the YAML can name their formats.
 public protocol QuantPlugin: Sendable {
-  /// A name for listings and messages (`"builtin-4bit"`, `"mlx-affine"`).
+  /// A name for listings and messages (`"nf4"`, `"my-plugin"`).
   var name: String { get }
   /// The plugin API version this plugin was written against (see ``QuantRegistry/pluginAPIVersion``).
   var apiVersion: Int { get }

@@ -41,6 +41,7 @@ public final class QuantRegistry: Sendable {
     var preference: BackendPreference = .automatic(order: ["metal", "cpu", "reference"])
     var threads = 0
     var installingPlugin: String?
+    var plugins: [String] = []
   }
 
   private let state = Mutex(State())
@@ -89,10 +90,16 @@ public final class QuantRegistry: Sendable {
       throw RegistryError.unknownFormat(
         "plugin '\(plugin.name)' needs plugin API \(plugin.apiVersion)", available: ["API \(QuantRegistry.pluginAPIVersion)"])
     }
-    state.withLock { $0.installingPlugin = plugin.name }
+    state.withLock {
+      $0.installingPlugin = plugin.name
+      $0.plugins.append(plugin.name)
+    }
     defer { state.withLock { $0.installingPlugin = nil } }
     try plugin.register(into: self)
   }
+
+  /// The names of the installed plugins, in installation order.
+  public var pluginNames: [String] { state.withLock { $0.plugins } }
 
   /// Every registered format, enabled or not, in registration order.
   public var formats: [FormatEntry] { state.withLock { $0.formats } }
