@@ -64,7 +64,9 @@ struct BenchReport: Encodable {
       "bnb-bench: SIMD \(instructionSet), \(processors) processors, load average \(String(format: "%.2f", loadAverage)), "
         + "median of \(repeats), weights \(hot ? "hot (one copy)" : "rotated through ≥ 160 MiB")",
       "read bandwidth: "
-        + readBandwidth.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)T \(String(format: "%.1f", $0.value)) GB/s" }
+        + readBandwidth.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }.map {
+          "\($0.key)T \(String(format: "%.1f", $0.value)) GB/s"
+        }
         .joined(separator: ", "),
       "",
       pad(["op", "format", "N×K", "M", "T", "mode", "ms", "weight GB/s", "GFLOP/s | Gelem/s", "× f32", "× read BW"]),

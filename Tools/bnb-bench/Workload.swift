@@ -40,7 +40,8 @@ struct ReadProbe {
     defer { buffer.deallocate() }
     for i in stride(from: 0, to: count, by: 1024) { buffer[i] = Float(i & 255) }
     let backend = CPUBackend(threads: 1)
-    let base = UncheckedPointer(pointer: UnsafePointer(buffer.baseAddress!))
+    guard let start = buffer.baseAddress else { return 0 }
+    let base = UncheckedPointer(pointer: UnsafePointer(start))
     let seconds = timer.median {
       DispatchQueue.concurrentPerform(iterations: threads) { part in
         let lower = count * part / threads
@@ -177,9 +178,8 @@ final class Workload {
     return dense.withUnsafeBufferPointer { w in
       x.withUnsafeBufferPointer { xs in
         y.withUnsafeMutableBufferPointer { ys in
-          timer.median {
-            backend.denseLinear(x: xs.baseAddress!, weight: w.baseAddress!, m: m, n: n, k: k, into: ys.baseAddress!)
-          }
+          guard let xBase = xs.baseAddress, let wBase = w.baseAddress, let yBase = ys.baseAddress else { return 0 }
+          return timer.median { backend.denseLinear(x: xBase, weight: wBase, m: m, n: n, k: k, into: yBase) }
         }
       }
     }
@@ -224,9 +224,13 @@ final class Workload {
   func dequantizeSeconds(format: BenchFormat, threads: Int, timer: Timer) throws -> Double {
     let copies = try weights(format)
     let backend = CPUBackend(threads: threads)
+    // Decode into one reused buffer: the figure is the kernel's, not the output allocation's page faults.
+    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: n * k * 4, alignment: 64)
+    defer { output.deallocate() }
+    output.initializeMemory(as: UInt8.self, repeating: 0)
     var index = 0
     return try timer.median {
-      _ = try backend.dequantize(copies[index % copies.count], to: .float32)
+      try backend.dequantize(copies[index % copies.count], to: .float32, into: output)
       index += 1
     }
   }

@@ -7,6 +7,9 @@
 
 #define CK_TARGET __attribute__((target("avx2,fma,f16c")))
 #define CK_INLINE static inline __attribute__((always_inline)) CK_TARGET
+/* Software prefetch distance for streamed weights: far enough ahead that DRAM latency overlaps the
+   decode work (hardware prefetchers alone leave the compute and the memory phases serialized). */
+#define CK_PREFETCH(p) _mm_prefetch((const char *)(p) + 1024, _MM_HINT_T0)
 
 CK_INLINE float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -158,6 +161,7 @@ CK_INLINE void cb4_gemv_rows(const uint8_t *packed, const cb4_planes *t, const f
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     for (long s = 0; s < steps; s++) {
       __m256 f[4];
+      if ((s & 3) == 0) CK_PREFETCH(row + 16 * s);
       cb4_lookup(t, cb4_indices_permuted(row + 16 * s, shifts, mask), f);
       const __m256 sc = _mm256_broadcast_ss(scales + b);
       for (int m = 0; m < MR; m++) {
@@ -203,23 +207,30 @@ CK_INLINE void cb4q8_rows(const uint8_t *packed, __m256i table, float codeScale,
     const long e = r * K;
     long b = e / bs, left = (bs - e % bs) / 32;
     const uint8_t *row = packed + (e >> 1);
-    __m256 acc[8];
-    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    /* Two accumulators per row (even and odd steps) hide the FMA latency of the short integer chain. */
+    __m256 acc[4][2];
+    for (int m = 0; m < MR; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
     for (long s = 0; s < steps; s++) {
+      if ((s & 3) == 0) CK_PREFETCH(row + 16 * s);
       __m256i w = _mm256_shuffle_epi8(table, cb4_indices_permuted(row + 16 * s, shifts, mask));
       __m256i uw = _mm256_abs_epi8(w);
       const float ws = scales[b] * codeScale;
+      const int slot = (int)(s & 1);
       for (int m = 0; m < MR; m++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(xq + m * K + 32 * s));
         __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(uw, _mm256_sign_epi8(q, w)), ones);
-        acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(ws * xs[m * steps + s]), acc[m]);
+        __m256 f = _mm256_cvtepi32_ps(p), c = _mm256_set1_ps(ws * xs[m * steps + s]);
+        if (slot)
+          acc[m][1] = _mm256_fmadd_ps(f, c, acc[m][1]);
+        else
+          acc[m][0] = _mm256_fmadd_ps(f, c, acc[m][0]);
       }
       if (--left == 0) {
         b++;
         left = per;
       }
     }
-    for (int m = 0; m < MR; m++) y[m * ldy + r] = hsum8(acc[m]);
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = hsum8(_mm256_add_ps(acc[m][0], acc[m][1]));
   }
 }
 
@@ -323,6 +334,7 @@ CK_INLINE void i8_rows(const int8_t *q, const float *rowScale, long K, long r0, 
     __m256 acc[4];
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     for (long k = 0; k < K32; k += 32) {
+      if ((k & 63) == 0) CK_PREFETCH(row + k);
       __m256 w0 = i8_load8(row + k), w1 = i8_load8(row + k + 8), w2 = i8_load8(row + k + 16),
              w3 = i8_load8(row + k + 24);
       for (int m = 0; m < MR; m++) {
@@ -410,6 +422,7 @@ CK_INLINE void f8_rows(const uint8_t *v, int e5m2, const float *scales, long til
       for (int m = 0; m < MR; m++) seg[m] = _mm256_setzero_ps();
       for (long k = c0; k < c1; k += 16) {
         __m256 lo, hi;
+        if ((k & 63) == 0) CK_PREFETCH(row + k);
         f8_load16(row + k, e5m2, &lo, &hi);
         for (int m = 0; m < MR; m++) {
           const float *xm = x + m * ldx + k;
@@ -450,6 +463,8 @@ CK_INLINE void f32_rows(const float *w, long ldw, long K, long r0, long r1, cons
     __m256 acc[4];
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     for (long k = 0; k < K32; k += 32) {
+      CK_PREFETCH(row + k);
+      CK_PREFETCH(row + k + 16);
       __m256 w0 = _mm256_loadu_ps(row + k), w1 = _mm256_loadu_ps(row + k + 8), w2 = _mm256_loadu_ps(row + k + 16),
              w3 = _mm256_loadu_ps(row + k + 24);
       for (int m = 0; m < MR; m++) {
@@ -483,53 +498,98 @@ CK_TARGET void ck_avx2_f32_gemv(const float *w, long ldw, long K, long r0, long 
   }
 }
 
-/* Register-blocked dot-product microkernel: MR activation rows × NR weight rows, 8-wide partial sums. */
-CK_INLINE void gemm_micro(const float *x, long ldx, const float *w, long ldw, long kc, float *y, long ldy,
-                          int accumulate, const int MR, const int NR) {
-  __m256 c[3][4];
-  for (int m = 0; m < MR; m++)
-    for (int n = 0; n < NR; n++) c[m][n] = _mm256_setzero_ps();
-  const long k8 = kc & ~7L;
-  for (long k = 0; k < k8; k += 8) {
-    __m256 wv[4];
-    for (int n = 0; n < NR; n++) wv[n] = _mm256_loadu_ps(w + n * ldw + k);
-    for (int m = 0; m < MR; m++) {
-      __m256 xv = _mm256_loadu_ps(x + m * ldx + k);
-      for (int n = 0; n < NR; n++) c[m][n] = _mm256_fmadd_ps(xv, wv[n], c[m][n]);
-    }
-  }
-  for (int m = 0; m < MR; m++)
-    for (int n = 0; n < NR; n++) {
-      float s = hsum8(c[m][n]);
-      for (long k = k8; k < kc; k++) s += x[m * ldx + k] * w[n * ldw + k];
-      y[m * ldy + n] = accumulate ? y[m * ldy + n] + s : s;
-    }
+/* GEMM: the weight tile [nrows ≤ 16][kc] is transposed into a packed panel [kc][16] (8×8 AVX transposes),
+   then an outer-product microkernel keeps a 6 × 16 block of outputs in 12 registers: per k, two panel
+   loads, six broadcasts of activations and twelve FMAs. */
+enum { CK_PANEL_K = 256 };
+
+CK_INLINE void transpose8x8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-#define CK_MICRO(mr, nr) gemm_micro(xm, ldx, wn, ldw, kc, ymn, ldy, accumulate, mr, nr)
+/* panel[k * 16 + n] = w[n * ldw + k] for n < nrows (zero beyond), k < kc. */
+CK_INLINE void pack_panel(const float *w, long ldw, long nrows, long kc, float *panel) {
+  const long k8 = kc & ~7L;
+  for (int half = 0; half < 2; half++) {
+    for (long k = 0; k < k8; k += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) {
+        long n = half * 8 + i;
+        r[i] = n < nrows ? _mm256_loadu_ps(w + n * ldw + k) : _mm256_setzero_ps();
+      }
+      transpose8x8(r);
+      for (int j = 0; j < 8; j++) _mm256_storeu_ps(panel + (k + j) * 16 + half * 8, r[j]);
+    }
+  }
+  for (long k = k8; k < kc; k++)
+    for (long n = 0; n < 16; n++) panel[k * 16 + n] = n < nrows ? w[n * ldw + k] : 0.0f;
+}
+
+CK_INLINE void gemm_6x16(const float *x, long ldx, const float *panel, long kc, float *y, long ldy, long nrows,
+                         int accumulate, const int MR) {
+  __m256 c[6][2];
+  for (int m = 0; m < MR; m++) c[m][0] = c[m][1] = _mm256_setzero_ps();
+  for (long k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_loadu_ps(panel + 16 * k), b1 = _mm256_loadu_ps(panel + 16 * k + 8);
+    for (int m = 0; m < MR; m++) {
+      const __m256 a = _mm256_broadcast_ss(x + m * ldx + k);
+      c[m][0] = _mm256_fmadd_ps(a, b0, c[m][0]);
+      c[m][1] = _mm256_fmadd_ps(a, b1, c[m][1]);
+    }
+  }
+  for (int m = 0; m < MR; m++) {
+    float *ym = y + m * ldy;
+    if (nrows == 16) {
+      if (accumulate) {
+        c[m][0] = _mm256_add_ps(c[m][0], _mm256_loadu_ps(ym));
+        c[m][1] = _mm256_add_ps(c[m][1], _mm256_loadu_ps(ym + 8));
+      }
+      _mm256_storeu_ps(ym, c[m][0]);
+      _mm256_storeu_ps(ym + 8, c[m][1]);
+    } else {
+      float tmp[16];
+      _mm256_storeu_ps(tmp, c[m][0]);
+      _mm256_storeu_ps(tmp + 8, c[m][1]);
+      for (long n = 0; n < nrows; n++) ym[n] = accumulate ? ym[n] + tmp[n] : tmp[n];
+    }
+  }
+}
 
 CK_TARGET void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
                                      float *y, long ldy, int accumulate) {
-  for (long n0 = 0; n0 < nrows; n0 += 4) {
-    const int nr = nrows - n0 >= 4 ? 4 : (int)(nrows - n0);
-    const float *wn = w + n0 * ldw;
-    for (long m0 = 0; m0 < M; m0 += 3) {
-      const int mr = M - m0 >= 3 ? 3 : (int)(M - m0);
-      const float *xm = x + m0 * ldx;
-      float *ymn = y + m0 * ldy + n0;
-      switch (mr * 4 + nr) {
-      case 3 * 4 + 4: CK_MICRO(3, 4); break;
-      case 3 * 4 + 3: CK_MICRO(3, 3); break;
-      case 3 * 4 + 2: CK_MICRO(3, 2); break;
-      case 3 * 4 + 1: CK_MICRO(3, 1); break;
-      case 2 * 4 + 4: CK_MICRO(2, 4); break;
-      case 2 * 4 + 3: CK_MICRO(2, 3); break;
-      case 2 * 4 + 2: CK_MICRO(2, 2); break;
-      case 2 * 4 + 1: CK_MICRO(2, 1); break;
-      case 1 * 4 + 4: CK_MICRO(1, 4); break;
-      case 1 * 4 + 3: CK_MICRO(1, 3); break;
-      case 1 * 4 + 2: CK_MICRO(1, 2); break;
-      default: CK_MICRO(1, 1); break;
+  float panel[CK_PANEL_K * 16] __attribute__((aligned(32)));
+  for (long n0 = 0; n0 < nrows; n0 += 16) {
+    const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
+    for (long k0 = 0; k0 < kc; k0 += CK_PANEL_K) {
+      const long kk = kc - k0 < CK_PANEL_K ? kc - k0 : CK_PANEL_K;
+      const int acc = accumulate || k0 > 0;
+      pack_panel(w + n0 * ldw + k0, ldw, nr, kk, panel);
+      for (long m0 = 0; m0 < M; m0 += 6) {
+        const float *xm = x + m0 * ldx + k0;
+        float *ym = y + m0 * ldy + n0;
+        switch (M - m0 >= 6 ? 6 : M - m0) {
+        case 1: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 1); break;
+        case 2: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 2); break;
+        case 3: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 3); break;
+        case 4: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 4); break;
+        case 5: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 5); break;
+        default: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 6); break;
+        }
       }
     }
   }

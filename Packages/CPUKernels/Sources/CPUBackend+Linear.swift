@@ -24,19 +24,20 @@ extension CPUBackend {
     let threads = threadCount
     let mode = self.mode
     let storage = try TensorStorage(byteCount: m * n * input.dtype.byteSize) { (raw) throws(QuantError) in
-      try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads) {
+      try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch) {
         (prepared) throws(QuantError) in
         try input.withUnsafeBytes { (inputBytes) throws(QuantError) in
           let run = LinearRun(
             weight: prepared, m: m, n: n, k: k, threads: threads, isa: isa, mode: mode,
-            input: inputBytes.baseAddress!, inputKind: inputKind)
+            input: inputBytes.baseAddress, inputKind: inputKind, scratch: scratch)
           if inputKind == Int32(CK_F32) {
-            try run.compute(into: raw.baseAddress!.assumingMemoryBound(to: Float.self), bias: biasValues)
+            guard let output = raw.baseAddress else { return }
+            try run.compute(into: output.assumingMemoryBound(to: Float.self), bias: biasValues)
           } else {
-            let y = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)
-            defer { y.deallocate() }
-            try run.compute(into: y.baseAddress!, bias: biasValues)
-            ck_store_floats(isa, y.baseAddress, inputKind, raw.baseAddress, m * n)
+            try scratch.withBuffer(of: Float.self, count: m * n) { (y) throws(QuantError) in
+              try run.compute(into: y, bias: biasValues)
+              ck_store_floats(isa, y, inputKind, raw.baseAddress, m * n)
+            }
           }
         }
       }
@@ -59,7 +60,7 @@ extension CPUBackend {
     let prepared = PreparedWeight(kind: .dense(weight), rows: n, columns: k, isa: isa)
     let run = LinearRun(
       weight: prepared, m: m, n: n, k: k, threads: threadCount, isa: isa, mode: .exact, input: UnsafeRawPointer(x),
-      inputKind: Int32(CK_F32))
+      inputKind: Int32(CK_F32), scratch: scratch)
     try? run.compute(into: y, bias: nil)
   }
 }
@@ -73,8 +74,9 @@ struct LinearRun: @unchecked Sendable {
   let threads: Int
   let isa: Int32
   let mode: CPUBackend.Mode
-  let input: UnsafeRawPointer
+  let input: UnsafeRawPointer?
   let inputKind: Int32
+  let scratch: ScratchPool
 
   /// The largest batch that runs the fused GEMV.
   static let gemvMaxRows = 8
@@ -99,19 +101,18 @@ struct LinearRun: @unchecked Sendable {
 
   /// Activations as float32, permuted when the weight's kernels want it.
   private func withActivations<R>(_ body: (UnsafePointer<Float>) throws(QuantError) -> R) throws(QuantError) -> R {
-    let x = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * k)
-    defer { x.deallocate() }
-    if weight.wantsPermutedActivations {
-      try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { (row) throws(QuantError) in
+    try scratch.withBuffer(of: Float.self, count: m * k + k) { (x) throws(QuantError) in
+      if weight.wantsPermutedActivations {
+        let row = x + m * k
         for r in 0..<m {
-          ck_load_floats(isa, input + r * k * elementSize, inputKind, row.baseAddress, k)
-          ck_permute8(row.baseAddress, x.baseAddress! + r * k, k)
+          ck_load_floats(isa, input.map { $0 + r * k * elementSize }, inputKind, row, k)
+          ck_permute8(row, x + r * k, k)
         }
+      } else {
+        ck_load_floats(isa, input, inputKind, x, m * k)
       }
-    } else {
-      ck_load_floats(isa, input, inputKind, x.baseAddress, m * k)
+      return try body(x)
     }
-    return try body(x.baseAddress!)
   }
 
   private var elementSize: Int { inputKind == Int32(CK_F32) ? 4 : 2 }
@@ -143,56 +144,64 @@ struct LinearRun: @unchecked Sendable {
     let tileRows = LinearRun.tileRows
     let permuted = weight.wantsPermutedActivations
     let failure = FirstError()
+    let scratch = self.scratch
     ParallelChunks.run(count: n, threads: threads, alignment: tileRows) { rows in
-      let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * kc)
-      defer { tile.deallocate() }
-      do throws(QuantError) {
-        var n0 = rows.lowerBound
-        while n0 < rows.upperBound {
-          let nrows = min(tileRows, rows.upperBound - n0)
-          var k0 = 0
-          while k0 < k {
-            let kcount = min(kc, k - k0)
-            try weight.decodeTile(
-              rows: n0..<(n0 + nrows), columns: k0..<(k0 + kcount), permuted: permuted, into: tile, ld: kcount)
-            ck_f32_gemm_tile(
-              isa, x.pointer + k0, k, m, tile, kcount, nrows, kcount, y.pointer + n0, n, k0 > 0 ? 1 : 0)
-            k0 += kcount
+      scratch.withBuffer(of: Float.self, count: tileRows * kc) { tile in
+        do throws(QuantError) {
+          var n0 = rows.lowerBound
+          while n0 < rows.upperBound {
+            let nrows = min(tileRows, rows.upperBound - n0)
+            var k0 = 0
+            while k0 < k {
+              let kcount = min(kc, k - k0)
+              try weight.decodeTile(
+                rows: n0..<(n0 + nrows), columns: k0..<(k0 + kcount), permuted: permuted, into: tile, ld: kcount)
+              ck_f32_gemm_tile(
+                isa, x.pointer + k0, k, m, tile, kcount, nrows, kcount, y.pointer + n0, n, k0 > 0 ? 1 : 0)
+              k0 += kcount
+            }
+            n0 += nrows
           }
-          n0 += nrows
+        } catch {
+          failure.record(error)
         }
-      } catch {
-        failure.record(error)
       }
     }
     try failure.rethrow()
   }
 
   private func computeFast(
-    packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: UnsafePointer<Float>, blocksize: Int,
+    packed: UnsafePointer<UInt8>?, code: UnsafePointer<Float>?, scales: UnsafePointer<Float>?, blocksize: Int,
     into y: UnsafeMutablePointer<Float>
   ) {
-    let table = FastCodebook(code: UnsafeBufferPointer(start: code, count: 16))
+    let table = FastCodebook(code: UnsafeBufferPointer(start: code, count: code == nil ? 0 : 16))
     let steps = k / 32
-    let quantized = UnsafeMutableBufferPointer<Int8>.allocate(capacity: m * k)
-    let groupScales = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * steps)
-    let row = UnsafeMutableBufferPointer<Float>.allocate(capacity: k)
-    defer {
-      quantized.deallocate()
-      groupScales.deallocate()
-      row.deallocate()
+    scratch.withBuffer(byteCount: m * k + (m * steps + k) * 4) { raw in
+      let quantized = raw.bindMemory(to: Int8.self, capacity: m * k)
+      let floats = (raw + m * k).bindMemory(to: Float.self, capacity: m * steps + k)
+      let groupScales = floats
+      let row = floats + m * steps
+      for r in 0..<m {
+        ck_load_floats(isa, input.map { $0 + r * k * elementSize }, inputKind, row, k)
+        ck_quantize_q8(isa, row, k, quantized + r * k, groupScales + r * steps)
+      }
+      runFast(
+        packed: packed, code: table, scales: scales, blocksize: blocksize, q: UnsafePointer(quantized),
+        qs: UnsafePointer(groupScales), into: y)
     }
-    for r in 0..<m {
-      ck_load_floats(isa, input + r * k * elementSize, inputKind, row.baseAddress, k)
-      ck_quantize_q8(isa, row.baseAddress, k, quantized.baseAddress! + r * k, groupScales.baseAddress! + r * steps)
-    }
+  }
+
+  private func runFast(
+    packed: UnsafePointer<UInt8>?, code table: FastCodebook, scales: UnsafePointer<Float>?, blocksize: Int,
+    q quantized: UnsafePointer<Int8>, qs groupScales: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>
+  ) {
     let out = SendablePointer(y)
-    let q = SendableConstPointer(UnsafePointer(quantized.baseAddress!))
-    let qs = SendableConstPointer(UnsafePointer(groupScales.baseAddress!))
-    let weights = SendableConstPointer(packed)
-    let blockScales = SendableConstPointer(scales)
+    let q = SendableConstPointer(quantized)
+    let qs = SendableConstPointer(groupScales)
+    let weights = SendableOptionalPointer(packed)
+    let blockScales = SendableOptionalPointer(scales)
     table.codes.withUnsafeBufferPointer { codes in
-      let codes8 = SendableConstPointer(codes.baseAddress!)
+      let codes8 = SendableOptionalPointer(codes.baseAddress)
       ParallelChunks.run(count: n, threads: threads, alignment: 4) { rows in
         ck_cb4_gemv_q8(
           isa, weights.pointer, codes8.pointer, table.scale, blockScales.pointer, blocksize, k, rows.lowerBound,
@@ -213,6 +222,12 @@ struct FastCodebook {
     self.scale = scale
     self.codes = code.map { Int8(clamping: Int(($0 / scale).rounded(.toNearestOrEven))) }
   }
+}
+
+/// A read-only pointer that may be absent (an empty buffer), handed to parallel workers.
+struct SendableOptionalPointer<Element>: @unchecked Sendable {
+  let pointer: UnsafePointer<Element>?
+  init(_ pointer: UnsafePointer<Element>?) { self.pointer = pointer }
 }
 
 /// A read-only pointer handed to parallel workers.

@@ -37,10 +37,11 @@ extension CPUBackend {
       quantizer.indexOfSortedPosition.withUnsafeBufferPointer { map in
         packed.withUnsafeMutableBufferPointer { packedBuffer in
           absmax.withUnsafeMutableBufferPointer { absmaxBuffer in
-            let t = SendableConstPointer(thresholds.baseAddress!)
-            let indexMap = SendableConstPointer(map.baseAddress!)
-            let outPacked = SendablePointer(packedBuffer.baseAddress!)
-            let outAbsmax = SendablePointer(absmaxBuffer.baseAddress!)
+            let t = SendableOptionalPointer(thresholds.baseAddress)
+            let indexMap = SendableOptionalPointer(map.baseAddress)
+            guard let packedBase = packedBuffer.baseAddress, let absmaxBase = absmaxBuffer.baseAddress else { return }
+            let outPacked = SendablePointer(packedBase)
+            let outAbsmax = SendablePointer(absmaxBase)
             let grain = max(blocksize, (16384 / blocksize) * blocksize)
             ParallelChunks.run(count: count, threads: threadCount, alignment: grain) { range in
               ck_quantize_4bit(
@@ -81,8 +82,9 @@ extension CPUBackend {
     let x = SendableConstPointer(source)
     q.withUnsafeMutableBufferPointer { qBuffer in
       stats.withUnsafeMutableBufferPointer { statsBuffer in
-        let outQ = SendablePointer(qBuffer.baseAddress!)
-        let outStats = SendablePointer(statsBuffer.baseAddress!)
+        guard let qBase = qBuffer.baseAddress, let statsBase = statsBuffer.baseAddress else { return }
+        let outQ = SendablePointer(qBase)
+        let outStats = SendablePointer(statsBase)
         ParallelChunks.run(count: rows, threads: threadCount) { range in
           ck_quantize_i8_rows(
             isa, x.pointer, columns, range.lowerBound, range.upperBound, threshold, outQ.pointer, outStats.pointer)
@@ -107,7 +109,8 @@ extension CPUBackend {
     let x = SendableConstPointer(source)
     let e5m2: Int32 = encoding == .e5m2 ? 1 : 0
     out.withUnsafeMutableBufferPointer { buffer in
-      let target = SendablePointer(buffer.baseAddress!)
+      guard let base = buffer.baseAddress else { return }
+      let target = SendablePointer(base)
       ParallelChunks.run(count: values.count, threads: threadCount, alignment: 4096) { range in
         ck_f8_encode(isa, x.pointer + range.lowerBound, range.count, multiplier, e5m2, target.pointer + range.lowerBound)
       }

@@ -22,10 +22,11 @@ internal import _CPUKernelsNative
 /// quantizes activations to int8 per group of 32 and runs integer dot products for 4-bit weights (see
 /// `Docs/performance.md` for its measured error); other layouts ignore it.
 ///
-/// **Allocation per call.** The output tensor; a float32 copy of the activations (`M × K`, permuted for
-/// 4-bit weights, or int8 in fast mode); an `M × N` float32 result when the output dtype is not
-/// float32; decoded nested absmax (one float per block) for double-quantized weights; and one tile
-/// buffer per thread for GEMM. Nothing is allocated per row or per tile.
+/// **Allocation per call.** Only the output tensor (and small Swift arrays for the bias and codebook
+/// views). Scratch memory (the activations converted to float32 and permuted, or quantized to int8 in
+/// fast mode; an `M × N` float32 result for float16/bfloat16 outputs; decoded nested absmax; one GEMM
+/// tile per thread) comes from a pool owned by the backend and is reused across calls, so the hot path
+/// neither allocates nor page-faults fresh memory once warm.
 ///
 /// Results do not depend on the thread count: each output element is computed by one thread, in the
 /// same order whatever the split.
@@ -44,6 +45,8 @@ public struct CPUBackend: KernelBackend {
   public var mode: Mode
   /// The SIMD instruction set (defaults to the best the machine supports).
   public var instructionSet: InstructionSet
+  /// Scratch memory reused across calls (shared by copies of this backend).
+  let scratch = ScratchPool()
 
   /// Creates a CPU backend.
   ///

@@ -9,11 +9,13 @@ internal import _CPUKernelsNative
 /// GEMV over a range of rows.
 struct PreparedWeight: @unchecked Sendable {
   enum Kind {
-    case codebook4(packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: UnsafePointer<Float>, blocksize: Int)
-    case codebook8(codes: UnsafePointer<UInt8>, code: UnsafePointer<Float>, scales: UnsafePointer<Float>, blocksize: Int)
-    case int8(values: UnsafePointer<Int8>, rowScale: UnsafePointer<Float>)
+    // Pointers are optional only because empty buffers have none; the drivers never run kernels on
+    // empty weights, and the C functions take them as they are.
+    case codebook4(packed: UnsafePointer<UInt8>?, code: UnsafePointer<Float>?, scales: UnsafePointer<Float>?, blocksize: Int)
+    case codebook8(codes: UnsafePointer<UInt8>?, code: UnsafePointer<Float>?, scales: UnsafePointer<Float>?, blocksize: Int)
+    case int8(values: UnsafePointer<Int8>?, rowScale: UnsafePointer<Float>?)
     case float8(
-      values: UnsafePointer<UInt8>, e5m2: Bool, scales: UnsafePointer<Float>, tileRows: Int, tileColumns: Int,
+      values: UnsafePointer<UInt8>?, e5m2: Bool, scales: UnsafePointer<Float>?, tileRows: Int, tileColumns: Int,
       gridColumns: Int)
     case dense(UnsafePointer<Float>)
     case custom(any CustomStorageLayout)
@@ -54,10 +56,11 @@ struct PreparedWeight: @unchecked Sendable {
       // Custom layouts decode whole rows: decode the covering rows, then copy the requested part.
       let firstRow = e0 / columns
       let lastRow = (elements.upperBound + columns - 1) / columns
-      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: (lastRow - firstRow) * columns)
+      let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (lastRow - firstRow) * columns)
       defer { buffer.deallocate() }
-      try layout.dequantizeRows(firstRow..<lastRow, into: buffer)
-      out.update(from: buffer.baseAddress! + (e0 - firstRow * columns), count: count)
+      try layout.dequantizeRows(
+        firstRow..<lastRow, into: UnsafeMutableBufferPointer(start: buffer, count: (lastRow - firstRow) * columns))
+      out.update(from: buffer + (e0 - firstRow * columns), count: count)
     }
   }
 
@@ -115,7 +118,7 @@ extension PreparedWeight {
   ///
   /// Nested (double-quantized) absmax is decoded once here, in parallel, into a per-call buffer.
   static func with<R>(
-    _ layout: StorageLayout, shape: [Int], isa: Int32, threads: Int,
+    _ layout: StorageLayout, shape: [Int], isa: Int32, threads: Int, scratch: ScratchPool,
     _ body: (PreparedWeight) throws(QuantError) -> R
   ) throws(QuantError) -> R {
     let columns = shape.last ?? 1
@@ -128,11 +131,11 @@ extension PreparedWeight {
       guard packed.byteCount >= needed else {
         throw .byteCountMismatch(context: "4-bit packed data", expected: needed, found: packed.byteCount)
       }
-      return try withScales(state.absmax, threads: threads) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try packed.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook4(
-              packed: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), code: code.baseAddress!,
+              packed: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), code: code.baseAddress,
               scales: scales, blocksize: state.blocksize)
             return try body(PreparedWeight(kind: kind, rows: rows, columns: columns, isa: isa))
           }
@@ -144,11 +147,11 @@ extension PreparedWeight {
       guard codes.byteCount >= state.elementCount else {
         throw .byteCountMismatch(context: "8-bit codes", expected: state.elementCount, found: codes.byteCount)
       }
-      return try withScales(state.absmax, threads: threads) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try codes.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook8(
-              codes: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), code: code.baseAddress!,
+              codes: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), code: code.baseAddress,
               scales: scales, blocksize: state.blocksize)
             return try body(PreparedWeight(kind: kind, rows: rows, columns: columns, isa: isa))
           }
@@ -165,7 +168,7 @@ extension PreparedWeight {
       return try weights.rowScale.withUnsafeBufferPointer { (rowScale) throws(QuantError) in
         try weights.values.withUnsafeBytes { (bytes) throws(QuantError) in
           let kind = Kind.int8(
-            values: bytes.baseAddress!.assumingMemoryBound(to: Int8.self), rowScale: rowScale.baseAddress!)
+            values: bytes.baseAddress?.assumingMemoryBound(to: Int8.self), rowScale: rowScale.baseAddress)
           return try body(PreparedWeight(kind: kind, rows: rows, columns: columns, isa: isa))
         }
       }
@@ -185,8 +188,8 @@ extension PreparedWeight {
       return try grid.values.withUnsafeBufferPointer { (scales) throws(QuantError) in
         try weights.values.withUnsafeBytes { (bytes) throws(QuantError) in
           let kind = Kind.float8(
-            values: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), e5m2: weights.encoding == .e5m2,
-            scales: scales.baseAddress!, tileRows: grid.tileRows, tileColumns: grid.tileColumns,
+            values: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), e5m2: weights.encoding == .e5m2,
+            scales: scales.baseAddress, tileRows: grid.tileRows, tileColumns: grid.tileColumns,
             gridColumns: gridColumns)
           return try body(PreparedWeight(kind: kind, rows: rows, columns: columns, isa: isa))
         }
@@ -205,32 +208,31 @@ extension PreparedWeight {
 
   /// Calls `body` with float32 block scales: the plain array, or nested scales decoded in parallel.
   private static func withScales<R>(
-    _ absmax: BlockScales, threads: Int, _ body: (UnsafePointer<Float>) throws(QuantError) -> R
+    _ absmax: BlockScales, threads: Int, scratch: ScratchPool, _ body: (UnsafePointer<Float>?) throws(QuantError) -> R
   ) throws(QuantError) -> R {
     switch absmax {
     case .plain(let values):
-      return try values.withUnsafeBufferPointer { (buffer) throws(QuantError) in
-        try body(buffer.baseAddress ?? UnsafePointer(bitPattern: 16)!)
-      }
+      return try values.withUnsafeBufferPointer { (buffer) throws(QuantError) in try body(buffer.baseAddress) }
     case .nested(let nested):
       try nested.validate()
       let count = nested.codes.count
-      let decoded = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
-      defer { decoded.deallocate() }
-      let target = SendablePointer(decoded.baseAddress!)
-      nested.codes.withUnsafeBufferPointer { codes in
-        nested.absmax.withUnsafeBufferPointer { absmax2 in
-          nested.code.withUnsafeBufferPointer { code2 in
-            let sources = SendableNestedSources(codes: codes.baseAddress, absmax: absmax2.baseAddress, code: code2.baseAddress)
-            ParallelChunks.run(count: count, threads: threads, alignment: 4096) { range in
-              ck_decode_nested(
-                sources.codes, sources.absmax, sources.code, nested.blocksize, nested.offset, range.lowerBound,
-                range.count, target.pointer + range.lowerBound)
+      return try scratch.withBuffer(of: Float.self, count: max(count, 1)) { (decoded) throws(QuantError) in
+        let target = SendablePointer(decoded)
+        nested.codes.withUnsafeBufferPointer { codes in
+          nested.absmax.withUnsafeBufferPointer { absmax2 in
+            nested.code.withUnsafeBufferPointer { code2 in
+              let sources = SendableNestedSources(
+                codes: codes.baseAddress, absmax: absmax2.baseAddress, code: code2.baseAddress)
+              ParallelChunks.run(count: count, threads: threads, alignment: 4096) { range in
+                ck_decode_nested(
+                  sources.codes, sources.absmax, sources.code, nested.blocksize, nested.offset, range.lowerBound,
+                  range.count, target.pointer + range.lowerBound)
+              }
             }
           }
         }
+        return try body(UnsafePointer(decoded))
       }
-      return try body(UnsafePointer(decoded.baseAddress!))
     }
   }
 }
