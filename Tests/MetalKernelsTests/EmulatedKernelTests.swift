@@ -1,6 +1,7 @@
 import MetalEmulator
 import MetalKernels
 import QuantCore
+import TestSupport
 import Testing
 
 /// One dequantize case: a layout variant, a weight shape and an output dtype.
