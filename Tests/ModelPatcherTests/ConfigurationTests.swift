@@ -109,7 +109,14 @@ struct ConfigurationTests {
   }
 
   @Test func formatInsideTheQuantizationBlockAndPlugins() throws {
-    let yaml = "model: m\noutput: o\nplugins: [mlx-affine]\nquantization:\n  format: affine4\n  parameters: { group_size: 64 }\n"
+    let yaml = """
+      model: m
+      output: o
+      plugins: [mlx-affine]
+      quantization:
+        format: affine4
+        parameters: { group_size: 64 }
+      """
     let job = try QuantizationJob(yaml: YAMLDocument(text: yaml, file: "job.yaml").root, baseFolder: URL(filePath: "/"))
     #expect(job.quantization == nil && job.format == "affine4" && job.parameters["group_size"] == .int(64))
     #expect(job.requiredPlugins.map(\.name) == ["mlx-affine"])
@@ -118,7 +125,7 @@ struct ConfigurationTests {
     do {
       _ = try patcher.resolveFormats(job)
     } catch {
-      #expect(error.description.hasPrefix("job.yaml:3:11: the job needs plugin 'mlx-affine', which is not built into this program"))
+      #expect(error.description.hasPrefix("job.yaml:3:11: the job needs plugin 'mlx-affine', which is not built into"))
     }
   }
 

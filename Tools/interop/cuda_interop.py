@@ -116,11 +116,22 @@ def main():
                 "seconds": round(time.time() - start, 2),
             }
             report["results"].append(result)
-            print(json.dumps({k: v for k, v in result.items() if k != "quantization_config"}), flush=True)
+            print(json.dumps({k: v for k, v in result.items() if k not in ("quantization_config", "stored_tensors_ours_vs_hf_cpu")}), flush=True)
+    # Pass: every checkpoint loads into bitsandbytes modules, and our logits differ from transformers' own
+    # CPU-made quantization by less than 5% of the quantization error itself (0 when the bytes are equal).
+    for r in report["results"]:
+        ref = r["hf_device_vs_fp16"]["mean_abs"]
+        r["pass"] = bool(r["bnb_modules_loaded"]) and (
+            r["ours_vs_hf_cpu_quantized"]["identical"] or r["ours_vs_hf_cpu_quantized"]["mean_abs"] < 0.05 * ref)
+        print(f'{r["ours"]:>16}  loaded as {",".join(r["bnb_modules_loaded"])}  '
+              f'ours vs hf(cpu-quantized): {"identical" if r["ours_vs_hf_cpu_quantized"]["identical"] else "max %.3g" % r["ours_vs_hf_cpu_quantized"]["max_abs"]}  '
+              f'ours vs hf({a.device}-quantized): max {r["ours_vs_hf_device_quantized"]["max_abs"]:.3g}  '
+              f'quantization error vs fp16: ours {r["ours_vs_fp16"]["mean_abs"]:.3g} hf {ref:.3g} (mean abs)  '
+              f'stored bytes identical: {r["stored_tensors_ours_vs_hf_cpu"]["identical_bytes"]}  {"PASS" if r["pass"] else "FAIL"}')
+    ok = all(r["pass"] for r in report["results"])
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=2)
-    ok = all(r["bnb_modules_loaded"] and r["ours_vs_hf_cpu_quantized"]["argmax_agreement"] > 0.99 for r in report["results"])
     print("INTEROP", "OK" if ok else "FAILED")
     sys.exit(0 if ok else 1)
 

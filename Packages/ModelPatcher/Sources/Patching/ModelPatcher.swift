@@ -75,6 +75,11 @@ public struct ModelPatcher: Sendable {
             "the job needs plugin '\(plugin)', which is not built into this program (build a bnb-patch with BNBPatch.main(plugins:))",
           found: "'\(plugin)'", validChoices: installed))
     }
+    do {
+      _ = try registry.backend(named: job.backend)
+    } catch {
+      throw .registry(error)
+    }
     guard let requested = job.format ?? job.quantization?.formatName else {
       throw .configuration(
         ConfigurationError(location: nil, file: file, message: "the job names no format and no quantization block"))
