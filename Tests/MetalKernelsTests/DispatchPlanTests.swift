@@ -2,6 +2,7 @@ import Foundation
 import MetalEmulator
 import MetalKernels
 import QuantCore
+import TestSupport
 import Testing
 
 @Suite("Dispatch plan and backend")

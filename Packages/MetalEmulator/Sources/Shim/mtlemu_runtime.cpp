@@ -15,7 +15,7 @@
 
 #include "mtlemu_abi.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(MTLEMU_FORCE_UCONTEXT)
 #define MTLEMU_ASM_SWITCH 1
 #else
 #include <ucontext.h>
