@@ -44,6 +44,14 @@ final class ErrorTests {
     _ = model
   }
 
+  @Test func unknownBackend() async throws {
+    _ = try TestFiles.smallModel(in: folder.appending(path: "m"))
+    let job = try TestFiles.job("model: m\noutput: out\nformat: int8\nbackend: tpu\n", in: folder)
+    try await expectFailure(
+      ["--config", job], status: .configuration, message: "unknown backend 'tpu'; valid choices: auto, metal, cpu, reference",
+      files: ["job.yaml", "m"])
+  }
+
   @Test func badFormatParameter() async throws {
     _ = try TestFiles.smallModel(in: folder.appending(path: "m"))
     let job = try TestFiles.job("model: m\noutput: out\nformat: int8\nparameters: {blocksize: 64}\n", in: folder)

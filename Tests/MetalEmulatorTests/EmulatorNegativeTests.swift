@@ -124,3 +124,34 @@ struct EmulatorNegativeTests {
     #expect(unbound.contains("[[buffer(5)]]"))
   }
 }
+
+/// Kernels/compile_fail: each file is valid C++-ish but invalid (or unsupported) Metal and must be rejected.
+@Suite("Emulator rejects invalid Metal")
+struct EmulatorCompileFailureTests {
+  @Test(
+    "invalid kernels fail to compile with a message naming the problem",
+    arguments: [
+      ("threadgroup_initializer.metal", "initializer"),
+      ("vector_c_cast.metal", "C-style cast"),
+      ("unsuffixed_literal.metal", "suffix"),
+      ("constant_write.metal", "const"),
+      ("address_space_mix.metal", "address_space(1)"),
+      ("mixed_vector_parts.metal", "element type"),
+      ("texture_argument.metal", "texture"),
+      ("instantiation_type_mismatch.metal", "explicit instantiation"),
+    ])
+  func rejected(file: String, expected: String) throws {
+    do {
+      _ = try EmulatorTestKernels.library("compile_fail/" + file)
+      Issue.record("\(file) compiled")
+    } catch let error as MetalEmulatorError {
+      let message = "\(error)"
+      #expect(message.contains(expected), "\(message)")
+      switch error {
+      case .translationFailed(let location, _): #expect(location.contains(file))
+      case .compilationFailed(_, let log): #expect(log.contains(file))
+      default: Issue.record("unexpected error \(error)")
+      }
+    }
+  }
+}

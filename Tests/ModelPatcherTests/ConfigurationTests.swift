@@ -108,6 +108,27 @@ struct ConfigurationTests {
     }
   }
 
+  @Test func formatInsideTheQuantizationBlockAndPlugins() throws {
+    let yaml = """
+      model: m
+      output: o
+      plugins: [mlx-affine]
+      quantization:
+        format: affine4
+        parameters: { group_size: 64 }
+      """
+    let job = try QuantizationJob(yaml: YAMLDocument(text: yaml, file: "job.yaml").root, baseFolder: URL(filePath: "/"))
+    #expect(job.quantization == nil && job.format == "affine4" && job.parameters["group_size"] == .int(64))
+    #expect(job.requiredPlugins.map(\.name) == ["mlx-affine"])
+    let patcher = ModelPatcher(registry: try StandardRegistry.make())
+    #expect(throws: ModelPatcherError.self) { try patcher.resolveFormats(job) }
+    do {
+      _ = try patcher.resolveFormats(job)
+    } catch {
+      #expect(error.description.hasPrefix("job.yaml:3:11: the job needs plugin 'mlx-affine', which is not built into"))
+    }
+  }
+
   @Test func byteSizes() {
     #expect(QuantizationJob.parseByteSize("5GB") == 5_000_000_000)
     #expect(QuantizationJob.parseByteSize("500MB") == 500_000_000)

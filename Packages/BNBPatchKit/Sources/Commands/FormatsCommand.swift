@@ -70,6 +70,6 @@ struct FormatsCommand: AsyncParsableCommand {
         row.name == report.preferredBackend ? "preferred" : "",
       ]
     }
-    console.write(TextFormatting.table(["backend", "enabled", "available", ""], backendRows, rightAligned: []))
+    console.write(TextFormatting.table(["backend", "enabled", "available", "auto"], backendRows, rightAligned: []))
   }
 }

@@ -141,22 +141,49 @@ struct MetalSourceTranslator {
           try kernel(at: i)
         case "threadgroup":
           try threadgroup(at: i)
+        case "static_cast",
+          "reinterpret_cast" where text(i + 1) == "<" && Self.isVectorType(text(i + 2)):
+          throw fail(
+            "\(word) to the vector type \(text(i + 2)): convert with \(text(i + 2))(x) or reinterpret with as_type<\(text(i + 2))>(x)",
+            at: token)
         default:
           break
         }
       } else if token.kind == .number {
-        halfLiteral(at: i, word)
+        try floatLiteral(at: i, word)
+      } else if word == "(" && Self.isVectorType(text(i + 1)) && text(i + 2) == ")"
+        && !["sizeof", "alignof", "_Alignof", "__alignof__"].contains(text(i - 1))
+      {
+        throw fail(
+          "C-style cast to the vector type \(text(i + 1)): convert with \(text(i + 1))(x) or reinterpret with as_type<\(text(i + 1))>(x)",
+          at: token)
       }
       i += 1
     }
   }
 
-  private mutating func halfLiteral(at index: Int, _ word: String) {
-    guard let last = word.last, last == "h" || last == "H" else { return }
+  static let vectorElementTypes: Set<String> = [
+    "float", "half", "int", "uint", "short", "ushort", "char", "uchar", "long", "ulong", "bool",
+  ]
+
+  /// `float4`, `uchar2`, … (the element type followed by 2, 3 or 4).
+  static func isVectorType(_ word: String) -> Bool {
+    guard let last = word.last, "234".contains(last) else { return false }
+    return vectorElementTypes.contains(String(word.dropLast()))
+  }
+
+  /// Floating literals need an `f` or `h` suffix (no `double` in Metal); `1.0h` becomes `1.0f16`.
+  private mutating func floatLiteral(at index: Int, _ word: String) throws(MetalEmulatorError) {
     let lower = word.lowercased()
     let isHex = lower.hasPrefix("0x")
-    guard isHex ? lower.contains("p") : (lower.contains(".") || lower.contains("e")) else { return }
-    replace(index, with: String(word.dropLast()) + "f16")
+    let isFloating = isHex ? lower.contains("p") : (lower.contains(".") || lower.contains("e"))
+    guard isFloating, let last = lower.last else { return }
+    if last == "h" {
+      replace(index, with: String(word.dropLast()) + "f16")
+    } else if last != "f" {
+      throw fail(
+        "floating literal \(word) has no f or h suffix (it would be a double): write \(word)f", at: source.tokens[index])
+    }
   }
 
   /// `kernel void name(…)`: a launcher for non-template kernels; the keyword disappears.
@@ -253,7 +280,19 @@ struct MetalSourceTranslator {
     let end = try statementEnd(i)
     if hostName.isEmpty { hostName = source.text(tokens[i]) }
     entries.append(Entry(hostName: hostName, callee: callee))
-    blank(index, end)
+    // Keep the statement as a plain C++ explicit instantiation (attributes and `kernel` removed), so
+    // clang checks that it names the template with matching types, as Metal's compiler would.
+    var j = index + 1
+    while j < end {
+      if isAttributeOpen(j) {
+        let close = try attributeClose(j)
+        blank(j, close)
+        j = close + 1
+      } else {
+        if text(j) == "kernel" { replace(j, with: "") }
+        j += 1
+      }
+    }
     return end
   }
 

@@ -21,10 +21,8 @@ kernel void dequantize_weights(device const uchar* weights [[buffer(0)]], device
   }
 }
 
-typedef decltype(dequantize_weights<Codebook4<0>, F32>) dequantize_weights_t;
-
 #define DEQUANTIZE_KERNEL(layout, source, out, suffix) \
-  template [[host_name("dequantize_" #layout "_" #suffix)]] kernel dequantize_weights_t dequantize_weights<source, out>;
+  template [[host_name("dequantize_" #layout "_" #suffix)]] [[kernel]] decltype(dequantize_weights<source, out>) dequantize_weights<source, out>;
 
 #define DEQUANTIZE_KERNELS(out, suffix)                 \
   DEQUANTIZE_KERNEL(cb4, Codebook4<0>, out, suffix)     \

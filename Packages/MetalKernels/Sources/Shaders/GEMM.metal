@@ -9,11 +9,8 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct GemmShape {
-  static constexpr uint tile = 32;
-  static constexpr uint threads = 128;
-  static constexpr uint elementsPerThread = 8;
-};
+constant constexpr uint kGemmTile = 32;
+constant constexpr uint kGemmElementsPerThread = 8;
 
 template <typename Source, typename Act>
 kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const uchar* scales [[buffer(1)]],
@@ -22,16 +19,16 @@ kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const
                          device typename Act::T* output [[buffer(6)]], device const float* bias [[buffer(7)]],
                          constant QuantArgs& args [[buffer(8)]], uint3 group [[threadgroup_position_in_grid]],
                          uint tid [[thread_index_in_threadgroup]], uint simdgroup [[simdgroup_index_in_threadgroup]]) {
-  threadgroup float activations[GemmShape::tile * GemmShape::tile];  // [m][k]; later the output tile [m][n]
-  threadgroup float weightTile[GemmShape::tile * GemmShape::tile];   // [k][n]
+  threadgroup float activations[kGemmTile * kGemmTile];  // [m][k]; later the output tile [m][n]
+  threadgroup float weightTile[kGemmTile * kGemmTile];   // [k][n]
 
   WeightBuffers b = {weights, scales, code, nestedAbsmax, nestedCode, &args};
-  const uint rowBase = group.x * GemmShape::tile;
-  const uint tokenBase = group.y * GemmShape::tile;
+  const uint rowBase = group.x * kGemmTile;
+  const uint tokenBase = group.y * kGemmTile;
   const uint tileRow = (simdgroup / 2u) * 16u;
   const uint tileColumn = (simdgroup % 2u) * 16u;
   const uint loadRow = tid / 4u;
-  const uint loadColumn = (tid % 4u) * GemmShape::elementsPerThread;
+  const uint loadColumn = (tid % 4u) * kGemmElementsPerThread;
 
   simdgroup_float8x8 accumulator[2][2];
   for (uint i = 0; i < 2u; ++i) {
@@ -40,24 +37,24 @@ kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const
     }
   }
 
-  for (uint k0 = 0; k0 < args.columns; k0 += GemmShape::tile) {
+  for (uint k0 = 0; k0 < args.columns; k0 += kGemmTile) {
     const uint token = tokenBase + loadRow;
     const uint row = rowBase + loadRow;
-    for (uint j = 0; j < GemmShape::elementsPerThread; ++j) {
+    for (uint j = 0; j < kGemmElementsPerThread; ++j) {
       uint column = k0 + loadColumn + j;
       bool inside = column < args.columns;
-      activations[loadRow * GemmShape::tile + loadColumn + j] =
+      activations[loadRow * kGemmTile + loadColumn + j] =
           (inside && token < args.tokens) ? Act::load(input, token * args.columns + column) : 0.0f;
-      weightTile[(loadColumn + j) * GemmShape::tile + loadRow] =
+      weightTile[(loadColumn + j) * kGemmTile + loadRow] =
           (inside && row < args.rows) ? Source::weight(b, row, column) : 0.0f;
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
-    for (uint kk = 0; kk < GemmShape::tile; kk += 8u) {
+    for (uint kk = 0; kk < kGemmTile; kk += 8u) {
       simdgroup_float8x8 left[2];
       simdgroup_float8x8 right[2];
       for (uint i = 0; i < 2u; ++i) {
-        simdgroup_load(left[i], activations + (tileRow + 8u * i) * GemmShape::tile + kk, GemmShape::tile);
-        simdgroup_load(right[i], weightTile + kk * GemmShape::tile + tileColumn + 8u * i, GemmShape::tile);
+        simdgroup_load(left[i], activations + (tileRow + 8u * i) * kGemmTile + kk, kGemmTile);
+        simdgroup_load(right[i], weightTile + kk * kGemmTile + tileColumn + 8u * i, kGemmTile);
       }
       for (uint i = 0; i < 2u; ++i) {
         for (uint j = 0; j < 2u; ++j) {
@@ -70,17 +67,17 @@ kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const
 
   for (uint i = 0; i < 2u; ++i) {
     for (uint j = 0; j < 2u; ++j) {
-      simdgroup_store(accumulator[i][j], activations + (tileRow + 8u * i) * GemmShape::tile + tileColumn + 8u * j,
-                      GemmShape::tile);
+      simdgroup_store(accumulator[i][j], activations + (tileRow + 8u * i) * kGemmTile + tileColumn + 8u * j,
+                      kGemmTile);
     }
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
 
   const uint token = tokenBase + loadRow;
-  for (uint j = 0; j < GemmShape::elementsPerThread; ++j) {
+  for (uint j = 0; j < kGemmElementsPerThread; ++j) {
     uint row = rowBase + loadColumn + j;
     if (token < args.tokens && row < args.rows) {
-      float value = activations[loadRow * GemmShape::tile + loadColumn + j];
+      float value = activations[loadRow * kGemmTile + loadColumn + j];
       if (args.hasBias != 0u) {
         value += bias[row];
       }
@@ -89,10 +86,8 @@ kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const
   }
 }
 
-typedef decltype(gemm_weights<Codebook4<0>, F32>) gemm_weights_t;
-
 #define GEMM_KERNEL(layout, source, act, suffix) \
-  template [[host_name("gemm_" #layout "_" #suffix)]] kernel gemm_weights_t gemm_weights<source, act>;
+  template [[host_name("gemm_" #layout "_" #suffix)]] [[kernel]] decltype(gemm_weights<source, act>) gemm_weights<source, act>;
 
 #define GEMM_KERNELS(act, suffix)                      \
   GEMM_KERNEL(cb4, Codebook4<0>, act, suffix)          \

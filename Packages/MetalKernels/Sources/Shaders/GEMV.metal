@@ -11,11 +11,9 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct GemvShape {
-  static constexpr uint simdgroups = 2;
-  static constexpr uint rowsPerSimdgroup = 4;
-  static constexpr uint columnsPerLane = 16;
-};
+constant constexpr uint kGemvSimdgroups = 2;
+constant constexpr uint kGemvRowsPerSimdgroup = 4;
+constant constexpr uint kGemvColumnsPerLane = 16;
 
 template <typename Source, typename Act>
 kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const uchar* scales [[buffer(1)]],
@@ -25,16 +23,16 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
                          constant QuantArgs& args [[buffer(8)]], uint3 group [[threadgroup_position_in_grid]],
                          uint simdgroup [[simdgroup_index_in_threadgroup]], uint lane [[thread_index_in_simdgroup]]) {
   WeightBuffers b = {weights, scales, code, nestedAbsmax, nestedCode, &args};
-  const uint firstRow = (group.x * GemvShape::simdgroups + simdgroup) * GemvShape::rowsPerSimdgroup;
+  const uint firstRow = (group.x * kGemvSimdgroups + simdgroup) * kGemvRowsPerSimdgroup;
   const uint token = group.z;
   device const typename Act::T* x = input + token * args.columns;
-  float accumulator[GemvShape::rowsPerSimdgroup] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float accumulator[kGemvRowsPerSimdgroup] = {0.0f, 0.0f, 0.0f, 0.0f};
 
   if (args.vectorized != 0u) {
-    float xs[GemvShape::columnsPerLane];
-    for (uint column = lane * GemvShape::columnsPerLane; column < args.columns; column += 32u * GemvShape::columnsPerLane) {
+    float xs[kGemvColumnsPerLane];
+    for (uint column = lane * kGemvColumnsPerLane; column < args.columns; column += 32u * kGemvColumnsPerLane) {
       Act::load16(x + column, xs);
-      for (uint r = 0; r < GemvShape::rowsPerSimdgroup; ++r) {
+      for (uint r = 0; r < kGemvRowsPerSimdgroup; ++r) {
         if (firstRow + r < args.rows) {
           accumulator[r] += Source::dot16(b, firstRow + r, column, xs);
         }
@@ -43,7 +41,7 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
   } else {
     for (uint column = lane; column < args.columns; column += 32u) {
       float xv = Act::load(x, column);
-      for (uint r = 0; r < GemvShape::rowsPerSimdgroup; ++r) {
+      for (uint r = 0; r < kGemvRowsPerSimdgroup; ++r) {
         if (firstRow + r < args.rows) {
           accumulator[r] = fma(Source::weight(b, firstRow + r, column), xv, accumulator[r]);
         }
@@ -51,7 +49,7 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
     }
   }
 
-  for (uint r = 0; r < GemvShape::rowsPerSimdgroup; ++r) {
+  for (uint r = 0; r < kGemvRowsPerSimdgroup; ++r) {
     float total = simd_sum(accumulator[r]);
     uint row = firstRow + r;
     if (lane == 0u && row < args.rows) {
@@ -63,10 +61,8 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
   }
 }
 
-typedef decltype(gemv_weights<Codebook4<0>, F32>) gemv_weights_t;
-
 #define GEMV_KERNEL(name, source, act, suffix) \
-  template [[host_name("gemv_" #name "_" #suffix)]] kernel gemv_weights_t gemv_weights<source, act>;
+  template [[host_name("gemv_" #name "_" #suffix)]] [[kernel]] decltype(gemv_weights<source, act>) gemv_weights<source, act>;
 
 #define GEMV_KERNELS(act, suffix)                        \
   GEMV_KERNEL(cb4_bs64, Codebook4<64>, act, suffix)      \

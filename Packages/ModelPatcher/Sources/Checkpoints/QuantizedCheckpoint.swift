@@ -61,7 +61,14 @@ public struct QuantizedCheckpoint: Sendable {
           throw .tensor(file: input.fileName(of: name), tensor: name, format: format.name, error: error)
         }
         guard let loaded else { continue }
-        let keys = [name] + format.companionTensorNames(for: name).filter { present.contains($0) }
+        // The keys the format itself would write for this tensor (nested statistics included), plus the
+        // companions it declares.
+        let written = (try? format.checkpointTensors(for: loaded, weightName: name).map(\.name)) ?? []
+        var keys = [name]
+        for key in written + format.companionTensorNames(for: name)
+        where key != name && present.contains(key) && !keys.contains(key) {
+          keys.append(key)
+        }
         claimed[name] = (format, loaded, keys)
         consumed.formUnion(keys)
         break

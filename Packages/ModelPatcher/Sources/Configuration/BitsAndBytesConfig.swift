@@ -229,10 +229,12 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
 
   /// Reads the `quantization:` block of a job file, with positions in errors.
   ///
-  /// - Parameter node: The mapping.
+  /// - Parameters:
+  ///   - node: The mapping.
+  ///   - otherKeys: Keys the caller handles itself (allowed, ignored here).
   /// - Throws: `ConfigurationError` at the offending key or value.
-  public init(yaml node: YAMLNode) throws(ConfigurationError) {
-    try node.requireKeys(in: CodingKeys.allCases.map(\.rawValue), "the quantization block")
+  public init(yaml node: YAMLNode, otherKeys: [String] = []) throws(ConfigurationError) {
+    try node.requireKeys(in: CodingKeys.allCases.map(\.rawValue) + otherKeys, "the quantization block")
     self.init()
     if let value = node["quant_method"] {
       _ = try value.string("quant_method", choices: ["bitsandbytes"])

@@ -109,9 +109,22 @@ public struct QuantizationJob: Sendable {
       model: QuantizationJob.resolve(try modelNode.string("model"), against: baseFolder),
       output: QuantizationJob.resolve(try outputNode.string("output"), against: baseFolder))
     if let node = root["overwrite"] { overwrite = try node.bool("overwrite") }
-    if let node = root["quantization"], !node.isNull { quantization = try BitsAndBytesConfig(yaml: node) }
+    if let node = root["quantization"], !node.isNull {
+      // `format:` and `parameters:` may also sit inside the quantization block.
+      let mapping = try node.mapping("the quantization block")
+      if mapping.contains(where: { !["format", "parameters"].contains($0.key) }) {
+        quantization = try BitsAndBytesConfig(yaml: node, otherKeys: ["format", "parameters"])
+      }
+      if let value = node["format"] { format = try value.string("format") }
+      if let value = node["parameters"], !value.isNull { parameters = try QuantizationJob.parameters(value) }
+    }
     if let node = root["format"] { format = try node.string("format") }
-    if let node = root["parameters"], !node.isNull { parameters = try QuantizationJob.parameters(node) }
+    if let node = root["parameters"], !node.isNull {
+      parameters = try QuantizationJob.parameters(node).merged(over: parameters)
+    }
+    if let node = root["plugins"], !node.isNull {
+      for item in try node.sequence("plugins") { requiredPlugins.append((try item.string("a plugin name"), item.location)) }
+    }
     if let node = root["rules"], !node.isNull {
       rules = []
       for item in try node.sequence("rules") { rules.append(try TensorRule(yaml: item)) }
@@ -127,9 +140,6 @@ public struct QuantizationJob: Sendable {
       nonFinite = NonFinitePolicy(rawValue: name) ?? .refuse
     }
     if let node = root["copy_files"] { copyOtherFiles = try node.bool("copy_files") }
-    if let node = root["plugins"], !node.isNull {
-      for item in try node.sequence("plugins") { requiredPlugins.append((try item.string("a plugin name"), item.location)) }
-    }
     if let node = root["registry"], !node.isNull {
       if (try? node.mapping("registry")) != nil {
         registry = try RegistryConfiguration(node: node)

@@ -75,6 +75,11 @@ public struct ModelPatcher: Sendable {
             "the job needs plugin '\(plugin)', which is not built into this program (build a bnb-patch with BNBPatch.main(plugins:))",
           found: "'\(plugin)'", validChoices: installed))
     }
+    do {
+      _ = try registry.backend(named: job.backend)
+    } catch {
+      throw .registry(error)
+    }
     guard let requested = job.format ?? job.quantization?.formatName else {
       throw .configuration(
         ConfigurationError(location: nil, file: file, message: "the job names no format and no quantization block"))
@@ -304,6 +309,14 @@ public struct ModelPatcher: Sendable {
   /// The transformers configuration matching a bitsandbytes format and its parameters, over `base`.
   func bitsAndBytesConfig(for format: String, parameters: FormatParameters, base: BitsAndBytesConfig?) -> BitsAndBytesConfig? {
     var config = base ?? BitsAndBytesConfig()
+    let fourBit = format == "nf4" || format == "fp4"
+    if let base, base.loadIn4bit != fourBit {
+      // Another family than the job's block (for example --format int8 over a 4-bit job): start from
+      // transformers' defaults, keeping only the settings both families share.
+      config = BitsAndBytesConfig(
+        llmInt8Threshold: base.llmInt8Threshold, llmInt8SkipModules: base.llmInt8SkipModules,
+        llmInt8EnableFP32CPUOffload: base.llmInt8EnableFP32CPUOffload, llmInt8HasFP16Weight: base.llmInt8HasFP16Weight)
+    }
     switch format {
     case "nf4", "fp4":
       config.loadIn4bit = true

@@ -5,6 +5,7 @@ import FormatFP8
 import FormatINT8
 import FormatNF4
 public import Foundation
+import MetalKernels
 public import QuantCore
 
 /// Builds the registry `bnb-patch` and the model patcher use: the built-in formats and backends,
@@ -15,7 +16,9 @@ public import QuantCore
 public enum StandardRegistry {
   /// The plugins built into this package, in installation order.
   public static var builtinPlugins: [any QuantPlugin] {
-    [NF4Plugin(), FP4Plugin(), DoubleQuantPlugin(), Int8Plugin(), FP8Plugin(), CPUBackendPlugin()]
+    [
+      NF4Plugin(), FP4Plugin(), DoubleQuantPlugin(), Int8Plugin(), FP8Plugin(), MetalBackendPlugin(), CPUBackendPlugin(),
+    ]
   }
 
   /// The bundled default configuration (`Resources/registry.yaml`).

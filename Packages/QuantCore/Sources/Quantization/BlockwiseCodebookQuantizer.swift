@@ -106,6 +106,17 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
     return position
   }
 
+  /// The sorted position of a normalised value after clamping, with the unrolled search where one exists.
+  @inline(__always)
+  static func position(of value: Float, in thresholds: UnsafeBufferPointer<Float>) -> Int {
+    let clampedValue = clamped(value)
+    switch thresholds.count {
+    case 15: return sortedPosition15(of: clampedValue, thresholds: thresholds)
+    case 255: return sortedPosition255(of: clampedValue, thresholds: thresholds)
+    default: return sortedPosition(of: clampedValue, thresholds: thresholds)
+    }
+  }
+
   /// The number of blocks for `count` elements.
   ///
   /// - Parameters:
@@ -176,46 +187,16 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
             // NaN propagates and then stays (`NaN > x` is false, so only another NaN replaces it).
             if magnitude > maximum || magnitude.isNaN { maximum = magnitude }
           }
-          let divisor = maximum < BlockwiseCodebookQuantizer.minimumScale ? BlockwiseCodebookQuantizer.minimumScale : maximum
+          let divisor = maximum < Self.minimumScale ? Self.minimumScale : maximum
           if block < fullBlocks {
             absmax[block] = maximum
             let reciprocal = 1 / divisor
-            if t.count == 15 {
-              for j in start..<end {
-                emit(
-                  j,
-                  lookup[
-                    BlockwiseCodebookQuantizer.sortedPosition15(
-                      of: BlockwiseCodebookQuantizer.clamped(values[j] * reciprocal), thresholds: t)])
-              }
-            } else if t.count == 255 {
-              for j in start..<end {
-                emit(
-                  j,
-                  lookup[
-                    BlockwiseCodebookQuantizer.sortedPosition255(
-                      of: BlockwiseCodebookQuantizer.clamped(values[j] * reciprocal), thresholds: t)])
-              }
-            } else {
-              for j in start..<end {
-                emit(
-                  j,
-                  lookup[
-                    BlockwiseCodebookQuantizer.sortedPosition(
-                      of: BlockwiseCodebookQuantizer.clamped(values[j] * reciprocal), thresholds: t)])
-              }
-            }
+            for j in start..<end { emit(j, lookup[Self.position(of: values[j] * reciprocal, in: t)]) }
           } else {
             // torch reduces the tail with its whole-tensor `max`, whose vector NaN handling yields the
             // all-ones NaN (0xFFFFFFFF) on x86; the per-row `max(dim=-1)` above keeps the input's NaN.
-            absmax[block] = divisor.isNaN ? BlockwiseCodebookQuantizer.reductionNaN : divisor
-            for j in start..<end {
-              emit(
-                j,
-                lookup[
-                  BlockwiseCodebookQuantizer.sortedPosition(
-                    of: BlockwiseCodebookQuantizer.clamped(values[j] / divisor), thresholds: t)])
-            }
+            absmax[block] = divisor.isNaN ? Self.reductionNaN : divisor
+            for j in start..<end { emit(j, lookup[Self.position(of: values[j] / divisor, in: t)]) }
           }
           start = end
           block &+= 1
