@@ -2,6 +2,7 @@ import BNBPatchKit
 import Foundation
 import QuantCore
 import SafeTensors
+import TestSupport
 import Testing
 
 @Suite("bnb-patch commands, run in-process")

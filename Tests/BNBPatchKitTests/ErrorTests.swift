@@ -2,6 +2,7 @@ import BNBPatchKit
 import Foundation
 import QuantCore
 import SafeTensors
+import TestSupport
 import Testing
 
 /// Every class of bad input: the message, the exit status, and that nothing was written.

@@ -2,6 +2,7 @@ import BNBPatchKit
 import Foundation
 import QuantCore
 import SafeTensors
+import TestSupport
 
 /// Runs `bnb-patch` in-process and keeps what it printed.
 struct CLIResult {
@@ -18,24 +19,7 @@ enum CLI {
   }
 }
 
-enum TestFiles {
-  static let repository = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-  static let fixtures = repository.appending(path: "Tests/Fixtures")
-  static let tinyLlama = repository.appending(path: "Examples/tiny-llama")
-
-  static func fixture(_ path: String) -> URL { fixtures.appending(path: path) }
-
-  static func scratchFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appending(path: "bnbpatch-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-  }
-
-  static func contents(of folder: URL) throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-  }
-
+extension TestFiles {
   /// Writes a job file and returns its path.
   static func job(_ yaml: String, in folder: URL, name: String = "job.yaml") throws -> String {
     let url = folder.appending(path: name)

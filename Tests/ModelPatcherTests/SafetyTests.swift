@@ -1,6 +1,7 @@
 import Foundation
 import QuantCore
 import SafeTensors
+import TestSupport
 import Testing
 
 @testable import ModelPatcher

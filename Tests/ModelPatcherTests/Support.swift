@@ -2,32 +2,10 @@ import Foundation
 import ModelPatcher
 import QuantCore
 import SafeTensors
+import TestSupport
 
-/// Fixture paths, scratch folders and small synthetic models for the model patcher tests.
-enum TestFiles {
-  /// The repository root.
-  static let repository = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-  /// `Tests/Fixtures`.
-  static let fixtures = repository.appending(path: "Tests/Fixtures")
-  /// `Examples/tiny-llama`, the fp16 model the transformers fixtures were made from.
-  static let tinyLlama = repository.appending(path: "Examples/tiny-llama")
-
-  /// A fixture by relative path.
-  static func fixture(_ path: String) -> URL { fixtures.appending(path: path) }
-
-  /// A fresh empty folder.
-  static func scratchFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appending(path: "modelpatcher-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-  }
-
-  /// The names in a folder, sorted, hidden ones included.
-  static func contents(of folder: URL) throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-  }
-
+/// Small synthetic models for the model patcher tests.
+extension TestFiles {
   /// Writes a small Llama-like model folder: `config.json`, `model.safetensors` and a tokenizer file.
   ///
   /// - Parameters:
@@ -37,9 +15,9 @@ enum TestFiles {
   @discardableResult
   static func writeSmallModel(in folder: URL, poison: String? = nil) throws -> URL {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    var generator = SplitMix(seed: 7)
+    var generator = SeededGenerator(seed: 7)
     func weights(_ rows: Int, _ columns: Int, name: String) throws -> NamedTensor {
-      var values = (0..<(rows * columns)).map { _ in Float(generator.nextGaussian() * 0.02) }
+      var values = generator.normal(rows * columns).map { $0 * 0.02 }
       if name == poison { values[0] = .nan }
       return NamedTensor(name, try Tensor(converting: values, to: .float16, shape: [rows, columns]))
     }
@@ -64,25 +42,5 @@ enum TestFiles {
     var result: [String: Data] = [:]
     for name in try contents(of: folder) { result[name] = try Data(contentsOf: folder.appending(path: name)) }
     return result
-  }
-}
-
-/// A small deterministic generator for synthetic weights.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  mutating func nextGaussian() -> Double {
-    let u = (Double(next() >> 11) + 0.5) / Double(1 << 53)
-    let v = (Double(next() >> 11) + 0.5) / Double(1 << 53)
-    return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import QuantCore
+import TestSupport
 import Testing
 
 @testable import SafeTensors

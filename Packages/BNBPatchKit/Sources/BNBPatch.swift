@@ -1,16 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import ModelPatcher
 public import QuantCore
-
-#if canImport(Glibc)
-  @preconcurrency import Glibc
-#elseif canImport(Musl)
-  @preconcurrency import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
 
 /// The `bnb-patch` command line as a library, so a package can ship its own `bnb-patch` with extra
 /// format or backend plugins:
@@ -38,17 +29,10 @@ public enum BNBPatch {
   public static func main(plugins: [any QuantPlugin]) async -> Never {
     let arguments = Array(CommandLine.arguments.dropFirst())
     let task = Task { await run(arguments: arguments, plugins: plugins, console: .standard) }
-    var sources: [any DispatchSourceSignal] = []
-    for signalNumber in [SIGINT, SIGTERM] {
-      signal(signalNumber, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-      source.setEventHandler { task.cancel() }
-      source.resume()
-      sources.append(source)
-    }
+    let sources = Platform.onInterrupt { task.cancel() }
     let status = await task.value
     for source in sources { source.cancel() }
-    exit(status)
+    Platform.exitProcess(status)
   }
 
   /// Runs `bnb-patch` in-process and returns its exit status (what the tests call).

@@ -47,10 +47,6 @@ struct DequantizeCommand: AsyncParsableCommand {
     let summary = try await patcher.dequantizeCheckpoint(
       at: URL(filePath: path).standardizedFileURL, to: URL(filePath: output).standardizedFileURL, dtype: target,
       overwrite: force, threads: threads, events: reporter.handler)
-    if json {
-      console.write(TextFormatting.json(summary))
-    } else if !quiet {
-      console.write(SummaryText.render(summary, verb: "dequantized"))
-    }
+    SummaryText.print(summary, verb: "dequantized", json: json, quiet: quiet, to: console)
   }
 }

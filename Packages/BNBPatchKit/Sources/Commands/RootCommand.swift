@@ -99,11 +99,7 @@ struct QuantizeCommand: AsyncParsableCommand {
     }
     let reporter = ProgressReporter(console: console, quiet: quiet || json)
     let summary = try await patcher.quantizeModel(job, events: reporter.handler)
-    if json {
-      console.write(TextFormatting.json(summary))
-    } else if !quiet {
-      console.write(SummaryText.render(summary, verb: "quantized"))
-    }
+    SummaryText.print(summary, verb: "quantized", json: json, quiet: quiet, to: console)
   }
 }
 
@@ -120,6 +116,15 @@ extension QuantizationJob {
 
 /// The summary printed after a job.
 enum SummaryText {
+  /// Prints the summary as JSON (`json`), as text, or not at all (`quiet`).
+  static func print(_ summary: PatchSummary, verb: String, json: Bool, quiet: Bool, to console: Console) {
+    if json {
+      console.write(TextFormatting.json(summary))
+    } else if !quiet {
+      console.write(render(summary, verb: verb))
+    }
+  }
+
   static func render(_ summary: PatchSummary, verb: String) -> String {
     let formats = summary.formats.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
     var text = "\(summary.output)\n"

@@ -1,14 +1,6 @@
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-  @preconcurrency import Glibc
-#elseif canImport(Musl)
-  @preconcurrency import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// Where `bnb-patch` writes: the process's standard output and error, or buffers (for running the
 /// CLI in-process, as the tests do).
 public final class Console: Sendable {
@@ -25,7 +17,7 @@ public final class Console: Sendable {
 
   private init(capturing: Bool) {
     isCapturing = capturing
-    errorIsTerminal = capturing ? false : isatty(2) != 0
+    errorIsTerminal = capturing ? false : Platform.standardErrorIsTerminal
   }
 
   /// Everything written to standard output (capturing consoles only).

@@ -85,34 +85,13 @@ extension ModelPatcher {
             tensorName: item.name, action: item.format.map { "\($0) → \(dtype?.rawValue ?? "original dtype")" } ?? "kept",
             elapsed: Date().timeIntervalSince(start))))
     }
-    do {
-      summary.files = try writer.finish()
-    } catch {
-      throw .safeTensors(error)
+    var configuration = checkpoint.input.configuration
+    if case .object(let members) = configuration {
+      configuration = .object(members.filter { $0.key != "quantization_config" })
+      if let dtype, configuration?["dtype"] != nil { configuration?.setMember("dtype", to: .string(dtype.rawValue)) }
     }
-    if !isFileOutput {
-      if var configuration = checkpoint.input.configuration {
-        if case .object(let members) = configuration {
-          configuration = .object(members.filter { $0.key != "quantization_config" })
-        }
-        if let dtype, configuration["dtype"] != nil { configuration.setMember("dtype", to: .string(dtype.rawValue)) }
-        try write(
-          configuration.text(style: .python(indent: 2, sortKeys: true)) + "\n",
-          to: transaction.staging.appending(path: "config.json"))
-        summary.files.append("config.json")
-      }
-      for file in checkpoint.input.otherFiles {
-        do {
-          try FileManager.default.copyItem(at: file, to: transaction.staging.appending(path: file.lastPathComponent))
-        } catch {
-          throw .io(path: file.path, operation: "copy into the output", reason: error.localizedDescription)
-        }
-        summary.files.append(file.lastPathComponent)
-      }
-    }
-    if Task.isCancelled { throw .cancelled }
-    try transaction.commit()
-    summary.files.sort()
+    summary.files = try complete(
+      transaction, writer: writer, configuration: configuration, otherFiles: checkpoint.input.otherFiles)
     summary.seconds = Date().timeIntervalSince(start)
     return summary
   }

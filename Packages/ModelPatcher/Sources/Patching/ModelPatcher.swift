@@ -238,34 +238,47 @@ public struct ModelPatcher: Sendable {
             completedTensors: index + 1, totalTensors: items.count, completedBytes: completedBytes, totalBytes: totalBytes,
             tensorName: item.name, action: action, elapsed: Date().timeIntervalSince(start))))
     }
+    let configuration = try input.configuration.map { (json) throws(ModelPatcherError) in
+      try patchedConfiguration(json, job: job, plan: plan)
+    }
+    summary.files = try complete(
+      transaction, writer: writer, configuration: configuration, otherFiles: job.copyOtherFiles ? input.otherFiles : [])
+    summary.seconds = Date().timeIntervalSince(start)
+    return summary
+  }
+
+  /// Finishes the weights, writes `config.json` and copies the other files (folder outputs only), then
+  /// moves the output into place.
+  ///
+  /// - Returns: The files written, sorted.
+  func complete(_ transaction: OutputTransaction, writer: TensorSink, configuration: JSONValue?, otherFiles: [URL])
+    throws(ModelPatcherError) -> [String]
+  {
+    var files: [String]
     do {
-      summary.files = try writer.finish()
+      files = try writer.finish()
     } catch {
       throw .safeTensors(error)
     }
-    if !isFileOutput {
-      if let configuration = input.configuration {
-        let patched = try patchedConfiguration(configuration, job: job, plan: plan)
+    if transaction.isFolderOutput {
+      if let configuration {
         try write(
-          patched.text(style: .python(indent: 2, sortKeys: true)) + "\n", to: transaction.staging.appending(path: "config.json"))
-        summary.files.append("config.json")
+          configuration.text(style: .python(indent: 2, sortKeys: true)) + "\n",
+          to: transaction.staging.appending(path: "config.json"))
+        files.append("config.json")
       }
-      if job.copyOtherFiles {
-        for file in input.otherFiles {
-          do {
-            try FileManager.default.copyItem(at: file, to: transaction.staging.appending(path: file.lastPathComponent))
-          } catch {
-            throw .io(path: file.path, operation: "copy into the output", reason: error.localizedDescription)
-          }
-          summary.files.append(file.lastPathComponent)
+      for file in otherFiles {
+        do {
+          try FileManager.default.copyItem(at: file, to: transaction.staging.appending(path: file.lastPathComponent))
+        } catch {
+          throw .io(path: file.path, operation: "copy into the output", reason: error.localizedDescription)
         }
+        files.append(file.lastPathComponent)
       }
     }
     if Task.isCancelled { throw .cancelled }
     try transaction.commit()
-    summary.files.sort()
-    summary.seconds = Date().timeIntervalSince(start)
-    return summary
+    return files.sorted()
   }
 
   /// Refuses an output that is the input or lies inside it (inputs are never modified).
