@@ -46,8 +46,8 @@ public func dequantizeBlockwise(_ tensor: QuantizedTensor, to dtype: DType? = ni
   return try Tensor(converting: tensor.layout.dequantizedFloats(), to: dtype ?? tensor.originalDType, shape: tensor.shape)
 }
 
-/// The 8-bit blockwise rule on plain float arrays (shared by ``quantizeBlockwise(_:code:blocksize:)`` and
-/// ``doubleQuant(absmax:blocksize:offset:)``).
+/// The 8-bit blockwise rule on plain float arrays (shared by ``quantizeBlockwise(_:code:blocksize:rule:)`` and
+/// ``doubleQuant(absmax:blocksize:offset:rule:)``).
 public enum Blockwise8Bit {
   /// The input dtypes `quantizeBlockwise` accepts.
   public static let supportedDTypes: [DType] = [.float32, .float16, .bfloat16]

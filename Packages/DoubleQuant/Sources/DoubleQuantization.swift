@@ -6,7 +6,7 @@ public let doubleQuantBlocksize = 256
 /// Double-quantizes per-block absmax values (bitsandbytes' `compress_statistics=True`).
 ///
 /// `offset = mean(absmax)` as a float32 computed in torch's single-thread summation order (see
-/// ``TorchSum``), then `absmax - offset` (float32) is quantized with ``quantizeBlockwise(_:code:blocksize:)``'s
+/// ``TorchSum``), then `absmax - offset` (float32) is quantized with ``quantizeBlockwise(_:code:blocksize:rule:)``'s
 /// rule onto the signed dynamic map in blocks of `blocksize`.
 ///
 /// - Parameters:
