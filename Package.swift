@@ -34,7 +34,7 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
     testDependencies: ["CPUKernels"]
   ),
-  Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")], testDependencies: ["MetalEmulator"]),
+  Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")], testDependencies: ["MetalEmulator", "FormatNF4", "FormatFP4"]),
   Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),

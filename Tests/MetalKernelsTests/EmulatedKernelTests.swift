@@ -1,6 +1,7 @@
 import MetalEmulator
 import MetalKernels
 import QuantCore
+import TestSupport
 import Testing
 
 /// One dequantize case: a layout variant, a weight shape and an output dtype.
@@ -72,11 +73,29 @@ struct EmulatedKernelTests {
 
   @Test("GEMV and GEMM match a double-precision reference within tolerance", arguments: linearCases)
   func linear(_ testCase: LinearCase) throws {
+    try checkLinear(testCase, activationScale: 1)
+  }
+
+  @Test(
+    "float32 and bfloat16 activations far beyond the float16 range are not saturated",
+    arguments: [1, 33].flatMap { m in
+      [DType.float32, .bfloat16].map {
+        LinearCase(variant: .nf4NestedBlocksize64, m: m, n: 24, k: 128, dtype: $0, bias: false)
+      }
+    })
+  func wideActivations(_ testCase: LinearCase) throws {
+    try checkLinear(testCase, activationScale: 1e6)
+  }
+
+  private func checkLinear(_ testCase: LinearCase, activationScale: Float) throws {
     let kernels = try EmulatedKernels.shared()
     let (m, n, k) = (testCase.m, testCase.n, testCase.k)
     let seed = UInt64(m * 1_000_003 + n * 7919 + k) &+ UInt64(testCase.variant.rawValue.utf8.count)
     let tensor = try testCase.variant.weights(rows: n, columns: k, seed: seed)
-    let input = try randomActivations(rows: m, columns: k, dtype: testCase.dtype, seed: seed &+ 1)
+    var input = try randomActivations(rows: m, columns: k, dtype: testCase.dtype, seed: seed &+ 1)
+    if activationScale != 1 {
+      input = try Tensor(converting: input.floats().map { $0 * activationScale }, to: testCase.dtype, shape: input.shape)
+    }
     var generator = SeededGenerator(seed: seed &+ 2)
     let bias = testCase.bias ? (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } : nil
 
@@ -131,6 +150,7 @@ struct EmulatedKernelTests {
         }
       }
       #expect(failures == 0, "\(dispatch.functionName) (\(order)): \(failures) of \(m * n) outputs outside tolerance")
+      if activationScale > 65504 { #expect(result.contains { abs($0) > 65504 }) }
     }
   }
 }

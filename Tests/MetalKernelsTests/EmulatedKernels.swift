@@ -6,6 +6,9 @@ import QuantCore
 struct EmulatedKernels {
   let library: EmulatedLibrary
 
+  /// Where weight-side data starts inside its buffer (a multiple of 16, as the host guarantees).
+  static let bindingOffset = 48
+
   private static let compiled = Result { try EmulatedLibrary.compile(sources: try MetalShaderSource.fileURLs()) }
 
   /// The shipped shaders, compiled once per test process.
@@ -23,7 +26,14 @@ struct EmulatedKernels {
     var bindings: [EmulatedBinding] = [.buffer(output, index: KernelBufferIndex.output.rawValue)]
     for index in [KernelBufferIndex.weights, .scales, .codebook, .nestedAbsmax, .nestedCodebook] {
       if let tensor = weights.buffers[index] {
-        bindings.append(.buffer(try EmulatedBuffer(tensor.bytes), index: index.rawValue))
+        // Bound at an offset inside a larger, poisoned buffer, as the Metal host binds views of
+        // memory-mapped checkpoints: the kernels must index from the bound offset.
+        let offset = Self.bindingOffset
+        let buffer = try EmulatedBuffer(length: offset + tensor.byteCount, fill: 0xFF)
+        tensor.withUnsafeBytes { raw in
+          if let base = raw.baseAddress { (buffer.contents + offset).copyMemory(from: base, byteCount: raw.count) }
+        }
+        bindings.append(.buffer(buffer, offset: offset, index: index.rawValue))
       } else {
         bindings.append(.buffer(dummy, index: index.rawValue))
       }

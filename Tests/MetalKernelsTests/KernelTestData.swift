@@ -1,31 +1,12 @@
+import FormatFP4
+import FormatNF4
 import QuantCore
-
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-  var state: UInt64
-
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
+import TestSupport
 
 /// The bitsandbytes codebooks (formats contract §1).
 enum Codebooks {
-  static let nf4: [Float] = [
-    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-    -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-    0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
-  ]
-  static let fp4: [Float] = [
-    0, 0.0052083334885537624, 0.6666666865348816, 1.0, 0.3333333432674408, 0.5, 0.1666666716337204, 0.25,
-    0, -0.0052083334885537624, -0.6666666865348816, -1.0, -0.3333333432674408, -0.5, -0.1666666716337204, -0.25,
-  ]
+  static let nf4 = NF4.codebook
+  static let fp4 = FP4.codebook
 
   /// A sorted 256-entry map in [-1, 1] standing in for the dynamic map (the kernels only index it).
   static func map256(_ generator: inout SeededGenerator) -> [Float] {
@@ -41,6 +22,7 @@ enum LayoutVariant: String, CaseIterable, Sendable, CustomStringConvertible {
   case nf4NestedBlocksize64 = "nf4/bs64/nested"
   case fp4NestedBlocksize128 = "fp4/bs128/nested"
   case nf4Blocksize32 = "nf4/bs32"
+  case nf4NestedBlocksize256 = "nf4/bs256/nested"
   case codebook8Blocksize256 = "8bit/bs256"
   case codebook8NestedBlocksize64 = "8bit/bs64/nested"
   case int8Rowwise = "int8"
@@ -110,6 +92,7 @@ enum LayoutVariant: String, CaseIterable, Sendable, CustomStringConvertible {
     case .nf4NestedBlocksize64: return try codebook4(Codebooks.nf4, blocksize: 64, nested: true, type: "nf4")
     case .fp4NestedBlocksize128: return try codebook4(Codebooks.fp4, blocksize: 128, nested: true, type: "fp4")
     case .nf4Blocksize32: return try codebook4(Codebooks.nf4, blocksize: 32, nested: false, type: "nf4")
+    case .nf4NestedBlocksize256: return try codebook4(Codebooks.nf4, blocksize: 256, nested: true, type: "nf4")
     case .codebook8Blocksize256: return try codebook8(blocksize: 256, nested: false)
     case .codebook8NestedBlocksize64: return try codebook8(blocksize: 64, nested: true)
     case .int8Rowwise:

@@ -85,11 +85,16 @@ struct BNBBench: ParsableCommand {
               for mode in modeList where mode == .exact || format.hasFastMode {
                 let seconds = try workload.linearSeconds(
                   format: format, m: rows, threads: threadCount, mode: mode, timer: timer)
-                report.results.append(
-                  BenchResult(
-                    op: rows <= 8 ? "gemv" : "gemm", format: format.rawValue, n: shape.n, k: shape.k, m: rows,
-                    threads: threadCount, mode: mode.rawValue, seconds: seconds,
-                    weightBytes: workload.weightBytes(format), baselineSeconds: baseline, readBandwidth: bandwidth))
+                var result = BenchResult(
+                  op: rows <= 8 ? "gemv" : "gemm", format: format.rawValue, n: shape.n, k: shape.k, m: rows,
+                  threads: threadCount, mode: mode.rawValue, seconds: seconds,
+                  weightBytes: workload.weightBytes(format), baselineSeconds: baseline, readBandwidth: bandwidth)
+                if mode == .fast {
+                  let error = try workload.fastModeError(format: format, m: rows)
+                  result.fastMaxRelativeError = error.maxRelative
+                  result.fastRMSRelativeError = error.rmsRelative
+                }
+                report.results.append(result)
               }
             }
           }

@@ -13,6 +13,10 @@ struct BenchResult: Encodable {
   var weightBytes: Int
   var baselineSeconds: Double?
   var readBandwidth: Double
+  /// Fast mode only: max |y_fast − y_exact| / max |y_exact| on this workload.
+  var fastMaxRelativeError: Double?
+  /// Fast mode only: ‖y_fast − y_exact‖ / ‖y_exact‖.
+  var fastRMSRelativeError: Double?
 
   /// Weight bytes per second, in GB/s.
   var weightGBps: Double { Double(weightBytes) / seconds / 1e9 }
@@ -25,7 +29,7 @@ struct BenchResult: Encodable {
 
   enum CodingKeys: String, CodingKey {
     case op, format, n, k, m, threads, mode, seconds, weightBytes, baselineSeconds, readBandwidth
-    case weightGBps, rate, speedupOverDense, fractionOfReadBandwidth
+    case weightGBps, rate, speedupOverDense, fractionOfReadBandwidth, fastMaxRelativeError, fastRMSRelativeError
   }
 
   func encode(to encoder: any Encoder) throws {
@@ -45,6 +49,8 @@ struct BenchResult: Encodable {
     try container.encode(rate, forKey: .rate)
     try container.encodeIfPresent(speedupOverDense, forKey: .speedupOverDense)
     try container.encode(fractionOfReadBandwidth, forKey: .fractionOfReadBandwidth)
+    try container.encodeIfPresent(fastMaxRelativeError, forKey: .fastMaxRelativeError)
+    try container.encodeIfPresent(fastRMSRelativeError, forKey: .fastRMSRelativeError)
   }
 }
 
@@ -69,7 +75,10 @@ struct BenchReport: Encodable {
         }
         .joined(separator: ", "),
       "",
-      pad(["op", "format", "N×K", "M", "T", "mode", "ms", "weight GB/s", "GFLOP/s | Gelem/s", "× f32", "× read BW"]),
+      pad([
+        "op", "format", "N×K", "M", "T", "mode", "ms", "weight GB/s", "GFLOP/s | Gelem/s", "× f32", "× read BW",
+        "fast err (max, rms)",
+      ]),
     ]
     for r in results {
       lines.append(
@@ -77,13 +86,14 @@ struct BenchReport: Encodable {
           r.op, r.format, "\(r.n)×\(r.k)", r.m > 0 ? "\(r.m)" : "-", "\(r.threads)", r.mode,
           String(format: "%.3f", r.seconds * 1e3), String(format: "%.2f", r.weightGBps), String(format: "%.2f", r.rate),
           r.speedupOverDense.map { String(format: "%.2f", $0) } ?? "-", String(format: "%.2f", r.fractionOfReadBandwidth),
+          r.fastMaxRelativeError.map { String(format: "%.1e, %.1e", $0, r.fastRMSRelativeError ?? 0) } ?? "",
         ]))
     }
     return lines.joined(separator: "\n")
   }
 
   private func pad(_ cells: [String]) -> String {
-    let widths = [10, 9, 11, 4, 3, 6, 9, 12, 18, 7, 9]
+    let widths = [10, 9, 11, 4, 3, 6, 9, 12, 18, 7, 9, 0]
     return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ")
   }
 }

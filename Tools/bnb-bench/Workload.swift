@@ -197,6 +197,27 @@ final class Workload {
     }
   }
 
+  /// The fast mode's error against exact mode on this workload: max |y_fast − y_exact| / max |y_exact|
+  /// and the relative RMS error.
+  func fastModeError(format: BenchFormat, m: Int) throws -> (maxRelative: Double, rmsRelative: Double) {
+    let weight = try weights(format)[0]
+    let x = try input(m: m)
+    let exact = try CPUBackend(mode: .exact).linear(x, weight: weight, bias: nil).floats()
+    let fast = try CPUBackend(mode: .fast).linear(x, weight: weight, bias: nil).floats()
+    var maxError = 0.0
+    var maxValue = 0.0
+    var squaredError = 0.0
+    var squaredValue = 0.0
+    for (a, b) in zip(fast, exact) {
+      let difference = Double(a - b)
+      maxError = max(maxError, abs(difference))
+      maxValue = max(maxValue, abs(Double(b)))
+      squaredError += difference * difference
+      squaredValue += Double(b) * Double(b)
+    }
+    return (maxError / max(maxValue, 1e-30), (squaredError / max(squaredValue, 1e-30)).squareRoot())
+  }
+
   func quantizeSeconds(format: BenchFormat, threads: Int, timer: Timer) throws -> Double? {
     let backend = CPUBackend(threads: threads)
     switch format {

@@ -492,6 +492,12 @@ static inline uint8_t ck_f8_encode1(float f, int e5m2) {
 }
 
 void ck_f8_encode(int isa, const float *x, long n, float multiplier, int e5m2, uint8_t *out) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_f8_encode(x, n, multiplier, e5m2, out);
+    return;
+  }
+#endif
   (void)isa;
   for (long i = 0; i < n; i++) out[i] = ck_f8_encode1(x[i] * multiplier, e5m2);
 }

@@ -643,6 +643,8 @@ CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const floa
   long full = n / bs;
   for (long b = 0; b < full; b++) {
     const float *xb = x + b * bs;
+    /* Prefetch ~2 KiB ahead so reading the input overlaps the compare work. */
+    for (long i = 0; i < bs; i += 16) _mm_prefetch((const char *)(xb + i) + 2048, _MM_HINT_T0);
     float am = ck_avx2_absmax(xb, bs);
     if (am != am || ck_avx2_has_nan(xb, bs)) {
       /* NaN propagation rules are subtle; the scalar code implements them exactly. */
@@ -673,9 +675,51 @@ CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const floa
     ck_scalar_quantize_4bit(x + full * bs, n - full * bs, bs, t15, map, packed + ((full * bs) >> 1), absmax + full);
 }
 
+/* fp8 encoding of 8 floats with round-to-nearest-even on the bit pattern (the scalar algorithm, lane-wise):
+   normal values round their mantissa with (mag + half - 1 + lsb) >> shift, subnormals round mag · 2^k as an
+   integer, overflow saturates (E4M3FN) or becomes infinity (E5M2), NaN becomes sign | 0x7F. */
+CK_INLINE __m256i f8_encode8(__m256 v, int e5m2) {
+  const int mbits = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7, shift = 23 - mbits;
+  const __m256i bits = _mm256_castps_si256(v);
+  const __m256i sign = _mm256_and_si256(_mm256_srli_epi32(bits, 24), _mm256_set1_epi32(0x80));
+  const __m256i mag = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i nan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7F800000));
+  const __m256 magf = _mm256_castsi256_ps(mag);
+  const __m256 minNormal = _mm256_set1_ps(e5m2 ? 0x1p-14f : 0x1p-6f);
+  const __m256i sub = _mm256_castps_si256(_mm256_cmp_ps(magf, minNormal, _CMP_LT_OQ));
+  const __m256i subCode = _mm256_cvtps_epi32(_mm256_mul_ps(magf, _mm256_set1_ps(e5m2 ? 0x1p16f : 0x1p9f)));
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(mag, shift), _mm256_set1_epi32(1));
+  __m256i rounded = _mm256_add_epi32(mag, _mm256_add_epi32(_mm256_set1_epi32((1 << (shift - 1)) - 1), lsb));
+  rounded = _mm256_sub_epi32(_mm256_srli_epi32(rounded, shift), _mm256_set1_epi32((127 - bias) << mbits));
+  __m256i code = _mm256_blendv_epi8(rounded, subCode, sub);
+  const __m256i maxCode = _mm256_set1_epi32(e5m2 ? 0x7B : 0x7E);
+  /* Infinity rounds far beyond maxCode as well, so one comparison covers overflow. */
+  const __m256i over = _mm256_cmpgt_epi32(code, maxCode);
+  code = _mm256_blendv_epi8(code, _mm256_set1_epi32(e5m2 ? 0x7C : 0x7E), over);
+  code = _mm256_blendv_epi8(code, _mm256_set1_epi32(0x7F), nan);
+  return _mm256_or_si256(code, sign);
+}
+
+CK_TARGET void ck_avx2_f8_encode(const float *x, long n, float multiplier, int e5m2, uint8_t *out) {
+  const __m256 mul = _mm256_set1_ps(multiplier);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  long i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm_prefetch((const char *)(x + i) + 2048, _MM_HINT_T0);
+    _mm_prefetch((const char *)(x + i) + 2048 + 64, _MM_HINT_T0);
+    __m256i c[4];
+    for (int j = 0; j < 4; j++) c[j] = f8_encode8(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), mul), e5m2);
+    __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(c[0], c[1]), _mm256_packus_epi32(c[2], c[3]));
+    _mm256_storeu_si256((__m256i *)(out + i), _mm256_permutevar8x32_epi32(bytes, order));
+  }
+  if (i < n) ck_f8_encode(CK_ISA_SCALAR, x + i, n - i, multiplier, e5m2, out + i);
+}
+
 CK_TARGET void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats) {
   for (long r = r0; r < r1; r++) {
     const float *xr = x + r * K;
+    if (r + 1 < r1)
+      for (long i = 0; i < K; i += 16) _mm_prefetch((const char *)(xr + K + i), _MM_HINT_T0); /* next row */
     float stat = ck_avx2_absmax(xr, K);
     if (ck_avx2_has_nan(xr, K)) {
       ck_quantize_i8_rows(CK_ISA_SCALAR, x, K, r, r + 1, 0.0f, q, rowStats);

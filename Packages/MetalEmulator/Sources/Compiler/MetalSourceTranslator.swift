@@ -405,7 +405,7 @@ struct MetalSourceTranslator {
   }
 
   private func launchers() -> String {
-    var text = "\n// MARK: launchers written by the Metal emulator's token pass\n"
+    var text = "\n# 1 \"<mtlemu launchers>\"\n// Launchers written by the Metal emulator's token pass.\n"
     for (index, entry) in entries.enumerated() {
       text += "extern \"C\" void mtlemu_k_\(index)(void) { \(entry.callee)(); }\n"
     }
