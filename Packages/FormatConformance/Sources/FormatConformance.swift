@@ -192,7 +192,8 @@ public struct FormatConformance: Sendable {
           let undeclared = names.subtracting(companions).subtracting([weightName])
           if !undeclared.isEmpty {
             failures.append(
-              .init(check: "serialization", message: "\(context): \(undeclared.sorted()) are written but not declared as companions"))
+              .init(
+                check: "serialization", message: "\(context): \(undeclared.sorted()) are written but not declared as companions"))
           }
           let source = DictionaryTensorSource(written)
           guard let loaded = try format.loadCheckpoint(weightName: weightName, from: source) else {
