@@ -97,12 +97,15 @@ struct FixtureReproductionTests {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let variant = FixtureReproductionTests.allVariants[0]
-    var job = QuantizationJob(model: TestFiles.tinyLlama, output: folder.appending(path: "out"), quantization: variant.quantization)
+    var job = QuantizationJob(
+      model: TestFiles.tinyLlama, output: folder.appending(path: "out"), quantization: variant.quantization)
     job.parameters["double_quant_rule"] = .string("cpu")
     _ = try await ModelPatcher(registry: registry).quantizeModel(job)
     let expected = TestFiles.fixture("hf/\(variant.folder)")
     for file in ["model.safetensors", "config.json"] {
-      #expect(try Data(contentsOf: folder.appending(path: "out/\(file)")) == Data(contentsOf: expected.appending(path: file)), "\(file)")
+      #expect(
+        try Data(contentsOf: folder.appending(path: "out/\(file)")) == Data(contentsOf: expected.appending(path: file)), "\(file)"
+      )
     }
   }
 
