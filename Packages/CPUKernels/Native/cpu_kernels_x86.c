@@ -643,6 +643,8 @@ CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const floa
   long full = n / bs;
   for (long b = 0; b < full; b++) {
     const float *xb = x + b * bs;
+    /* Prefetch ~2 KiB ahead so reading the input overlaps the compare work. */
+    for (long i = 0; i < bs; i += 16) _mm_prefetch((const char *)(xb + i) + 2048, _MM_HINT_T0);
     float am = ck_avx2_absmax(xb, bs);
     if (am != am || ck_avx2_has_nan(xb, bs)) {
       /* NaN propagation rules are subtle; the scalar code implements them exactly. */
@@ -703,6 +705,8 @@ CK_TARGET void ck_avx2_f8_encode(const float *x, long n, float multiplier, int e
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   long i = 0;
   for (; i + 32 <= n; i += 32) {
+    _mm_prefetch((const char *)(x + i) + 2048, _MM_HINT_T0);
+    _mm_prefetch((const char *)(x + i) + 2048 + 64, _MM_HINT_T0);
     __m256i c[4];
     for (int j = 0; j < 4; j++) c[j] = f8_encode8(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), mul), e5m2);
     __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(c[0], c[1]), _mm256_packus_epi32(c[2], c[3]));
@@ -714,6 +718,8 @@ CK_TARGET void ck_avx2_f8_encode(const float *x, long n, float multiplier, int e
 CK_TARGET void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats) {
   for (long r = r0; r < r1; r++) {
     const float *xr = x + r * K;
+    if (r + 1 < r1)
+      for (long i = 0; i < K; i += 16) _mm_prefetch((const char *)(xr + K + i), _MM_HINT_T0); /* next row */
     float stat = ck_avx2_absmax(xr, K);
     if (ck_avx2_has_nan(xr, K)) {
       ck_quantize_i8_rows(CK_ISA_SCALAR, x, K, r, r + 1, 0.0f, q, rowStats);
