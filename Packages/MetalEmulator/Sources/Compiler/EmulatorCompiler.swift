@@ -33,7 +33,7 @@ public struct EmulatorCompileOptions: Sendable, Hashable {
 /// Compiles `.metal` sources into a loadable kernel library (the emulator's `makeLibrary(source:)`).
 enum EmulatorCompiler {
   /// Bump when the token pass or the command lines change, so stale cached libraries are ignored.
-  static let version = "mtlemu-5"
+  static let version = "mtlemu-6"
 
   static let commonFlags = [
     "-std=c++17", "-fno-exceptions", "-fno-rtti", "-fPIC", "-fvisibility=hidden", "-ffp-contract=off",
