@@ -5,7 +5,7 @@ import Testing
 
 @Suite("8-bit blockwise quantization against bitsandbytes 0.50")
 struct Blockwise8FixtureTests {
-  @Test("codes and absmax equal the default rule; library codes decode bit for bit")
+  @Test("codes and absmax equal the default rule; the CPU rule reproduces the library; library codes decode bit for bit")
   func fixtures() throws {
     let fixture = try FixtureSafeTensors("bnb/blockwise8.safetensors")
     var compared = 0
@@ -39,6 +39,15 @@ struct Blockwise8FixtureTests {
             layout: .codebook8Bit(codes: libraryCodes, state: libraryState))
           let decoded = try dequantizeBlockwise(libraryTensor)
           #expect(decoded.bytes == (try fixture.require(key + "/dequant")).bytes, "\(key): dequant")
+
+          // The CPU rule reproduces the library's own codes and absmax.
+          let cpu = try quantizeBlockwise(input, code: map, blocksize: blocksize, rule: .cpuLookupTable)
+          guard case .codebook8Bit(let cpuCodes, let cpuState) = cpu.layout else { continue }
+          #expect(cpuCodes.bytes == libraryCodes.bytes, "\(key): CPU-rule codes")
+          #expect(
+            cpuState.absmax.decoded().map(\.bitPattern)
+              == (try fixture.require(key + "/absmax").scalars(as: Float.self)).map(\.bitPattern),
+            "\(key): CPU-rule absmax")
         }
       }
     }
@@ -57,5 +66,28 @@ struct Blockwise8FixtureTests {
     }
     #expect(configurations == manifestConfigurations && configurations > 20)
     #expect(differingFromCPUKernel == expectedDifferences)
+  }
+}
+
+@Suite("Double quantization against bitsandbytes 0.50")
+struct DoubleQuantFixtureTests {
+  @Test(
+    "given the stored offset, the CPU rule reproduces the library's nested codes and scales", arguments: ["f32", "f16", "bf16"])
+  func nestedCodes(dtypeKey: String) throws {
+    let fixture = try FixtureSafeTensors("bnb/fourbit_\(dtypeKey).safetensors")
+    var compared = 0
+    for name in fixture.tensorNames where name.hasSuffix("/dq/absmax_f32") {
+      let base = String(name.dropLast("absmax_f32".count))
+      let absmax = try fixture.require(name).scalars(as: Float.self)
+      let offset = try fixture.require(base + "offset").scalars(as: Float.self)[0]
+      let library = try doubleQuant(absmax: absmax, offset: offset, rule: .cpuLookupTable)
+      #expect(library.codes == (try fixture.require(base + "absmax")).bytes, "\(base)")
+      let scales = try fixture.require(base + "nested_absmax").scalars(as: Float.self)
+      #expect(library.absmax.map(\.bitPattern) == scales.map(\.bitPattern), "\(base)")
+      let defaultRule = try doubleQuant(absmax: absmax, offset: offset)
+      #expect(defaultRule.codes == (try fixture.require(base + "absmax_default")).bytes, "\(base)")
+      compared += absmax.count
+    }
+    #expect(compared > 2000)
   }
 }

@@ -82,7 +82,10 @@ struct FP4Tests {
     #expect(try registry.format(named: "bnb-fp4").name == "fp4")
     #expect(
       try registry.defaultParameters(forFormat: "fp4")
-        == FormatParameters(["blocksize": .int(64), "double_quant": .bool(false), "quant_storage": .string("uint8")]))
+        == FormatParameters([
+          "blocksize": .int(64), "double_quant": .bool(false), "quant_storage": .string("uint8"),
+          "double_quant_rule": .string("default"),
+        ]))
     #expect(FP4.isAvailable && FP4Format().isBitsAndBytesCompatible)
 
     let input = try Tensor(converting: Array(FourBitFormatChecks.normal.prefix(4 * 128)), to: .float16, shape: [4, 128])

@@ -73,6 +73,13 @@ struct NF4Tests {
     #expect(report.weights == 14)
     #expect(report.failures.isEmpty, "\(report.failures.prefix(10).joined(separator: "\n"))")
     #expect(report.offsetDifferences == 0)
+
+    // With bitsandbytes' CPU 8-bit kernel for the nested codes, re-quantization gives the checkpoint byte for byte.
+    let cpu = try BitsAndBytesCheckpointHarness.run(
+      format: NF4Format(), variant: "tiny-llama-bnb-nf4-dq",
+      parameters: FormatParameters(["blocksize": .int(64), "double_quant": .bool(true), "double_quant_rule": .string("cpu")]))
+    #expect(cpu.failures.isEmpty && cpu.nestedCodeDifferences == 0 && cpu.offsetDifferences == 0, "\(cpu)")
+    #expect(cpu.tensorsRequantized == 84)
   }
 
   @Test("the functional API and the plugin: quantizeNF4, dequantizeNF4, matmulNF4, registry alias")
@@ -82,7 +89,10 @@ struct NF4Tests {
     #expect(try registry.format(named: "bnb-nf4").name == "nf4")
     #expect(
       try registry.defaultParameters(forFormat: "nf4")
-        == FormatParameters(["blocksize": .int(64), "double_quant": .bool(false), "quant_storage": .string("uint8")]))
+        == FormatParameters([
+          "blocksize": .int(64), "double_quant": .bool(false), "quant_storage": .string("uint8"),
+          "double_quant_rule": .string("default"),
+        ]))
     #expect(NF4.isAvailable && NF4Format().isBitsAndBytesCompatible)
 
     let input = try Tensor(converting: Array(FourBitFormatChecks.normal.prefix(4 * 128)), to: .float16, shape: [4, 128])

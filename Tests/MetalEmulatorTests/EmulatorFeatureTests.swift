@@ -147,9 +147,11 @@ extension EmulatorFeatureTests {
     }
   }
 
-  @Test("unknown kernel names are reported with the available ones")
+  @Test("unknown kernel names are reported with the available ones; [[host_name]] renames a kernel")
   func unknownFunction() throws {
     let library = try EmulatorTestKernels.library("features.metal")
+    #expect(library.functionNames.contains("renamed_fill"))
+    #expect(!library.functionNames.contains("fill_value"))
     #expect(throws: MetalEmulatorError.self) {
       try library.dispatchThreadgroups(
         "no_such_kernel", threadgroups: EmulatedSize(1), threadsPerThreadgroup: EmulatedSize(1), bindings: [])

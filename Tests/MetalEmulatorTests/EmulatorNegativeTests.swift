@@ -66,6 +66,7 @@ struct EmulatorNegativeTests {
     #expect(report.contains("[[buffer(0)]]"))
     #expect(report.contains("read_past_end"))
     #expect(report.contains("threadgroup (1,0,0)"))
+    #expect(report.contains("buggy.metal:30:"), "the report names the source line of the faulting read")
     // The library still works afterwards.
     #expect(try nf4Error("nf4_dequant", order: .forward) == 0)
   }

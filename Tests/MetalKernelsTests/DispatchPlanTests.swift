@@ -23,8 +23,11 @@ struct DispatchPlanTests {
     #expect(gemm.functionName == "gemm_cb4_bf16")
     #expect(gemm.threadgroups == KernelGridSize(2, 2, 1))
     #expect(gemm.threadsPerThreadgroup == KernelGridSize(128))
-    let generic = try KernelDispatchPlan.linear(
+    let small = try KernelDispatchPlan.linear(
       try weights(.nf4Blocksize32, rows: 8, columns: 64), tokens: 1, activation: .float32, hasBias: false)
+    #expect(small.functionName == "gemv_cb4_bs32_f32")
+    let generic = try KernelDispatchPlan.linear(
+      try weights(.nf4NestedBlocksize256, rows: 8, columns: 256), tokens: 2, activation: .float32, hasBias: false)
     #expect(generic.functionName == "gemv_cb4_f32")
     #expect(throws: QuantError.self) {
       try KernelDispatchPlan.linear(prepared, tokens: 1, activation: .int8, hasBias: false)

@@ -22,6 +22,7 @@ enum LayoutVariant: String, CaseIterable, Sendable, CustomStringConvertible {
   case nf4NestedBlocksize64 = "nf4/bs64/nested"
   case fp4NestedBlocksize128 = "fp4/bs128/nested"
   case nf4Blocksize32 = "nf4/bs32"
+  case nf4NestedBlocksize256 = "nf4/bs256/nested"
   case codebook8Blocksize256 = "8bit/bs256"
   case codebook8NestedBlocksize64 = "8bit/bs64/nested"
   case int8Rowwise = "int8"
@@ -91,6 +92,7 @@ enum LayoutVariant: String, CaseIterable, Sendable, CustomStringConvertible {
     case .nf4NestedBlocksize64: return try codebook4(Codebooks.nf4, blocksize: 64, nested: true, type: "nf4")
     case .fp4NestedBlocksize128: return try codebook4(Codebooks.fp4, blocksize: 128, nested: true, type: "fp4")
     case .nf4Blocksize32: return try codebook4(Codebooks.nf4, blocksize: 32, nested: false, type: "nf4")
+    case .nf4NestedBlocksize256: return try codebook4(Codebooks.nf4, blocksize: 256, nested: true, type: "nf4")
     case .codebook8Blocksize256: return try codebook8(blocksize: 256, nested: false)
     case .codebook8NestedBlocksize64: return try codebook8(blocksize: 64, nested: true)
     case .int8Rowwise:

@@ -15,6 +15,8 @@ struct ShaderLibraryTests {
         #expect(names.contains("gemm_\(family.rawValue)_\(suffix)"))
       }
     }
-    #expect(names.contains("gemv_cb4_bs64_f16"))
+    for blocksize in KernelDispatchPlan.specializedBlocksizes {
+      #expect(names.contains("gemv_cb4_bs\(blocksize)_f16"))
+    }
   }
 }

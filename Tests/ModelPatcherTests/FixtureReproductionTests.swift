@@ -90,6 +90,25 @@ struct FixtureReproductionTests {
     }
   }
 
+  @Test func cpuNestingRuleReproducesTheNF4CheckpointByteForByte() async throws {
+    let registry = try #require(FixtureReproductionTests.registry)
+    let spec = try registry.format(named: "nf4").parameterSpec(named: "double_quant_rule")
+    try #require(spec != nil, "this build's nf4 has no double_quant_rule")
+    let folder = try TestFiles.scratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let variant = FixtureReproductionTests.allVariants[0]
+    var job = QuantizationJob(
+      model: TestFiles.tinyLlama, output: folder.appending(path: "out"), quantization: variant.quantization)
+    job.parameters["double_quant_rule"] = .string("cpu")
+    _ = try await ModelPatcher(registry: registry).quantizeModel(job)
+    let expected = TestFiles.fixture("hf/\(variant.folder)")
+    for file in ["model.safetensors", "config.json"] {
+      #expect(
+        try Data(contentsOf: folder.appending(path: "out/\(file)")) == Data(contentsOf: expected.appending(path: file)), "\(file)"
+      )
+    }
+  }
+
   @Test("Dequantizing equals bitsandbytes' decode of the stored tensors", arguments: variants)
   func dequantizesFixture(_ variant: Variant) async throws {
     let registry = try #require(FixtureReproductionTests.registry)

@@ -120,6 +120,18 @@ struct SafetyTests {
     #expect(try TestFiles.contents(of: folder) == ["sharded", "weights.safetensors"])
   }
 
+  @Test func shardedInputThroughItsIndex() async throws {
+    let folder = try TestFiles.scratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let patcher = ModelPatcher(registry: registry)
+    let summary = try await patcher.quantizeModel(job(TestFiles.fixture("safetensors/sharded"), folder.appending(path: "out")))
+    // q_proj and down_proj of two layers; the embedding, the norm and lm_head are kept.
+    #expect(summary.quantizedTensors == 4 && summary.keptTensors == 3)
+    #expect(summary.files == ["model.safetensors"])
+    let back = try patcher.loadCheckpoint(at: folder.appending(path: "out"))
+    #expect(back.quantizedItems.count == 4 && back.items.count == 7)
+  }
+
   @Test func cancellationLeavesNothing() async throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }

@@ -45,6 +45,22 @@ struct WriterTests {
     #expect(try TestFiles.contents(of: folder) == ["out.safetensors"])
   }
 
+  @Test("Copied from the file in chunks", arguments: pythonFiles)
+  func chunkedCopyMatchesPython(_ path: String) throws {
+    let original = TestFiles.fixture(path)
+    let file = try SafeTensorsFile(contentsOf: original)
+    let folder = try TestFiles.scratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let output = folder.appending(path: "out.safetensors")
+    let writer = try SafeTensorsWriter(url: output, metadata: file.metadata)
+    for name in file.tensorNames { try writer.addCopy(of: name, in: file, named: name) }
+    #expect(throws: SafeTensorsError.tensorNotFound(file: original.path, tensor: "missing")) {
+      try writer.addCopy(of: "missing", in: file, named: "missing")
+    }
+    try writer.finish()
+    #expect(try Data(contentsOf: output) == Data(contentsOf: original))
+  }
+
   @Test func insertionOrderAndPadding() throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }

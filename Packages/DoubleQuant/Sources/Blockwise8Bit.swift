@@ -6,23 +6,23 @@ public let blockwise8FormatName = "blockwise8"
 /// Quantizes a tensor to 8-bit codes into a 256-entry map with one float32 absmax per block
 /// (bitsandbytes' `quantize_blockwise`, default torch backend).
 ///
-/// Each block is normalised by its absmax (reciprocal multiply for full blocks, division for the
-/// trailing partial block) and each value takes the index of the nearest map entry, ties to the lower
-/// index. An all-zero block gets the index of 0.0 (127 in the signed map). bitsandbytes' CPU C++ kernel
-/// approximates this rule with a 65536-bin lookup table and differs on about 0.15 % of codes; this
-/// follows the exact rule of the default (and Apple MPS) backend.
+/// With the default rule each block is normalised by its absmax (reciprocal multiply for full blocks,
+/// division for the trailing partial block) and each value takes the index of the nearest map entry, ties to
+/// the lower index; an all-zero block gets the index of 0.0 (127 in the signed map). bitsandbytes' CPU C++
+/// kernel uses a 65536-bin lookup table instead (``Blockwise8Rule/cpuLookupTable``).
 ///
 /// - Parameters:
 ///   - tensor: A float32, float16 or bfloat16 tensor with at least one element.
 ///   - code: The 256-entry map, sorted ascending (default: ``DynamicMap/signed``).
 ///   - blocksize: Elements per block; any positive integer (bitsandbytes' default is 4096).
+///   - rule: Which bitsandbytes kernel to reproduce (default: the default backend).
 /// - Returns: A tensor with layout ``StorageLayout/codebook8Bit(codes:state:)``, codes shaped like the input.
 /// - Throws: `QuantError` for an empty tensor, an unsupported dtype, a non-positive blocksize or a bad map.
 public func quantizeBlockwise(
-  _ tensor: Tensor, code: [Float] = DynamicMap.signed, blocksize: Int = 4096
+  _ tensor: Tensor, code: [Float] = DynamicMap.signed, blocksize: Int = 4096, rule: Blockwise8Rule = .defaultBackend
 ) throws(QuantError) -> QuantizedTensor {
   try Blockwise8Bit.checkInput(tensor, operation: "quantizeBlockwise")
-  let (codes, absmax) = try Blockwise8Bit.quantize(tensor.floats(), code: code, blocksize: blocksize)
+  let (codes, absmax) = try Blockwise8Bit.quantize(tensor.floats(), code: code, blocksize: blocksize, rule: rule)
   let state = QuantState(
     absmax: .plain(absmax), shape: tensor.shape, code: code, dtype: tensor.dtype, blocksize: blocksize,
     quantType: blockwise8FormatName)
@@ -46,21 +46,24 @@ public func dequantizeBlockwise(_ tensor: QuantizedTensor, to dtype: DType? = ni
   return try Tensor(converting: tensor.layout.dequantizedFloats(), to: dtype ?? tensor.originalDType, shape: tensor.shape)
 }
 
-/// The 8-bit blockwise rule on plain float arrays (shared by ``quantizeBlockwise(_:code:blocksize:)`` and
-/// ``doubleQuant(absmax:blocksize:offset:)``).
+/// The 8-bit blockwise rule on plain float arrays (shared by ``quantizeBlockwise(_:code:blocksize:rule:)`` and
+/// ``doubleQuant(absmax:blocksize:offset:rule:)``).
 public enum Blockwise8Bit {
   /// The input dtypes `quantizeBlockwise` accepts.
   public static let supportedDTypes: [DType] = [.float32, .float16, .bfloat16]
 
-  /// Quantizes float32 values with bitsandbytes' default rule.
+  /// Quantizes float32 values with one of bitsandbytes' rules.
   ///
   /// - Parameters:
   ///   - values: The values, at least one.
   ///   - code: The 256-entry map, sorted ascending.
   ///   - blocksize: Elements per block, positive.
+  ///   - rule: Which bitsandbytes kernel to reproduce.
   /// - Returns: One code per value and one absmax per block.
   /// - Throws: `QuantError` for empty input, a non-positive blocksize or a map that is not 256 sorted values.
-  public static func quantize(_ values: [Float], code: [Float], blocksize: Int) throws(QuantError) -> (
+  public static func quantize(
+    _ values: [Float], code: [Float], blocksize: Int, rule: Blockwise8Rule = .defaultBackend
+  ) throws(QuantError) -> (
     codes: [UInt8], absmax: [Float]
   ) {
     guard !values.isEmpty else { throw .emptyTensor(context: "8-bit blockwise quantization") }
@@ -69,6 +72,7 @@ public enum Blockwise8Bit {
     guard zip(code, code.dropFirst()).allSatisfy({ $0 <= $1 }) else {
       throw .invalidArgument("the 8-bit map must be sorted ascending (bitsandbytes assumes it)")
     }
+    if rule == .cpuLookupTable { return CPULookupTableQuantizer(code: code).quantize(values, blocksize: blocksize) }
     let quantizer = try BlockwiseCodebookQuantizer(code: code)
     var absmax = [Float](repeating: 0, count: BlockwiseCodebookQuantizer.blockCount(values.count, blocksize: blocksize))
     var codes = [UInt8](repeating: 0, count: values.count)

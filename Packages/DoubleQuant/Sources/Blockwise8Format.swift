@@ -2,8 +2,8 @@ public import QuantCore
 
 /// bitsandbytes' 8-bit blockwise quantization (`quantize_blockwise`) as a registry format, `blockwise8`.
 ///
-/// Parameters: `blocksize` (any positive integer, default 4096, bitsandbytes' default) and `map`
-/// (`signed`, default, or `unsigned`). transformers has no checkpoint layout for this format, so ours is
+/// Parameters: `blocksize` (any positive integer, default 4096, bitsandbytes' default), `map`
+/// (`signed`, default, or `unsigned`) and `rule` (`default` or `cpu`, see ``Blockwise8Rule``). transformers has no checkpoint layout for this format, so ours is
 /// `weight` (U8 codes, original shape), `weight.absmax` (F32), `weight.quant_map` (F32[256]) and
 /// `weight.quant_state.blockwise8` (the JSON record bitsandbytes uses for 4-bit states).
 public struct Blockwise8Format: QuantizationFormat {
@@ -23,21 +23,28 @@ public struct Blockwise8Format: QuantizationFormat {
     name: "map", kind: .string(allowed: ["signed", "unsigned"]), defaultValue: .string("signed"),
     summary: "The dynamic map: signed, or unsigned for non-negative data.")
 
-  /// `blocksize`, `map`.
-  public var parameterSpecs: [FormatParameterSpec] { [Self.blocksizeSpec, Self.mapSpec] }
+  /// `rule`: `default` or `cpu` (see ``Blockwise8Rule``).
+  public static let ruleSpec = FormatParameterSpec(
+    name: "rule", kind: .string(allowed: Blockwise8Rule.allCases.map(\.rawValue)), defaultValue: .string("default"),
+    summary: "bitsandbytes' default backend (exact nearest code) or its CPU kernel (lookup table).")
+
+  /// `blocksize`, `map`, `rule`.
+  public var parameterSpecs: [FormatParameterSpec] { [Self.blocksizeSpec, Self.mapSpec, Self.ruleSpec] }
 
   /// Quantizes a float32, float16 or bfloat16 tensor.
   ///
   /// - Parameters:
   ///   - tensor: The tensor, at least one element.
-  ///   - parameters: `blocksize`, `map`.
+  ///   - parameters: `blocksize`, `map`, `rule`.
   /// - Returns: The quantized tensor.
   /// - Throws: `QuantError` for unsupported input or parameters.
   public func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
     let blocksize = try parameters.integer(Self.blocksizeSpec)
     let mapName = try parameters.string(Self.mapSpec)
     guard let map = DynamicMap.named(mapName) else { throw .invalidArgument("unknown map '\(mapName)'") }
-    return try quantizeBlockwise(tensor, code: map, blocksize: blocksize)
+    let ruleName = try parameters.string(Self.ruleSpec)
+    guard let rule = Blockwise8Rule(rawValue: ruleName) else { throw .invalidArgument("unknown rule '\(ruleName)'") }
+    return try quantizeBlockwise(tensor, code: map, blocksize: blocksize, rule: rule)
   }
 
   /// Decodes to `dtype`.

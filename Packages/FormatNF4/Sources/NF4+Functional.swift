@@ -8,13 +8,15 @@ public import QuantCore
 ///   - blocksize: 32, 64, 128, 256, 512, 1024, 2048 or 4096.
 ///   - doubleQuant: Whether to double-quantize the absmax (`compress_statistics`).
 ///   - quantStorage: The dtype the packed bytes are viewed as (default `uint8`).
+///   - doubleQuantRule: Which bitsandbytes 8-bit kernel picks the nested codes (default: the default backend).
 /// - Returns: The quantized tensor.
 /// - Throws: `QuantError` for an unsupported dtype, blocksize or storage, or an empty tensor.
 public func quantizeNF4(
   _ tensor: Tensor, blocksize: Int = Blockwise4BitCodec.defaultBlocksize, doubleQuant: Bool = false,
-  quantStorage: DType = .uint8
+  quantStorage: DType = .uint8, doubleQuantRule: Blockwise8Rule = .defaultBackend
 ) throws(QuantError) -> QuantizedTensor {
-  try NF4.codec.quantize(tensor, blocksize: blocksize, doubleQuant: doubleQuant, quantStorage: quantStorage)
+  try NF4.codec.quantize(
+    tensor, blocksize: blocksize, doubleQuant: doubleQuant, quantStorage: quantStorage, nestedRule: doubleQuantRule)
 }
 
 /// Decodes an NF4 tensor (bitsandbytes' `dequantize_4bit`): `code[nibble] * absmax` in float32, one rounding.

@@ -5,7 +5,8 @@ import QuantCore
 /// saves `bnb_4bit_quant_type="nf4"` weights.
 ///
 /// Parameters: `blocksize` (32 … 4096, default 64), `double_quant` (default `false`) and `quant_storage`
-/// (`uint8` default; `int8`, `float16`, `bfloat16`, `float32`, `float64` view the same bytes).
+/// (`uint8` default; `int8`, `float16`, `bfloat16`, `float32`, `float64` view the same bytes), and
+/// `double_quant_rule` (`default`, or `cpu` to write the nested codes a CPU build of bitsandbytes writes).
 public struct NF4Format: Codebook4BitFormat {
   /// Creates the format.
   public init() {}

@@ -104,3 +104,9 @@ kernel void matmul_16(device const float* a [[buffer(0)]], device const float* b
   }
   simdgroup_store(accumulator, c + row * 16u + column, 16);
 }
+
+/// A non-template kernel exported under another name, with a threadgroup-size hint.
+[[host_name("renamed_fill")]] [[max_total_threads_per_threadgroup(64)]] kernel void fill_value(
+    device float* output [[buffer(0)]], uint gid [[thread_position_in_grid]]) {
+  output[gid] = 42.0f;
+}

@@ -11,7 +11,8 @@ struct RootCommand: AsyncParsableCommand {
     abstract: "Quantize Hugging Face models into bitsandbytes checkpoints that transformers loads as they are.",
     discussion: """
       bnb-patch --config quant.yaml runs a job (Docs/quant-yaml.md); flags override the file.
-      Exit statuses: 0 ok, 2 verification failed, 64 usage, 65 bad configuration, 66 bad input,
+
+      Exit statuses: 0 ok, 2 verification failed, 64 usage, 65 bad configuration, 66 bad input, \
       67 NaN/Inf weights refused, 73 output exists, 74 I/O failure, 130 interrupted.
       """,
     subcommands: [

@@ -37,6 +37,10 @@ final class ProgressReporter: Sendable {
         "[\(count)/\(progress.totalTensors)] \(TextFormatting.bytes(progress.completedBytes)) / \(TextFormatting.bytes(progress.totalBytes))"
         + " \(TextFormatting.bytes(Int(rate)))/s  \(progress.tensorName) → \(progress.action)"
       if console.errorIsTerminal {
+        let fraction = progress.totalBytes > 0 ? Double(progress.completedBytes) / Double(progress.totalBytes) : 1
+        let filled = Int((fraction * 24).rounded(.down))
+        let bar = "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: 24 - filled) + "] "
+        let text = bar + text
         let padding = lastLineLength.withLock { last in
           defer { last = text.count }
           return String(repeating: " ", count: max(0, last - text.count))

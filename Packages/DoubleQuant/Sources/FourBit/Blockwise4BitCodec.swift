@@ -47,11 +47,12 @@ public struct Blockwise4BitCodec: Sendable {
   ///   - doubleQuant: Whether to double-quantize the absmax (`compress_statistics`).
   ///   - quantStorage: The dtype the packed bytes are viewed as (`[(n+1)/2/itemsize, 1]`).
   ///   - offset: For double quantization, the offset to use instead of the computed mean.
+  ///   - nestedRule: For double quantization, which bitsandbytes 8-bit kernel picks the nested codes.
   /// - Returns: The quantized tensor (layout ``StorageLayout/codebook4Bit(packed:state:)``).
   /// - Throws: `QuantError` for an unsupported dtype, blocksize or storage, or an empty tensor.
   public func quantize(
     _ tensor: Tensor, blocksize: Int = defaultBlocksize, doubleQuant: Bool = false, quantStorage: DType = .uint8,
-    offset: Float? = nil
+    offset: Float? = nil, nestedRule: Blockwise8Rule = .defaultBackend
   ) throws(QuantError) -> QuantizedTensor {
     let operation = "\(quantType) quantization"
     guard Self.supportedDTypes.contains(tensor.dtype) else {
@@ -80,14 +81,14 @@ public struct Blockwise4BitCodec: Sendable {
       }
     }
     let scales: BlockScales =
-      doubleQuant ? .nested(try DoubleQuant.doubleQuant(absmax: absmax, offset: offset)) : .plain(absmax)
+      doubleQuant ? .nested(try DoubleQuant.doubleQuant(absmax: absmax, offset: offset, rule: nestedRule)) : .plain(absmax)
     let state = QuantState(
       absmax: scales, shape: tensor.shape, code: code, dtype: tensor.dtype, blocksize: blocksize, quantType: quantType)
     return QuantizedTensor(
       format: quantType, shape: tensor.shape, originalDType: tensor.dtype, layout: .codebook4Bit(packed: packed, state: state))
   }
 
-  /// Quantizes with format parameters (`blocksize`, `double_quant`, `quant_storage`).
+  /// Quantizes with format parameters (`blocksize`, `double_quant`, `quant_storage`, `double_quant_rule`).
   ///
   /// - Parameters:
   ///   - tensor: The tensor.
@@ -99,9 +100,11 @@ public struct Blockwise4BitCodec: Sendable {
     guard let storage = DType(torchName: storageName) else {
       throw .invalidArgument("unknown quant_storage '\(storageName)'")
     }
+    let ruleName = try parameters.string(Self.doubleQuantRuleSpec)
+    guard let rule = Blockwise8Rule(rawValue: ruleName) else { throw .invalidArgument("unknown double_quant_rule '\(ruleName)'") }
     return try quantize(
       tensor, blocksize: parameters.integer(Self.blocksizeSpec), doubleQuant: parameters.bool(Self.doubleQuantSpec),
-      quantStorage: storage)
+      quantStorage: storage, nestedRule: rule)
   }
 
   /// Decodes to `dtype`: `code[nibble] * absmax[block]` in float32, rounded once.
@@ -137,6 +140,12 @@ public struct Blockwise4BitCodec: Sendable {
     name: "quant_storage", kind: .string(allowed: supportedStorage.map(\.rawValue)), defaultValue: .string("uint8"),
     summary: "The dtype the packed bytes are stored as (bnb_4bit_quant_storage); the bytes do not change.")
 
+  /// `double_quant_rule`: `default` (bitsandbytes' default backend) or `cpu` (its CPU C++ kernel).
+  public static let doubleQuantRuleSpec = FormatParameterSpec(
+    name: "double_quant_rule", kind: .string(allowed: Blockwise8Rule.allCases.map(\.rawValue)), defaultValue: .string("default"),
+    summary: "How nested absmax codes are chosen: bitsandbytes' default backend (exact nearest) or its CPU kernel (lookup table)."
+  )
+
   /// The parameters of a 4-bit codebook format.
-  public static let parameterSpecs = [blocksizeSpec, doubleQuantSpec, quantStorageSpec]
+  public static let parameterSpecs = [blocksizeSpec, doubleQuantSpec, quantStorageSpec, doubleQuantRuleSpec]
 }

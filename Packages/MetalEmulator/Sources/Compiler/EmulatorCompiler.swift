@@ -33,7 +33,7 @@ public struct EmulatorCompileOptions: Sendable, Hashable {
 /// Compiles `.metal` sources into a loadable kernel library (the emulator's `makeLibrary(source:)`).
 enum EmulatorCompiler {
   /// Bump when the token pass or the command lines change, so stale cached libraries are ignored.
-  static let version = "mtlemu-3"
+  static let version = "mtlemu-6"
 
   static let commonFlags = [
     "-std=c++17", "-fno-exceptions", "-fno-rtti", "-fPIC", "-fvisibility=hidden", "-ffp-contract=off",
@@ -115,7 +115,8 @@ enum EmulatorCompiler {
 
     let runtime = try runtimeObject(toolchain: toolchain, shimFiles: shimFiles)
     var compileArguments = ["-x", "c++-cpp-output"] + commonFlags + targetFlags
-    compileArguments += [options.optimization, "-Werror=double-promotion", "-Wno-unused-command-line-argument"]
+    compileArguments += [options.optimization, "-gline-tables-only", "-Werror=double-promotion"]
+    compileArguments += ["-Wno-unused-command-line-argument"]
     if options.boundsChecks { compileArguments += ["-fsanitize=bounds", "-fsanitize-trap=all"] }
     compileArguments += ["-shared", "-nostdlib++", translated.path, "-x", "none", runtime.path]
     compileArguments += ["-o", temporaryLibrary.path]

@@ -56,6 +56,43 @@ public struct EmulatorToolchain: Sendable {
     return EmulatorToolchain(clang: URL(fileURLWithPath: clang), cacheDirectory: cache, shimDirectory: shim)
   }
 
+  /// `llvm-symbolizer` beside clang, used to turn a fault address into a source line (optional).
+  var symbolizer: URL? {
+    let candidate = clang.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("llvm-symbolizer")
+    return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
+  }
+
+  /// Replaces ` [mtlemu-pc 0x…]` in a runtime report with the source location(s) of that address.
+  ///
+  /// - Parameters:
+  ///   - report: The runtime's message.
+  ///   - library: The shared library the address belongs to.
+  /// - Returns: The report with `at file:line:column` (innermost inlined frame first), or unchanged.
+  func symbolicate(_ report: String, library: URL) -> String {
+    guard let start = report.range(of: " [mtlemu-pc "), let end = report[start.upperBound...].firstIndex(of: "]"),
+      let symbolizer
+    else { return report }
+    let address = String(report[start.upperBound..<end])
+    let process = Process()
+    process.executableURL = symbolizer
+    process.arguments = ["--obj=\(library.path)", "--inlining", "--functions=none", address]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = Pipe()
+    do {
+      try process.run()
+    } catch {
+      return report
+    }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let frames = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+      .filter { !$0.isEmpty && !$0.hasPrefix("??") && !$0.hasPrefix("<mtlemu") }
+    guard !frames.isEmpty else { return report }
+    return report.replacingCharacters(
+      in: start.lowerBound...end, with: " at " + frames.joined(separator: ", inlined into "))
+  }
+
   /// Runs clang with `arguments`; returns normally when it exits with status 0.
   ///
   /// - Parameter arguments: The command line after the executable.

@@ -34,7 +34,7 @@ struct MetalSourceTranslator {
     "thread_execution_width": "threads_per_simdgroup",
     "dispatch_threads_per_threadgroup": "threads_per_threadgroup",
   ]
-  static let ignoredAttributes: Set<String> = ["max_total_threads_per_threadgroup", "host_name"]
+  static let ignoredAttributes: Set<String> = ["max_total_threads_per_threadgroup"]
   static let unsupportedAttributes: Set<String> = [
     "function_constant", "stage_in", "texture", "sampler", "position", "vertex_id", "instance_id", "color",
     "user", "visible", "intersection", "imageblock_data", "quadgroup_index_in_threadgroup",
@@ -43,6 +43,8 @@ struct MetalSourceTranslator {
 
   private let source: SourceTokenizer
   private var edits: [(start: Int, end: Int, text: String)] = []
+  /// A `[[host_name("…")]]` seen before a non-template kernel's declaration.
+  private var pendingHostName: String?
 
   /// Translates preprocessed source.
   ///
@@ -200,8 +202,10 @@ struct MetalSourceTranslator {
       throw fail("a kernel must be declared as `kernel void name(...)`", at: tokens[index])
     }
     let name = text(i + 1)
+    let hostName = pendingHostName ?? name
+    pendingHostName = nil
     if isTemplateDeclaration(before: index) { return }
-    entries.append(Entry(hostName: name, callee: name))
+    entries.append(Entry(hostName: hostName, callee: name))
   }
 
   /// Whether `template <…>` directly precedes the token at `index`.
@@ -311,6 +315,11 @@ struct MetalSourceTranslator {
       blank(index, close)
       try recordKernel(after: close)
       return close
+    } else if name == "host_name" {
+      pendingHostName = ((index + 3)..<close).filter { tokens[$0].kind == .literal }
+        .map { String(text($0).dropFirst().dropLast()) }.joined()
+      blank(index, close)
+      return close
     } else if Self.ignoredAttributes.contains(name) {
       blank(index, close)
       return close
@@ -405,7 +414,7 @@ struct MetalSourceTranslator {
   }
 
   private func launchers() -> String {
-    var text = "\n// MARK: launchers written by the Metal emulator's token pass\n"
+    var text = "\n# 1 \"<mtlemu launchers>\"\n// Launchers written by the Metal emulator's token pass.\n"
     for (index, entry) in entries.enumerated() {
       text += "extern \"C\" void mtlemu_k_\(index)(void) { \(entry.callee)(); }\n"
     }

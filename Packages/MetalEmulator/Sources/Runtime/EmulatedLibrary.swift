@@ -71,6 +71,7 @@ public final class EmulatedLibrary: @unchecked Sendable {
     @convention(c) (Int32, UnsafePointer<UInt32>?, UnsafePointer<UInt32>?, UnsafePointer<UInt32>?) -> Int32
 
   private let handle: UnsafeMutableRawPointer
+  private let toolchain: EmulatorToolchain
   private let lastError: ErrorFunction
   private let clearBindings: ClearFunction
   private let bindBuffer: BindBufferFunction
@@ -98,7 +99,7 @@ public final class EmulatedLibrary: @unchecked Sendable {
     if let toolchain { resolved = toolchain } else { resolved = try EmulatorToolchain.detect() }
     let path = try EmulatorCompiler.library(sources: sources, options: options, toolchain: resolved)
     if let library = loaded.withLock({ $0[path.path] }) { return library }
-    let library = try EmulatedLibrary(path: path)
+    let library = try EmulatedLibrary(path: path, toolchain: resolved)
     return loaded.withLock { libraries in
       if let existing = libraries[path.path] { return existing }
       libraries[path.path] = library
@@ -115,12 +116,13 @@ public final class EmulatedLibrary: @unchecked Sendable {
     return unsafeBitCast(pointer, to: type)
   }
 
-  private init(path: URL) throws(MetalEmulatorError) {
+  private init(path: URL, toolchain: EmulatorToolchain) throws(MetalEmulatorError) {
     guard let handle = dlopen(path.path, RTLD_NOW | RTLD_LOCAL) else {
       throw .libraryLoadFailed(dlerror().map { String(cString: $0) } ?? path.path)
     }
     self.handle = handle
     self.path = path
+    self.toolchain = toolchain
     let count = try Self.symbol(handle, "mtlemu_function_count", as: CountFunction.self)
     let name = try Self.symbol(handle, "mtlemu_function_name", as: NameFunction.self)
     lastError = try Self.symbol(handle, "mtlemu_last_error", as: ErrorFunction.self)
@@ -229,7 +231,8 @@ public final class EmulatedLibrary: @unchecked Sendable {
       }
       clearBindings()
       if result != 0 {
-        throw .dispatchFailed(lastError().map { String(cString: $0) } ?? "unknown error")
+        let report = lastError().map { String(cString: $0) } ?? "unknown error"
+        throw .dispatchFailed(toolchain.symbolicate(report, library: path))
       }
     }
   }

@@ -3,6 +3,10 @@
 // Compiled into every emulated kernel library (so each library is self-contained) and driven by the
 // Swift `MetalEmulator` module through the `extern "C"` functions at the bottom. Internal: no
 // stable API. Design notes: Docs/metal-emulator.md.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,9 +21,8 @@
 
 #if defined(__x86_64__) && !defined(MTLEMU_FORCE_UCONTEXT)
 #define MTLEMU_ASM_SWITCH 1
-#else
-#include <ucontext.h>
 #endif
+#include <ucontext.h>
 
 #define MTLEMU_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -345,6 +348,23 @@ bool resolveWaits() {
   return true;
 }
 
+/// Appends where in the kernel library the fault happened, for the Swift side to symbolize.
+void describeProgramCounter(void* context) {
+  uintptr_t pc = 0;
+#if defined(__x86_64__)
+  pc = (uintptr_t)((ucontext_t*)context)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+  pc = (uintptr_t)((ucontext_t*)context)->uc_mcontext.pc;
+#endif
+  Dl_info where, self;
+  if (pc == 0 || !dladdr((void*)pc, &where) || !dladdr((void*)&describeProgramCounter, &self)) return;
+  if (where.dli_fbase == self.dli_fbase) {
+    append(" [mtlemu-pc 0x%lx]", (unsigned long)(pc - (uintptr_t)where.dli_fbase));
+  } else if (where.dli_sname) {
+    append(" (in %s)", where.dli_sname);
+  }
+}
+
 void describeFault(int signal, siginfo_t* info) {
   uintptr_t address = (uintptr_t)info->si_addr;
   rt.error[0] = 0;
@@ -393,6 +413,7 @@ void faultHandler(int signal, siginfo_t* info, void* context) {
     return;
   }
   describeFault(signal, info);
+  describeProgramCounter(context);
   rt.failed = true;
   siglongjmp(rt.faultJump, 1);
 }

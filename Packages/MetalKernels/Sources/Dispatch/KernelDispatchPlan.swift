@@ -53,7 +53,7 @@ public enum KernelDispatchPlan {
   /// Dequantize: threads per threadgroup.
   public static let dequantizeThreads = 256
   /// Blocksizes with a GEMV kernel specialized at compile time (others read the blocksize at run time).
-  public static let specializedBlocksizes: Set<Int> = [64]
+  public static let specializedBlocksizes: Set<Int> = [32, 64, 128]
 
   /// The name suffix of a float dtype.
   ///

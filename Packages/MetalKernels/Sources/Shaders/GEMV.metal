@@ -65,7 +65,9 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
   template [[host_name("gemv_" #name "_" #suffix)]] [[kernel]] decltype(gemv_weights<source, act>) gemv_weights<source, act>;
 
 #define GEMV_KERNELS(act, suffix)                        \
+  GEMV_KERNEL(cb4_bs32, Codebook4<32>, act, suffix)      \
   GEMV_KERNEL(cb4_bs64, Codebook4<64>, act, suffix)      \
+  GEMV_KERNEL(cb4_bs128, Codebook4<128>, act, suffix)    \
   GEMV_KERNEL(cb4, Codebook4<0>, act, suffix)            \
   GEMV_KERNEL(cb8, Codebook8<0>, act, suffix)            \
   GEMV_KERNEL(int8, Int8Rowwise<0>, act, suffix)         \

@@ -55,20 +55,23 @@ extension ModelPatcher {
     var completedBytes = 0
     let pipeline = TensorPipeline(
       limit: threads > 0 ? threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
-    try await pipeline.run(byteCounts: items.map { $0.format == nil ? $0.storedBytes : $0.elementCount * 4 }) {
+    let working = items.map { item in
+      TensorPipeline.workingBytes(
+        elements: item.elementCount, storedBytes: item.storedBytes,
+        computed: item.format != nil || (dtype != nil && dtype != item.dtype && item.dtype.isFloatingPoint))
+    }
+    try await pipeline.run(byteCounts: working) {
       (index) throws(ModelPatcherError) -> TensorPipeline.Output in
       let item = items[index]
+      if item.format == nil, dtype == nil || dtype == item.dtype || !item.dtype.isFloatingPoint,
+        let source = checkpoint.input.checkpoint.file(containing: item.name)
+      {
+        return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
+      }
       return TensorPipeline.Output(tensors: [NamedTensor(item.name, try checkpoint.decoded(item, to: dtype))])
     } sink: { (index, output) throws(ModelPatcherError) in
       let item = items[index]
-      for tensor in output.tensors {
-        do throws(SafeTensorsError) {
-          try writer.add(tensor.tensor, named: tensor.name)
-        } catch {
-          throw .safeTensors(error)
-        }
-        summary.outputBytes += tensor.tensor.byteCount
-      }
+      summary.outputBytes += try writer.write(output)
       if let format = item.format {
         summary.quantizedTensors += 1
         summary.quantizedParameters += item.elementCount

@@ -176,14 +176,20 @@ public struct ModelPatcher: Sendable {
     var completedBytes = 0
     let pipeline = TensorPipeline(
       limit: job.threads > 0 ? job.threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
-    try await pipeline.run(byteCounts: items.map(\.byteCount)) { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
+    let working = items.map {
+      TensorPipeline.workingBytes(elements: $0.elementCount, storedBytes: $0.byteCount, computed: $0.action.isQuantized)
+    }
+    try await pipeline.run(byteCounts: working) { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
       let item = items[index]
       let file = inputFiles[index]
+      guard case .quantize(let formatName, let parameters) = item.action else {
+        guard let source = checkpoint.file(containing: item.name) else {
+          throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
+        }
+        return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
+      }
       guard let tensor = try? checkpoint.tensor(named: item.name) else {
         throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
-      }
-      guard case .quantize(let formatName, let parameters) = item.action else {
-        return TensorPipeline.Output(tensors: [NamedTensor(item.name, tensor)])
       }
       var warnings: [String] = []
       let nonFinite = NonFiniteScan.count(in: tensor)
@@ -206,14 +212,7 @@ public struct ModelPatcher: Sendable {
       }
     } sink: { (index, output) throws(ModelPatcherError) in
       let item = items[index]
-      for tensor in output.tensors {
-        do throws(SafeTensorsError) {
-          try writer.add(tensor.tensor, named: tensor.name)
-        } catch {
-          throw .safeTensors(error)
-        }
-      }
-      let written = output.tensors.reduce(0) { $0 + $1.tensor.byteCount }
+      let written = try writer.write(output)
       summary.outputBytes += written
       let action: String
       switch item.action {
@@ -363,11 +362,30 @@ enum TensorSink {
   case file(SafeTensorsStreamingFile)
   case folder(ShardedSafeTensorsWriter)
 
-  func add(_ tensor: Tensor, named name: String) throws(SafeTensorsError) {
-    switch self {
-    case .file(let file): try file.writer.add(tensor, named: name)
-    case .folder(let writer): try writer.add(tensor, named: name)
+  /// Writes one pipeline output.
+  ///
+  /// - Returns: The bytes written.
+  func write(_ output: TensorPipeline.Output) throws(ModelPatcherError) -> Int {
+    var bytes = 0
+    do throws(SafeTensorsError) {
+      for named in output.tensors {
+        switch self {
+        case .file(let file): try file.writer.add(named.tensor, named: named.name)
+        case .folder(let writer): try writer.add(named.tensor, named: named.name)
+        }
+        bytes += named.tensor.byteCount
+      }
+      for copy in output.copies {
+        switch self {
+        case .file(let file): try file.writer.addCopy(of: copy.name, in: copy.file, named: copy.name)
+        case .folder(let writer): try writer.addCopy(of: copy.name, in: copy.file, named: copy.name)
+        }
+        bytes += copy.file.entry(named: copy.name)?.byteCount ?? 0
+      }
+    } catch {
+      throw .safeTensors(error)
     }
+    return bytes
   }
 
   func finish() throws(SafeTensorsError) -> [String] {

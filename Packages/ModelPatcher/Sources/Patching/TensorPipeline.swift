@@ -1,11 +1,12 @@
 import Foundation
 import QuantCore
+import SafeTensors
 
 /// Runs per-tensor work concurrently with a bounded number of tensors in flight, and hands results to
 /// a sink strictly in input order.
 ///
-/// At most `limit` tensors are between "started" and "written", and their input bytes stay under
-/// `byteBudget` (a single tensor larger than the budget runs alone). Peak memory is therefore a few
+/// At most `limit` tensors are between "started" and "written", and their estimated working memory stays
+/// under `byteBudget` (a single tensor larger than the budget runs alone). Peak memory is therefore a few
 /// tensors, whatever the model size.
 struct TensorPipeline {
   /// Tensors in flight at most.
@@ -15,8 +16,18 @@ struct TensorPipeline {
 
   /// One unit of work's result: the tensors to write and any warnings.
   struct Output: Sendable {
-    var tensors: [NamedTensor]
+    /// Tensors computed in memory.
+    var tensors: [NamedTensor] = []
+    /// Tensors copied unchanged from an input file (read in chunks, never through the mapping).
+    var copies: [Copy] = []
+    /// Messages for the user.
     var warnings: [String] = []
+  }
+
+  /// A tensor written unchanged from an input file.
+  struct Copy: Sendable {
+    var name: String
+    var file: SafeTensorsFile
   }
 
   /// Runs `work` for every index of `byteCounts`, passing results to `sink` in order.
@@ -82,6 +93,18 @@ struct TensorPipeline {
 
   /// The default number of tensors in flight: one per core.
   static var defaultLimit: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-  /// The default input bytes in flight: 256 MiB.
-  static let defaultByteBudget = 256 << 20
+  /// The default working memory in flight: 1 GiB (estimated with ``workingBytes(elements:storedBytes:computed:)``).
+  static let defaultByteBudget = 1 << 30
+
+  /// The memory a unit of work needs while in flight: a tensor that is computed holds its mapped input,
+  /// a float32 copy and the formats' float32 scratch (about 8 bytes per element) besides the result; a
+  /// copied tensor streams through a 4 MiB buffer.
+  ///
+  /// - Parameters:
+  ///   - elements: The tensor's element count.
+  ///   - storedBytes: Its bytes in the input.
+  ///   - computed: Whether it is quantized or decoded (else copied).
+  static func workingBytes(elements: Int, storedBytes: Int, computed: Bool) -> Int {
+    computed ? storedBytes + elements * 8 : min(storedBytes, 4 << 20)
+  }
 }

@@ -47,19 +47,38 @@ public final class ShardedSafeTensorsWriter {
   ///   - name: Its unique name.
   /// - Throws: `SafeTensorsError` on I/O failure or a duplicate name.
   public func add(_ tensor: Tensor, named name: String) throws(SafeTensorsError) {
+    try shard(for: tensor.byteCount, named: name).add(tensor, named: name)
+    currentNames.append(name)
+    totalSize += tensor.byteCount
+  }
+
+  /// Adds a tensor of another file by reading it in chunks (see ``SafeTensorsWriter/addCopy(of:in:named:)``).
+  ///
+  /// - Parameters:
+  ///   - source: The tensor's name in `file`.
+  ///   - file: The file holding it.
+  ///   - name: Its name here.
+  /// - Throws: `SafeTensorsError` on I/O failure, a missing source or a duplicate name.
+  public func addCopy(of source: String, in file: SafeTensorsFile, named name: String) throws(SafeTensorsError) {
+    guard let entry = file.entry(named: source) else { throw .tensorNotFound(file: file.url.path, tensor: source) }
+    try shard(for: entry.byteCount, named: name).addCopy(of: source, in: file, named: name)
+    currentNames.append(name)
+    totalSize += entry.byteCount
+  }
+
+  /// The writer of the shard the next tensor of `byteCount` bytes goes into (starting a new one if needed).
+  private func shard(for byteCount: Int, named name: String) throws(SafeTensorsError) -> SafeTensorsWriter {
     guard !finished else {
       throw .invalidUse(file: folder.path, reason: "tensor '\(name)' added after the checkpoint was finished")
     }
-    if let writer = current, writer.dataByteCount > 0, writer.dataByteCount + tensor.byteCount > maximumShardSize {
+    if let writer = current, writer.dataByteCount > 0, writer.dataByteCount + byteCount > maximumShardSize {
       try closeShard()
     }
-    if current == nil {
-      let temporary = folder.appending(path: ".shard-\(finishedShards.count + 1).safetensors.partial")
-      current = try SafeTensorsWriter(url: temporary, metadata: metadata)
-    }
-    try current?.add(tensor, named: name)
-    currentNames.append(name)
-    totalSize += tensor.byteCount
+    if let current { return current }
+    let writer = try SafeTensorsWriter(
+      url: folder.appending(path: ".shard-\(finishedShards.count + 1).safetensors.partial"), metadata: metadata)
+    current = writer
+    return writer
   }
 
   private func closeShard() throws(SafeTensorsError) {

@@ -68,15 +68,47 @@ public final class SafeTensorsWriter {
   ///   - name: Its name; unique within the file, and not `__metadata__`.
   /// - Throws: `SafeTensorsError.duplicateTensor`, `.invalidUse` after ``finish()``, or `.io`.
   public func add(_ tensor: Tensor, named name: String) throws(SafeTensorsError) {
-    guard !finished else { throw .invalidUse(file: url.path, reason: "tensor '\(name)' added after the file was finished") }
-    guard name != "__metadata__" else { throw .invalidUse(file: url.path, reason: "'__metadata__' is not a valid tensor name") }
-    guard names.insert(name).inserted else { throw .duplicateTensor(file: url.path, tensor: name) }
+    try checkName(name)
     let start = dataByteCount
     try tensor.withUnsafeBytes { (bytes) throws(SafeTensorsError) in
       try Platform.writeAll(scratch, bytes, path: url.path)
     }
     entries.append(
       SafeTensorsEntry(name: name, dtype: tensor.dtype, shape: tensor.shape, start: start, end: start + tensor.byteCount))
+  }
+
+  /// Appends a tensor of another safetensors file by reading it from that file in chunks, without
+  /// touching its memory mapping, so copying a multi-gigabyte embedding does not grow the resident set.
+  ///
+  /// - Parameters:
+  ///   - source: The tensor's name in `file`.
+  ///   - file: The file holding it.
+  ///   - name: Its name in this file.
+  /// - Throws: `SafeTensorsError.tensorNotFound`, `.duplicateTensor`, `.invalidUse` after ``finish()``, or `.io`.
+  public func addCopy(of source: String, in file: SafeTensorsFile, named name: String) throws(SafeTensorsError) {
+    guard let entry = file.entry(named: source) else { throw .tensorNotFound(file: file.url.path, tensor: source) }
+    try checkName(name)
+    let start = dataByteCount
+    let input = try Platform.openForReading(file.url.path)
+    defer { Platform.close(input) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 22, alignment: 64)
+    defer { buffer.deallocate() }
+    var copied = 0
+    while copied < entry.byteCount {
+      let count = min(buffer.count, entry.byteCount - copied)
+      let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+      try Platform.readAll(input, into: chunk, at: file.header.dataStart + entry.start + copied, path: file.url.path)
+      try Platform.writeAll(scratch, UnsafeRawBufferPointer(chunk), path: url.path)
+      copied += count
+    }
+    entries.append(
+      SafeTensorsEntry(name: name, dtype: entry.dtype, shape: entry.shape, start: start, end: start + entry.byteCount))
+  }
+
+  private func checkName(_ name: String) throws(SafeTensorsError) {
+    guard !finished else { throw .invalidUse(file: url.path, reason: "tensor '\(name)' added after the file was finished") }
+    guard name != "__metadata__" else { throw .invalidUse(file: url.path, reason: "'__metadata__' is not a valid tensor name") }
+    guard names.insert(name).inserted else { throw .duplicateTensor(file: url.path, tensor: name) }
   }
 
   /// Writes the header and the tensors into a temporary file, flushes it and renames it into place.
