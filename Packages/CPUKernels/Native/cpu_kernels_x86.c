@@ -625,7 +625,8 @@ CK_TARGET static int ck_avx2_has_nan(const float *x, long n) {
   return found;
 }
 
-/* Sorted positions of 8 normalized values: #{t : v > t}. */
+/* Sorted positions of 8 normalized values: #{t : !(t >= v)} (NaN → 15), by 15 compares. Used when the
+   thresholds are not sorted (a codebook holding NaN), where the binary search below would not apply. */
 CK_INLINE __m256i q4_positions(__m256 v, const __m256 *thr) {
   __m256i cnt = _mm256_setzero_si256();
   /* !(t >= v): true when v > t or v is NaN. */
@@ -633,42 +634,152 @@ CK_INLINE __m256i q4_positions(__m256 v, const __m256 *thr) {
   return cnt;
 }
 
-CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map,
-                                     uint8_t *packed, float *absmax) {
-  __m256 thr[15];
-  for (int t = 0; t < 15; t++) thr[t] = _mm256_set1_ps(t15[t]);
-  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)map));
+/* The same count by a branch-free 4-step binary search over sorted thresholds t0 ≤ … ≤ t14. The predicate
+   P(k) = !(t_k >= v) is monotone in k (true for every k when v is NaN), so the count of true P(k) is found by
+   testing t7, then t3/t11, then t1/t5/t9/t13, then the even thresholds: pos = 8·P(7) + 4·P(i+3) + 2·P(i+1)
+   + P(i). Lookups: a blend for step 2, `vpermps` of {t1, t5, t9, t13} and {t0, t2, …, t14} for steps 3-4. */
+typedef struct {
+  __m256 t7, t3, t11, odd, even;
+} q4_search;
+
+CK_INLINE __m256i q4_positions_search(__m256 v, const q4_search *q) {
+  const __m256i two = _mm256_set1_epi32(2);
+  __m256i m1 = _mm256_castps_si256(_mm256_cmp_ps(v, q->t7, _CMP_NLE_UQ));
+  __m256 thr2 = _mm256_blendv_ps(q->t3, q->t11, _mm256_castsi256_ps(m1));
+  __m256i m2 = _mm256_castps_si256(_mm256_cmp_ps(v, thr2, _CMP_NLE_UQ));
+  __m256i i3 = _mm256_sub_epi32(_mm256_and_si256(m1, two), m2); /* 2·P(7) + P(step 2), 0…3 */
+  __m256i m3 = _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_permutevar8x32_ps(q->odd, i3), _CMP_NLE_UQ));
+  __m256i i4 = _mm256_sub_epi32(_mm256_add_epi32(i3, i3), m3); /* 0…7 */
+  __m256i m4 = _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_permutevar8x32_ps(q->even, i4), _CMP_NLE_UQ));
+  return _mm256_sub_epi32(_mm256_add_epi32(i4, i4), m4); /* 0…15 */
+}
+
+/* 32 int32 positions → 32 bytes in element order → nibble codes → 16 packed bytes, high nibble first. */
+CK_INLINE void q4_pack32(const __m256i p[4], __m256i table, uint8_t *dst) {
   const __m256i lowByte = _mm256_set1_epi16(0x00FF);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  __m256i w01 = _mm256_packs_epi32(p[0], p[1]), w23 = _mm256_packs_epi32(p[2], p[3]);
+  __m256i bytes = _mm256_packus_epi16(w01, w23);
+  bytes = _mm256_permutevar8x32_epi32(bytes, order);
+  bytes = _mm256_shuffle_epi8(table, bytes);
+  __m256i pairs =
+      _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(bytes, lowByte), 4), _mm256_srli_epi16(bytes, 8));
+  __m256i out = _mm256_packus_epi16(pairs, pairs);
+  out = _mm256_permute4x64_epi64(out, 0x08);
+  _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(out));
+}
+
+/* Lane-wise maximum of the |x| bit patterns of one block (bs % 32 == 0). For non-negative floats the integer
+   order is the float order, and every NaN pattern (> 0x7F800000) exceeds infinity, so the result's lanes are
+   both the absmax and the NaN test in a single pass. */
+#ifndef Q4_PREFETCH
+#define Q4_PREFETCH 4096
+#endif
+CK_INLINE __m256i q4_absbits(const float *x, long bs) {
+  const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m3 = m0;
+  for (long i = 0; i < bs; i += 32) {
+    _mm_prefetch((const char *)(x + i) + Q4_PREFETCH, _MM_HINT_T0);
+    _mm_prefetch((const char *)(x + i) + Q4_PREFETCH + 64, _MM_HINT_T0);
+    m0 = _mm256_max_epi32(m0, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), absMask));
+    m1 = _mm256_max_epi32(m1, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i + 8)), absMask));
+    m2 = _mm256_max_epi32(m2, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i + 16)), absMask));
+    m3 = _mm256_max_epi32(m3, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i + 24)), absMask));
+  }
+  return _mm256_max_epi32(_mm256_max_epi32(m0, m1), _mm256_max_epi32(m2, m3));
+}
+
+/* Lane j of the result = the maximum over the 8 lanes of v[j]. */
+CK_INLINE __m256i q4_reduce8(const __m256i v[8]) {
+  __m256i a = _mm256_max_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
+  __m256i b = _mm256_max_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
+  __m256i c = _mm256_max_epi32(_mm256_unpacklo_epi32(v[4], v[5]), _mm256_unpackhi_epi32(v[4], v[5]));
+  __m256i d = _mm256_max_epi32(_mm256_unpacklo_epi32(v[6], v[7]), _mm256_unpackhi_epi32(v[6], v[7]));
+  __m256i u = _mm256_max_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+  __m256i w = _mm256_max_epi32(_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
+  return _mm256_max_epi32(_mm256_permute2x128_si256(u, w, 0x20), _mm256_permute2x128_si256(u, w, 0x31));
+}
+
+CK_TARGET static void q4_block_search(const float *xb, long bs, __m256 s, const q4_search *q, __m256i table,
+                                      uint8_t *dst) {
+  for (long i = 0; i < bs; i += 32) {
+    __m256i p[4];
+    for (int j = 0; j < 4; j++) p[j] = q4_positions_search(_mm256_mul_ps(_mm256_loadu_ps(xb + i + 8 * j), s), q);
+    q4_pack32(p, table, dst + (i >> 1));
+  }
+}
+
+CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map,
+                                     uint8_t *packed, float *absmax) {
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)map));
   long full = n / bs;
-  for (long b = 0; b < full; b++) {
-    const float *xb = x + b * bs;
-    /* Prefetch ~2 KiB ahead so reading the input overlaps the compare work. */
-    for (long i = 0; i < bs; i += 16) _mm_prefetch((const char *)(xb + i) + 2048, _MM_HINT_T0);
-    float am = ck_avx2_absmax(xb, bs);
-    if (am != am || ck_avx2_has_nan(xb, bs)) {
-      /* NaN propagation rules are subtle; the scalar code implements them exactly. */
-      ck_scalar_quantize_4bit(xb, bs, bs, t15, map, packed + ((b * bs) >> 1), absmax + b);
-      continue;
-    }
-    absmax[b] = am;
-    const __m256 s = _mm256_set1_ps(1.0f / (am > 1e-38f ? am : 1e-38f));
-    for (long i = 0; i < bs; i += 32) {
-      __m256i p[4];
-      for (int j = 0; j < 4; j++) {
-        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + i + 8 * j), s);
-        p[j] = q4_positions(v, thr);
+  int sorted = 1;
+  for (int t = 0; t < 14; t++) sorted &= t15[t] <= t15[t + 1]; /* false for NaN as well */
+  if (!sorted) {
+    __m256 thr[15];
+    for (int t = 0; t < 15; t++) thr[t] = _mm256_set1_ps(t15[t]);
+    for (long b = 0; b < full; b++) {
+      const float *xb = x + b * bs;
+      float am = ck_avx2_absmax(xb, bs);
+      if (am != am || ck_avx2_has_nan(xb, bs)) {
+        /* NaN propagation rules are subtle; the scalar code implements them exactly. */
+        ck_scalar_quantize_4bit(xb, bs, bs, t15, map, packed + ((b * bs) >> 1), absmax + b);
+        continue;
       }
-      /* 32 int32 positions → 32 bytes in element order → nibble codes → 16 packed bytes. */
-      __m256i w01 = _mm256_packs_epi32(p[0], p[1]), w23 = _mm256_packs_epi32(p[2], p[3]);
-      __m256i bytes = _mm256_packus_epi16(w01, w23);
-      bytes = _mm256_permutevar8x32_epi32(bytes, order);
-      bytes = _mm256_shuffle_epi8(table, bytes);
-      __m256i pairs = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(bytes, lowByte), 4),
-                                      _mm256_srli_epi16(bytes, 8));
-      __m256i out = _mm256_packus_epi16(pairs, pairs);
-      out = _mm256_permute4x64_epi64(out, 0x08);
-      _mm_storeu_si128((__m128i *)(packed + ((b * bs + i) >> 1)), _mm256_castsi256_si128(out));
+      absmax[b] = am;
+      const __m256 s = _mm256_set1_ps(1.0f / (am > 1e-38f ? am : 1e-38f));
+      for (long i = 0; i < bs; i += 32) {
+        __m256i p[4];
+        for (int j = 0; j < 4; j++) p[j] = q4_positions(_mm256_mul_ps(_mm256_loadu_ps(xb + i + 8 * j), s), thr);
+        q4_pack32(p, table, packed + ((b * bs + i) >> 1));
+      }
+    }
+  } else {
+    q4_search q;
+    q.t7 = _mm256_set1_ps(t15[7]);
+    q.t3 = _mm256_set1_ps(t15[3]);
+    q.t11 = _mm256_set1_ps(t15[11]);
+    q.odd = _mm256_setr_ps(t15[1], t15[5], t15[9], t15[13], t15[1], t15[5], t15[9], t15[13]);
+    q.even = _mm256_setr_ps(t15[0], t15[2], t15[4], t15[6], t15[8], t15[10], t15[12], t15[14]);
+    const __m256i nanBits = _mm256_set1_epi32(0x7F800000);
+    const __m256 one = _mm256_set1_ps(1.0f), tiny = _mm256_set1_ps(1e-38f);
+    long b = 0;
+    /* Groups of 8 blocks: one pass for the 8 absmax values (and NaN flags), one vector division for the 8
+       scales, then the blocks again (L1/L2-resident) for the codes. */
+    for (; b + 8 <= full; b += 8) {
+      const float *xg = x + b * bs;
+      __m256i m[8];
+      for (int j = 0; j < 8; j++) m[j] = q4_absbits(xg + j * bs, bs);
+      __m256i bits = q4_reduce8(m);
+      int nanLanes = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bits, nanBits)));
+      __m256 am = _mm256_castsi256_ps(bits);
+      __m256 scales = _mm256_div_ps(one, _mm256_max_ps(am, tiny)); /* = fl32(1 / max(absmax, 1e-38)) */
+      _mm256_storeu_ps(absmax + b, am);
+      for (int j = 0; j < 8; j++) {
+        const float *xb = xg + j * bs;
+        uint8_t *dst = packed + (((b + j) * bs) >> 1);
+        if (nanLanes >> j & 1) {
+          /* NaN propagation rules are subtle; the scalar code implements them exactly. */
+          ck_scalar_quantize_4bit(xb, bs, bs, t15, map, dst, absmax + b + j);
+          continue;
+        }
+        __m256 s = _mm256_permutevar8x32_ps(scales, _mm256_set1_epi32(j));
+        q4_block_search(xb, bs, s, &q, table, dst);
+      }
+    }
+    for (; b < full; b++) {
+      const float *xb = x + b * bs;
+      __m256i v[8];
+      v[0] = q4_absbits(xb, bs);
+      for (int j = 1; j < 8; j++) v[j] = v[0];
+      __m256i bits = q4_reduce8(v); /* every lane holds the block's maximum */
+      if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bits, nanBits)))) {
+        ck_scalar_quantize_4bit(xb, bs, bs, t15, map, packed + ((b * bs) >> 1), absmax + b);
+        continue;
+      }
+      __m256 am = _mm256_castsi256_ps(bits);
+      absmax[b] = _mm256_cvtss_f32(am);
+      q4_block_search(xb, bs, _mm256_div_ps(one, _mm256_max_ps(am, tiny)), &q, table, packed + ((b * bs) >> 1));
     }
   }
   if (full * bs < n)
