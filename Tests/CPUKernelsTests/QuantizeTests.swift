@@ -43,6 +43,58 @@ struct QuantizeTests {
     }
   }
 
+  /// Values on and next to every threshold (scaled by powers of two and by 3, so the normalised values land
+  /// exactly on or one ulp around a threshold), spread over groups of 8 blocks, leftover full blocks and a
+  /// partial tail, with NaN, infinity, zero and subnormal blocks: exercises the binary search of the AVX2
+  /// encoder, its 8-block absmax groups and the per-block NaN fallback.
+  static func thresholdValues(_ quantizer: BlockwiseCodebookQuantizer, blocksize: Int, blocks: Int) -> [Float] {
+    var pool: [Float] = [0, -0, 1, -1]
+    for t in quantizer.thresholds where t.isFinite {
+      pool += [t, t.nextUp, t.nextDown, -t, (-t).nextUp, (-t).nextDown]
+    }
+    for c in quantizer.code where c.isFinite { pool += [c, -c] }
+    var x = [Float]()
+    for b in 0..<blocks {
+      let scale: Float = [1, 4, 0.25, 3, 1e-30, 1][b % 6]
+      var block = (0..<blocksize).map { pool[($0 * 7 + b * 5) % pool.count] * scale }
+      block[b % blocksize] = scale  // the block's absmax
+      switch b % 11 {
+      case 3: block[blocksize / 2] = .nan
+      case 5: block[1] = -.infinity
+      case 7: block = [Float](repeating: 0, count: blocksize)
+      case 9: block = (0..<blocksize).map { Float($0 % 3) * 1e-40 }
+      default: break
+      }
+      x += block
+    }
+    return x + [0.5, .nan, -3, 2].prefix(blocks % 4 + 1)
+  }
+
+  @Test("4-bit encoders match the reference on threshold ties and special blocks", arguments: [32, 64, 256])
+  func fourBitThresholds(blocksize: Int) throws {
+    // The last codebook has a NaN midpoint (between -inf and +inf), so its thresholds are not sorted and the
+    // AVX2 encoder keeps its 15-compare path.
+    let infinite = [Float](repeating: -.infinity, count: 8) + [Float](repeating: .infinity, count: 8)
+    for codebook in [nf4Codebook, fp4Codebook, infinite] {
+      let quantizer = try BlockwiseCodebookQuantizer(code: codebook)
+      let x = QuantizeTests.thresholdValues(quantizer, blocksize: blocksize, blocks: 8 * 2 + 3)
+      var expectedPacked = [UInt8](repeating: 0, count: (x.count + 1) / 2)
+      var expectedAbsmax = [Float](repeating: 0, count: (x.count + blocksize - 1) / blocksize)
+      x.withUnsafeBufferPointer { values in
+        expectedPacked.withUnsafeMutableBytes { packed in
+          expectedAbsmax.withUnsafeMutableBufferPointer { absmax in
+            quantizer.quantizePacked4Bit(values, blocksize: blocksize, packed: packed, absmax: absmax)
+          }
+        }
+      }
+      for backend in [scalarBackend, simdBackend, simdBackend2] {
+        let found = try x.withUnsafeBufferPointer { try backend.quantize4Bit($0, quantizer: quantizer, blocksize: blocksize) }
+        #expect(found.packed == expectedPacked, "bs \(blocksize) \(codebook[0]) \(backend.instructionSet)")
+        #expect(found.absmax.map(\.bitPattern) == expectedAbsmax.map(\.bitPattern))
+      }
+    }
+  }
+
   @Test("int8 row-wise encoder agrees with the scalar definition")
   func int8Rows() throws {
     let (rows, columns) = (7, 133)
