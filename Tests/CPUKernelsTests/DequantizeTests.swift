@@ -22,6 +22,20 @@ struct DequantizeTests {
     }
   }
 
+  @Test("4-bit data viewed as another storage dtype decodes the same", arguments: [DType.float32, .bfloat16, .int8])
+  func quantStorageViews(storage: DType) throws {
+    let weight = try makeWeight(.nf4Nested, n: 8, k: 64)
+    guard case .codebook4Bit(let packed, let state) = weight.layout else { return }
+    let viewed = try packed.viewed(as: storage, shape: [packed.byteCount / storage.byteSize, 1])
+    let other = QuantizedTensor(
+      format: "nf4", shape: weight.shape, originalDType: .float32, layout: .codebook4Bit(packed: viewed, state: state))
+    let input = try makeInput(m: 3, k: 64, dtype: .float32)
+    #expect(try simdBackend2.dequantize(other, to: .float32).bytes == simdBackend2.dequantize(weight, to: .float32).bytes)
+    #expect(
+      try simdBackend2.linear(input, weight: other, bias: nil).bytes
+        == simdBackend2.linear(input, weight: weight, bias: nil).bytes)
+  }
+
   @Test("rejects integer output dtypes")
   func rejectsIntegerOutput() throws {
     let weight = try makeWeight(.nf4, n: 2, k: 64)

@@ -92,16 +92,17 @@ void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w,
                       float *y, long ldy, int accumulate);
 
 /* ---- quantize ---- */
-/* Blockwise 4-bit encoder over n elements starting at a block boundary (bitsandbytes default backend):
-   absmax = max|x| per block; full blocks multiply by fl32(1 / max(absmax, 1e-38)), a trailing partial
-   block divides by max(absmax, 1e-38) and stores that value; v is clamped to [-1, 1]; the sorted
-   position is #{t in thresholds15 : v > t} and the nibble is indexMap[position]. Writes ceil(n/2) bytes
-   (element 2i in the high nibble; an odd n pads the last low nibble with the code of 0.0) and
-   ceil(n/bs) absmax values. `isLastChunk` says whether a partial final block is the tensor's tail. */
+/* Blockwise 4-bit encoder over n elements starting at a block boundary, bit-identical to QuantCore's
+   BlockwiseCodebookQuantizer (bitsandbytes' default backend): absmax = max|x| per block (NaN propagates);
+   full blocks multiply by fl32(1 / max(absmax, 1e-38)); a trailing partial block divides by
+   max(absmax, 1e-38) and stores that divisor; the sorted position is #{t in thresholds15 : !(t >= v)} and
+   the nibble is indexMap[position]. Writes ceil(n/2) bytes (element 2i in the high nibble; an odd n pads
+   the last low nibble with the code of 0.0) and ceil(n/bs) absmax values. */
 void ck_quantize_4bit(int isa, const float *x, long n, long bs, const float *thresholds15, const uint8_t *indexMap,
                       uint8_t *packed, float *absmax);
 /* LLM.int8 row-wise encoder for rows [r0, r1) of [N, K]: rowStats[r] = max|x[r, :]| (elements with
-   |x| >= threshold excluded when threshold > 0, and encoded as 0); q = round_half_even(x · fl32(127 / stat)). */
+   |x| >= threshold excluded when threshold > 0, and encoded as 0); q = round_half_even(x · fl32(fl32(1 / stat) · 127))
+   (torch's 127.0 / t); non-finite products encode as 0. */
 void ck_quantize_i8_rows(int isa, const float *x, long K, long r0, long r1, float threshold, int8_t *q,
                          float *rowStats);
 /* fp8 encoder: out[i] = encode(x[i] · multiplier) with round-to-nearest-even. E4M3FN saturates to ±448
