@@ -45,6 +45,7 @@ struct JSONTests {
     let value = try JSONParser.parse(bytes: Array("[NaN, Infinity, -Infinity, -1]".utf8), allowsNonFiniteNumbers: true)
     let numbers = try #require(value.elements?.compactMap { $0.numberValue?.doubleValue })
     #expect(numbers.count == 4 && numbers[0].isNaN && numbers[1] == .infinity && numbers[2] == -.infinity && numbers[3] == -1)
+    #expect(value.elements?.map { $0.numberValue?.isInteger } == [false, false, false, true])
     #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(bytes: Array("[-Inf]".utf8), allowsNonFiniteNumbers: true) }
   }
 

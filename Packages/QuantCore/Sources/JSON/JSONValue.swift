@@ -92,8 +92,9 @@ package struct JSONNumber: Sendable, Equatable {
   /// A float, printed as Python's `json.dumps` prints it (`6.0`, `1e-06`, `1e+16`, `NaN`).
   package init(_ value: Double) { literal = PythonFloatRepr.json(value) }
 
-  /// Whether the literal has no fraction or exponent part.
-  package var isInteger: Bool { !literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) }
+  /// Whether the literal is an integer: digits only, no fraction or exponent part (and not `NaN` or
+  /// `Infinity`).
+  package var isInteger: Bool { literal.allSatisfy { $0 == "-" || ("0"..."9").contains($0) } }
 
   /// The value as a non-negative integer that fits `UInt64`, or `nil`.
   package var uint64Value: UInt64? { isInteger ? UInt64(literal) : nil }
