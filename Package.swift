@@ -34,7 +34,10 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
     testDependencies: ["CPUKernels"]
   ),
-  Module(name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")], testDependencies: ["MetalEmulator", "FormatNF4", "FormatFP4"]),
+  Module(
+    name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")],
+    testDependencies: ["MetalEmulator", "FormatNF4", "FormatFP4", "FormatConformance"]
+  ),
   Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
@@ -44,7 +47,8 @@ let modules: [Module] = [
       "QuantCore", "SafeTensors", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8",
       "CPUKernels", "MetalKernels", yams,
     ],
-    resources: [.copy("Resources/registry.yaml")]
+    resources: [.copy("Resources/registry.yaml")],
+    testDependencies: ["FormatConformance"]
   ),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", argumentParser]),
   Module(
@@ -91,10 +95,10 @@ var targets: [Target] = modules.flatMap { module -> [Target] in
 targets += [
   // Hand-written SIMD kernels (AVX2/FMA/F16C chosen at run time, NEON on arm64). No API of its own.
   .target(name: "_CPUKernelsNative", path: "Packages/CPUKernels/Native"),
-  // Fixtures and helpers shared by every test target.
+  // Fixtures and helpers shared by every test target (seeded random data comes from FormatConformance).
   .target(
     name: "TestSupport",
-    dependencies: ["QuantCore", "SafeTensors"],
+    dependencies: ["QuantCore", "SafeTensors", "FormatConformance"],
     path: "Tests/TestSupport",
     swiftSettings: swiftSettings
   ),

@@ -1,4 +1,5 @@
 import DoubleQuant
+import FormatConformance
 import QuantCore
 import TestSupport
 import Testing
@@ -7,8 +8,8 @@ import Testing
 struct Blockwise4BitCodecTests {
   static func codebooks() throws -> [(String, [Float])] {
     let fixture = try FixtureSafeTensors("bnb/fourbit_f32.safetensors")
-    var generator = SeededGenerator(seed: 5)
-    let custom = (generator.normal(14).map { max(-0.99, min(0.99, $0 / 3)) } + [-1, 1]).shuffled(using: &generator)
+    var generator = SeededNormal(seed: 5)
+    let custom = (generator.values(14).map { max(-0.99, min(0.99, $0 / 3)) } + [-1, 1]).shuffled(using: &generator)
     return [
       ("nf4", try fixture.require("code/nf4").scalars(as: Float.self)),
       ("fp4", try fixture.require("code/fp4").scalars(as: Float.self)),

@@ -1,4 +1,5 @@
 import DoubleQuant
+import FormatConformance
 import QuantCore
 import TestSupport
 import Testing
@@ -17,9 +18,9 @@ struct Blockwise8Tests {
 
   @Test("bitsandbytes' test_dynamic_blockwise_quantization bars hold (256 x 1024, blocksize 256)")
   func statisticalBars() throws {
-    var generator = SeededGenerator(seed: 2026)
+    var generator = SeededNormal(seed: 2026)
     let count = 256 * 1024
-    let normal = generator.normal(count)
+    let normal = generator.values(count)
     let uniform = (0..<count).map { _ in Float(generator.nextUnit()) }
     let cases: [(values: [Float], map: [Float], absolute: Float, relative: Float)] = [
       (normal, DynamicMap.signed, 0.011, 0.018),
@@ -68,8 +69,8 @@ struct Blockwise8Tests {
     try registry.install(DoubleQuantPlugin())
     let format = try registry.format(named: "dynamic8")
     #expect(format.name == "blockwise8")
-    var generator = SeededGenerator(seed: 3)
-    let input = try Tensor(converting: generator.normal(3 * 100), to: .bfloat16, shape: [3, 100])
+    var generator = SeededNormal(seed: 3)
+    let input = try Tensor(converting: generator.values(3 * 100), to: .bfloat16, shape: [3, 100])
     let quantized = try format.quantize(input, parameters: FormatParameters(["blocksize": .int(64), "map": .string("signed")]))
     let written = try format.checkpointTensors(for: quantized, weightName: "w")
     #expect(written.map(\.name) == ["w", "w.absmax", "w.quant_map", "w.quant_state.blockwise8"])

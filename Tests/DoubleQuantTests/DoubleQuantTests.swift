@@ -1,4 +1,5 @@
 import DoubleQuant
+import FormatConformance
 import QuantCore
 import TestSupport
 import Testing
@@ -25,8 +26,8 @@ struct DoubleQuantTests {
 
   @Test("doubleQuant nests in blocks of 256 with the signed map; dequantAbsmax recovers the absmax closely")
   func roundTrip() throws {
-    var generator = SeededGenerator(seed: 7)
-    let absmax = generator.normal(1000).map { abs($0) * 0.5 + 1.5 }
+    var generator = SeededNormal(seed: 7)
+    let absmax = generator.values(1000).map { abs($0) * 0.5 + 1.5 }
     let nested = try doubleQuant(absmax: absmax)
     #expect(nested.blocksize == 256 && nested.absmax.count == 4 && nested.codes.count == 1000)
     #expect(nested.code == DynamicMap.signed)

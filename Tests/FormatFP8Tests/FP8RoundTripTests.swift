@@ -11,8 +11,8 @@ struct FP8RoundTripTests {
 
   /// Weights with rows of very different magnitudes (as real layers have), 256 × 384.
   static func weights() throws -> (values: [Float], tensor: Tensor) {
-    var generator = SeededGenerator(seed: 2026)
-    var values = generator.normal(256 * 384)
+    var generator = SeededNormal(seed: 2026)
+    var values = generator.values(256 * 384)
     for row in 0..<256 {
       let scale = Float(0.02) * Float(1 + row % 8)
       for column in 0..<384 { values[row * 384 + column] *= scale }
@@ -59,8 +59,8 @@ struct FP8RoundTripTests {
   /// E4M3's subnormals, per-row and per-tile scales do not. Measured relative RMS error of the rows
   /// from 2^-14 to 2^-8 (the ones at risk): tile (1×128) 0.0254, row 0.0259, tensor 0.0740, none 0.248.
   @Test func scalesMatterForWideRanges() throws {
-    var generator = SeededGenerator(seed: 7)
-    var x = generator.normal(128 * 256)
+    var generator = SeededNormal(seed: 7)
+    var x = generator.values(128 * 256)
     for row in 0..<128 {
       let magnitude = Float.pow2(Float(row % 20) - 14)  // 2^-14 … 2^5
       for column in 0..<256 { x[row * 256 + column] *= magnitude }

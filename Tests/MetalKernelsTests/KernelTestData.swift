@@ -1,3 +1,4 @@
+import FormatConformance
 import FormatFP4
 import FormatNF4
 import QuantCore
@@ -9,7 +10,7 @@ enum Codebooks {
   static let fp4 = FP4.codebook
 
   /// A sorted 256-entry map in [-1, 1] standing in for the dynamic map (the kernels only index it).
-  static func map256(_ generator: inout SeededGenerator) -> [Float] {
+  static func map256(_ generator: inout SeededNormal) -> [Float] {
     var values = (0..<254).map { _ in Float.random(in: -0.99...0.99, using: &generator) } + [0, 1]
     values.sort()
     return values
@@ -35,7 +36,7 @@ enum LayoutVariant: String, CaseIterable, Sendable, CustomStringConvertible {
 
   /// Random quantized weights `[rows, columns]` of this variant.
   func weights(rows: Int, columns: Int, seed: UInt64) throws -> QuantizedTensor {
-    var g = SeededGenerator(seed: seed)
+    var g = SeededNormal(seed: seed)
     let count = rows * columns
     let shape = [rows, columns]
     func absmax(blocks: Int, nested: Bool) -> BlockScales {
@@ -112,7 +113,7 @@ enum LayoutVariant: String, CaseIterable, Sendable, CustomStringConvertible {
 
 /// Random activations `[rows, columns]` rounded to `dtype`.
 func randomActivations(rows: Int, columns: Int, dtype: DType, seed: UInt64) throws -> Tensor {
-  var g = SeededGenerator(seed: seed)
+  var g = SeededNormal(seed: seed)
   let values = (0..<(rows * columns)).map { _ in Float.random(in: -1...1, using: &g) }
   return try Tensor(converting: values, to: dtype, shape: [rows, columns])
 }

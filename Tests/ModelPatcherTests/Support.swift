@@ -1,3 +1,4 @@
+import FormatConformance
 import Foundation
 import ModelPatcher
 import QuantCore
@@ -15,9 +16,9 @@ extension TestFiles {
   @discardableResult
   static func writeSmallModel(in folder: URL, poison: String? = nil) throws -> URL {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    var generator = SeededGenerator(seed: 7)
+    var generator = SeededNormal(seed: 7)
     func weights(_ rows: Int, _ columns: Int, name: String) throws -> NamedTensor {
-      var values = generator.normal(rows * columns).map { $0 * 0.02 }
+      var values = generator.values(rows * columns).map { $0 * 0.02 }
       if name == poison { values[0] = .nan }
       return NamedTensor(name, try Tensor(converting: values, to: .float16, shape: [rows, columns]))
     }

@@ -1,3 +1,4 @@
+import FormatConformance
 public import QuantCore
 
 /// Behaviour checks shared by the 4-bit codebook formats (NF4, FP4), written against the public
@@ -27,8 +28,8 @@ public struct FourBitFormatChecks: Sendable {
 
   /// Seeded standard-normal data, 256 × 1024 (a quarter of bitsandbytes' test size, to keep debug builds quick).
   public static let normal: [Float] = {
-    var generator = SeededGenerator(seed: 1024)
-    return generator.normal(256 * 1024)
+    var generator = SeededNormal(seed: 1024)
+    return generator.values(256 * 1024)
   }()
 
   /// Mean absolute and relative error, as bitsandbytes' tests compute them.

@@ -278,16 +278,19 @@ struct DictionaryTensorSource: TensorSource {
   func tensor(named name: String) throws(QuantError) -> Tensor? { tensors[name] }
 }
 
-/// Deterministic standard-normal numbers (SplitMix64 + Box–Muller), identical on every platform.
-public struct SeededNormal: Sendable {
+/// Deterministic random numbers (SplitMix64) and standard-normal values (Box–Muller), identical on
+/// every platform: reproducible test data for plugins and for this project's own tests.
+public struct SeededNormal: RandomNumberGenerator, Sendable {
   private var state: UInt64
 
   /// Creates a generator.
   ///
-  /// - Parameter seed: The seed.
+  /// - Parameter seed: The seed; equal seeds give equal sequences on every platform.
   public init(seed: UInt64) { state = seed }
 
   /// Draws the next 64 random bits.
+  ///
+  /// - Returns: The bits.
   public mutating func nextBits() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
@@ -295,6 +298,16 @@ public struct SeededNormal: Sendable {
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
   }
+
+  /// The next 64 random bits (`RandomNumberGenerator`, for `shuffled(using:)`, `random(in:using:)`).
+  ///
+  /// - Returns: The bits, the same as ``nextBits()``.
+  public mutating func next() -> UInt64 { nextBits() }
+
+  /// Draws a uniform double in [0, 1) with 53 random bits.
+  ///
+  /// - Returns: The value.
+  public mutating func nextUnit() -> Double { Double(nextBits() >> 11) * 0x1p-53 }
 
   /// `count` standard-normal values from a fresh generator seeded with `seed`.
   ///
@@ -315,8 +328,8 @@ public struct SeededNormal: Sendable {
     var result: [Float] = []
     result.reserveCapacity(count)
     while result.count < count {
-      let u1 = (Double(nextBits() >> 11) + 1) / 9_007_199_254_740_993
-      let u2 = Double(nextBits() >> 11) / 9_007_199_254_740_992
+      let u1 = Double((nextBits() >> 11) + 1) * 0x1p-53
+      let u2 = nextUnit()
       let radius = (-2 * log(u1)).squareRoot()
       result.append(Float(radius * cos(2 * Double.pi * u2)))
       if result.count < count { result.append(Float(radius * sin(2 * Double.pi * u2))) }

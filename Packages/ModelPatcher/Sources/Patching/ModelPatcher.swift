@@ -413,30 +413,22 @@ final class SafeTensorsStreamingFile {
 /// Counts NaN and infinite values straight from the bits.
 enum NonFiniteScan {
   static func count(in tensor: Tensor) -> Int {
+    switch tensor.dtype {
+    case .float32: count(in: tensor, as: UInt32.self, exponentMask: 0x7F80_0000)
+    case .float16: count(in: tensor, as: UInt16.self, exponentMask: 0x7C00)
+    case .bfloat16: count(in: tensor, as: UInt16.self, exponentMask: 0x7F80)
+    case .float64: count(in: tensor, as: UInt64.self, exponentMask: 0x7FF0_0000_0000_0000)
+    default: 0
+    }
+  }
+
+  /// Elements whose exponent bits are all ones (NaN or ±infinity).
+  private static func count<Bits: FixedWidthInteger>(in tensor: Tensor, as _: Bits.Type, exponentMask: Bits) -> Int {
     tensor.withUnsafeBytes { raw in
       var count = 0
-      switch tensor.dtype {
-      case .float32:
-        for index in 0..<tensor.elementCount
-        where raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 {
-          count += 1
-        }
-      case .float16:
-        for index in 0..<tensor.elementCount
-        where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7C00 == 0x7C00 {
-          count += 1
-        }
-      case .bfloat16:
-        for index in 0..<tensor.elementCount
-        where raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) & 0x7F80 == 0x7F80 {
-          count += 1
-        }
-      case .float64:
-        for index in 0..<tensor.elementCount
-        where raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) & 0x7FF0_0000_0000_0000 == 0x7FF0_0000_0000_0000 {
-          count += 1
-        }
-      default: break
+      for index in 0..<tensor.elementCount
+      where raw.loadUnaligned(fromByteOffset: index * MemoryLayout<Bits>.size, as: Bits.self) & exponentMask == exponentMask {
+        count += 1
       }
       return count
     }

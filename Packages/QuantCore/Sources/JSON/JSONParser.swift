@@ -2,7 +2,8 @@
 ///
 /// It rejects what serde_json (the safetensors reference) rejects: trailing commas, comments, control
 /// characters in strings, lone surrogates, leading zeros, nesting deeper than 128 levels and
-/// anything but whitespace after the value.
+/// anything but whitespace after the value. On request it also accepts the non-finite numbers
+/// Python's `json` module writes and reads (`NaN`, `Infinity`, `-Infinity`).
 package struct JSONParser {
   /// A parse failure: what went wrong and the byte offset where.
   package struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -17,17 +18,26 @@ package struct JSONParser {
   private let bytes: UnsafeRawBufferPointer
   private var position = 0
   private var depth = 0
+  private let allowsNonFiniteNumbers: Bool
   private static let maximumDepth = 128
 
-  private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+  private init(bytes: UnsafeRawBufferPointer, allowsNonFiniteNumbers: Bool) {
+    self.bytes = bytes
+    self.allowsNonFiniteNumbers = allowsNonFiniteNumbers
+  }
 
   /// Parses one JSON value that fills `bytes` (surrounding whitespace allowed).
   ///
-  /// - Parameter bytes: UTF-8 text.
+  /// - Parameters:
+  ///   - bytes: UTF-8 text.
+  ///   - allowsNonFiniteNumbers: Whether to accept Python's `NaN`, `Infinity` and `-Infinity`
+  ///     (kept as number literals).
   /// - Returns: The value.
   /// - Throws: `JSONParser.Failure` for malformed input.
-  package static func parse(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> JSONValue {
-    var parser = JSONParser(bytes: bytes)
+  package static func parse(
+    _ bytes: UnsafeRawBufferPointer, allowsNonFiniteNumbers: Bool = false
+  ) throws(Failure) -> JSONValue {
+    var parser = JSONParser(bytes: bytes, allowsNonFiniteNumbers: allowsNonFiniteNumbers)
     parser.skipWhitespace()
     let value = try parser.parseValue()
     parser.skipWhitespace()
@@ -46,13 +56,15 @@ package struct JSONParser {
 
   /// Parses a JSON document held in bytes.
   ///
-  /// - Parameter data: The document.
+  /// - Parameters:
+  ///   - data: The document.
+  ///   - allowsNonFiniteNumbers: Whether to accept Python's `NaN`, `Infinity` and `-Infinity`.
   /// - Returns: The value.
   /// - Throws: `JSONParser.Failure` for malformed input.
-  package static func parse(bytes data: [UInt8]) throws(Failure) -> JSONValue {
+  package static func parse(bytes data: [UInt8], allowsNonFiniteNumbers: Bool = false) throws(Failure) -> JSONValue {
     let result: Result<JSONValue, Failure> = data.withUnsafeBytes { buffer in
       do throws(Failure) {
-        return .success(try parse(buffer))
+        return .success(try parse(buffer, allowsNonFiniteNumbers: allowsNonFiniteNumbers))
       } catch {
         return .failure(error)
       }
@@ -87,6 +99,12 @@ package struct JSONParser {
     case UInt8(ascii: "t"): return try expect("true", value: .bool(true))
     case UInt8(ascii: "f"): return try expect("false", value: .bool(false))
     case UInt8(ascii: "n"): return try expect("null", value: .null)
+    case UInt8(ascii: "N") where allowsNonFiniteNumbers:
+      return try expect("NaN", value: .number(JSONNumber(literal: "NaN")))
+    case UInt8(ascii: "I") where allowsNonFiniteNumbers:
+      return try expect("Infinity", value: .number(JSONNumber(literal: "Infinity")))
+    case UInt8(ascii: "-") where allowsNonFiniteNumbers && position + 1 < bytes.count && bytes[position + 1] == UInt8(ascii: "I"):
+      return try expect("-Infinity", value: .number(JSONNumber(literal: "-Infinity")))
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
     default: throw failure("unexpected character '\(Unicode.Scalar(byte))'")
     }

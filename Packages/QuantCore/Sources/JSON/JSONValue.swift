@@ -1,8 +1,9 @@
 /// A JSON value that keeps what the text said: member order, and each number's literal.
 ///
-/// Safetensors headers, `config.json` and `model.safetensors.index.json` are read and written through
-/// this type. Keeping number literals lets a rewritten `config.json` print every untouched number
-/// exactly as Python printed it (`1e-06`, `0.0`, `10000.0`).
+/// Safetensors headers, `config.json`, `model.safetensors.index.json` and bitsandbytes' packed quant
+/// states are read and written through this type. Keeping number literals lets a rewritten
+/// `config.json` print every untouched number exactly as Python printed it (`1e-06`, `0.0`, `10000.0`),
+/// which is why it is not ``ConfigValue`` (whose numbers are `Int` or `Double`).
 package enum JSONValue: Sendable, Equatable {
   /// `null`.
   case null
@@ -88,11 +89,12 @@ package struct JSONNumber: Sendable, Equatable {
   /// An integer number.
   package init(_ value: Int) { literal = String(value) }
 
-  /// A float, printed as Python's `repr` prints it (`6.0`, `1e-06`, `1e+16`).
-  package init(_ value: Double) { literal = JSONNumber.pythonRepr(value) }
+  /// A float, printed as Python's `json.dumps` prints it (`6.0`, `1e-06`, `1e+16`, `NaN`).
+  package init(_ value: Double) { literal = PythonFloatRepr.json(value) }
 
-  /// Whether the literal has no fraction or exponent part.
-  package var isInteger: Bool { !literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) }
+  /// Whether the literal is an integer: digits only, no fraction or exponent part (and not `NaN` or
+  /// `Infinity`).
+  package var isInteger: Bool { literal.allSatisfy { $0 == "-" || ("0"..."9").contains($0) } }
 
   /// The value as a non-negative integer that fits `UInt64`, or `nil`.
   package var uint64Value: UInt64? { isInteger ? UInt64(literal) : nil }
@@ -102,16 +104,4 @@ package struct JSONNumber: Sendable, Equatable {
 
   /// The value as a `Double` (integers included).
   package var doubleValue: Double? { Double(literal) }
-
-  /// Python's `repr(float)`: the shortest round-tripping digits, positional for exponents in
-  /// [-4, 16), scientific (`1e-05`, `1e+16`) otherwise; `NaN`/`Infinity` as Python's `json` writes them.
-  ///
-  /// - Parameter value: The value.
-  /// - Returns: The text.
-  package static func pythonRepr(_ value: Double) -> String {
-    if value.isNaN { return "NaN" }
-    if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
-    // Swift's description uses the same shortest digits and the same switch points as Python.
-    return value.description
-  }
 }

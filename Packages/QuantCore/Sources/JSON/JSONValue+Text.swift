@@ -4,9 +4,11 @@ extension JSONValue {
     /// No spaces at all (`{"a":1,"b":[1,2]}`), non-ASCII written as is: what the safetensors
     /// reference (serde_json) writes into headers.
     case compact
-    /// Python's `json.dumps(value, indent: n, sort_keys: sortKeys)` with its default
-    /// `ensure_ascii=True`: what transformers writes into `config.json` and index files.
-    case python(indent: Int, sortKeys: Bool)
+    /// Python's `json.dumps(value, indent=indent, sort_keys=sortKeys)` with its default
+    /// `ensure_ascii=True`: what transformers writes into `config.json` and index files (`indent: 2`),
+    /// and what bitsandbytes writes into a packed quant state (`indent: nil`: one line, separators
+    /// `", "` and `": "`).
+    case python(indent: Int?, sortKeys: Bool)
   }
 
   /// The value as JSON text in the given style.
@@ -32,7 +34,7 @@ extension JSONValue {
       }
       output += "["
       for (index, element) in elements.enumerated() {
-        if index > 0 { output += "," }
+        if index > 0 { output += style.itemSeparator }
         style.newline(into: &output, level: level + 1)
         element.write(into: &output, style: style, level: level + 1)
       }
@@ -47,7 +49,7 @@ extension JSONValue {
         style.sortsKeys ? members.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) } : members
       output += "{"
       for (index, member) in ordered.enumerated() {
-        if index > 0 { output += "," }
+        if index > 0 { output += style.itemSeparator }
         style.newline(into: &output, level: level + 1)
         JSONValue.writeString(member.key, into: &output, asciiOnly: style.asciiOnly)
         output += style.isCompact ? ":" : ": "
@@ -92,9 +94,11 @@ extension JSONValue.TextStyle {
   var isCompact: Bool { if case .compact = self { true } else { false } }
   var asciiOnly: Bool { !isCompact }
   var sortsKeys: Bool { if case .python(_, let sortKeys) = self { sortKeys } else { false } }
+  /// Python's `item_separator`: `", "` only on one line (`indent=None`).
+  var itemSeparator: String { if case .python(nil, _) = self { ", " } else { "," } }
 
   func newline(into output: inout String, level: Int) {
-    guard case .python(let indent, _) = self else { return }
+    guard case .python(let indent?, _) = self else { return }
     output += "\n" + String(repeating: " ", count: indent * level)
   }
 }

@@ -1,6 +1,3 @@
-package import QuantCore
-package import SafeTensors
-
 extension ConfigValue {
   /// The value as JSON (floats printed as Python prints them).
   package var jsonValue: JSONValue {

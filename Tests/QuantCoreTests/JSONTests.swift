@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import SafeTensors
+@testable import QuantCore
 
 @Suite("JSON reading and Python-compatible writing")
 struct JSONTests {
@@ -21,7 +21,7 @@ struct JSONTests {
       (1e15, "1000000000000000.0"), (0.1, "0.1"), (10000.0, "10000.0"), (-0.0, "-0.0"),
       (.infinity, "Infinity"), (.nan, "NaN"),
     ]
-    for (value, text) in cases { #expect(JSONNumber.pythonRepr(value) == text) }
+    for (value, text) in cases { #expect(JSONNumber(value).literal == text) }
   }
 
   @Test func pythonStringEscapes() {
@@ -36,5 +36,22 @@ struct JSONTests {
     #expect(throws: JSONParser.Failure.self) { try JSONParser.parse("[01]") }
     #expect(throws: JSONParser.Failure.self) { try JSONParser.parse("[1] x") }
     #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(String(repeating: "[", count: 200)) }
+  }
+
+  @Test func nonFiniteNumbersOnlyWhenAllowed() throws {
+    for text in ["[NaN]", "[Infinity]", "[-Infinity]"] {
+      #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(bytes: Array(text.utf8)) }
+    }
+    let value = try JSONParser.parse(bytes: Array("[NaN, Infinity, -Infinity, -1]".utf8), allowsNonFiniteNumbers: true)
+    let numbers = try #require(value.elements?.compactMap { $0.numberValue?.doubleValue })
+    #expect(numbers.count == 4 && numbers[0].isNaN && numbers[1] == .infinity && numbers[2] == -.infinity && numbers[3] == -1)
+    #expect(value.elements?.map { $0.numberValue?.isInteger } == [false, false, false, true])
+    #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(bytes: Array("[-Inf]".utf8), allowsNonFiniteNumbers: true) }
+  }
+
+  @Test func pythonOneLineLayoutRoundTrips() throws {
+    let text = "{\"b\": [1, 2.5, NaN], \"a\": {\"c\": \"\\u00e9\"}}"
+    let value = try JSONParser.parse(bytes: Array(text.utf8), allowsNonFiniteNumbers: true)
+    #expect(value.text(style: .python(indent: nil, sortKeys: false)) == text)
   }
 }
