@@ -53,8 +53,10 @@ public enum ElementConversion {
   ///   - source: The values.
   ///   - dtype: A floating-point dtype.
   ///   - destination: Room for `source.count * dtype.byteSize` bytes.
-  public static func store(_ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer)
-  {
+  /// - Throws: `QuantError.unsupportedDType` when `dtype` is not a floating-point type.
+  public static func store(
+    _ source: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer
+  ) throws(QuantError) {
     switch dtype {
     case .float32:
       destination.copyMemory(from: UnsafeRawBufferPointer(source))
@@ -74,7 +76,7 @@ public enum ElementConversion {
       let encoding: Float8Encoding = dtype == .float8E4M3 ? .e4m3 : .e5m2
       for (i, value) in source.enumerated() { destination[i] = encoding.encode(value) }
     default:
-      preconditionFailure("ElementConversion.store called with non-float dtype \(dtype)")
+      throw .unsupportedDType(dtype, operation: "conversion from float32", supported: DType.floatingPointTypes)
     }
   }
 }

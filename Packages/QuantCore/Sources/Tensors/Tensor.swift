@@ -103,12 +103,12 @@ public struct Tensor: Sendable {
     guard count == values.count else {
       throw .shapeMismatch(context: "tensor from \(values.count) values", expected: [values.count], found: shape)
     }
-    guard dtype.isFloatingPoint else {
-      throw .unsupportedDType(dtype, operation: "conversion from float32", supported: DType.floatingPointTypes)
+    let storage = try TensorStorage(byteCount: count * dtype.byteSize) { (raw) throws(QuantError) in
+      try values.withUnsafeBufferPointer { (buffer) throws(QuantError) in
+        try ElementConversion.store(buffer, as: dtype, into: raw)
+      }
     }
-    try self.init(dtype: dtype, shape: shape) { raw in
-      values.withUnsafeBufferPointer { ElementConversion.store($0, as: dtype, into: raw) }
-    }
+    try self.init(dtype: dtype, shape: shape, storage: storage)
   }
 
   /// Calls `body` with the tensor's bytes.
