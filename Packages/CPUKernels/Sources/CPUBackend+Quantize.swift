@@ -127,3 +127,21 @@ extension CPUBackend {
     return ck_absmax(isa, base, values.count)
   }
 }
+
+extension CPUBackend {
+  /// Runs the vectorised, multi-threaded 4-bit encoder (bit-identical to the reference encoder), so
+  /// formats quantizing through this backend (`bnb-patch` does) get its speed.
+  ///
+  /// - Returns: `false` (the reference encoder then runs) for codebooks or blocksizes the kernel does not take.
+  public func encodeCodebook4Bit(
+    _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
+    packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>
+  ) -> Bool {
+    guard let result = try? quantize4Bit(values, quantizer: quantizer, blocksize: blocksize),
+      result.packed.count <= packed.count, result.absmax.count <= absmax.count
+    else { return false }
+    result.packed.withUnsafeBytes { packed.copyMemory(from: $0) }
+    _ = absmax.update(fromContentsOf: result.absmax)
+    return true
+  }
+}

@@ -52,7 +52,7 @@ public struct Blockwise4BitCodec: Sendable {
   /// - Throws: `QuantError` for an unsupported dtype, blocksize or storage, or an empty tensor.
   public func quantize(
     _ tensor: Tensor, blocksize: Int = defaultBlocksize, doubleQuant: Bool = false, quantStorage: DType = .uint8,
-    offset: Float? = nil, nestedRule: Blockwise8Rule = .defaultBackend
+    offset: Float? = nil, nestedRule: Blockwise8Rule = .defaultBackend, backend: (any KernelBackend)? = nil
   ) throws(QuantError) -> QuantizedTensor {
     let operation = "\(quantType) quantization"
     guard Self.supportedDTypes.contains(tensor.dtype) else {
@@ -76,7 +76,9 @@ public struct Blockwise4BitCodec: Sendable {
     let packed = try Tensor(dtype: quantStorage, shape: [packedBytes / quantStorage.byteSize, 1]) { raw in
       values.withUnsafeBufferPointer { input in
         absmax.withUnsafeMutableBufferPointer { scales in
-          quantizer.quantizePacked4Bit(input, blocksize: blocksize, packed: raw, absmax: scales)
+          let accelerated =
+            backend?.encodeCodebook4Bit(input, quantizer: quantizer, blocksize: blocksize, packed: raw, absmax: scales) ?? false
+          if !accelerated { quantizer.quantizePacked4Bit(input, blocksize: blocksize, packed: raw, absmax: scales) }
         }
       }
     }
@@ -95,7 +97,9 @@ public struct Blockwise4BitCodec: Sendable {
   ///   - parameters: Values over the defaults of ``parameterSpecs``.
   /// - Returns: The quantized tensor.
   /// - Throws: `QuantError` for bad parameters or input.
-  public func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
+  public func quantize(
+    _ tensor: Tensor, parameters: FormatParameters, backend: (any KernelBackend)? = nil
+  ) throws(QuantError) -> QuantizedTensor {
     let storageName = try parameters.string(Self.quantStorageSpec)
     guard let storage = DType(torchName: storageName) else {
       throw .invalidArgument("unknown quant_storage '\(storageName)'")
@@ -104,7 +108,7 @@ public struct Blockwise4BitCodec: Sendable {
     guard let rule = Blockwise8Rule(rawValue: ruleName) else { throw .invalidArgument("unknown double_quant_rule '\(ruleName)'") }
     return try quantize(
       tensor, blocksize: parameters.integer(Self.blocksizeSpec), doubleQuant: parameters.bool(Self.doubleQuantSpec),
-      quantStorage: storage, nestedRule: rule)
+      quantStorage: storage, nestedRule: rule, backend: backend)
   }
 
   /// Decodes to `dtype`: `code[nibble] * absmax[block]` in float32, rounded once.

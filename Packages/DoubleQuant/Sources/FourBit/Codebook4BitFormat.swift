@@ -27,6 +27,20 @@ extension Codebook4BitFormat {
     try codec.quantize(tensor, parameters: parameters)
   }
 
+  /// Quantizes with the backend's encoder where it has one (bit-identical to the reference encoder).
+  ///
+  /// - Parameters:
+  ///   - tensor: A float32, float16 or bfloat16 tensor with at least one element.
+  ///   - parameters: Values over the defaults.
+  ///   - backend: The backend to encode with.
+  /// - Returns: The quantized tensor.
+  /// - Throws: `QuantError` for unsupported input or parameters.
+  public func quantize(_ tensor: Tensor, parameters: FormatParameters, backend: any KernelBackend) throws(QuantError)
+    -> QuantizedTensor
+  {
+    try codec.quantize(tensor, parameters: parameters, backend: backend)
+  }
+
   /// Decodes to `dtype` with one rounding from float32.
   ///
   /// - Parameters:

@@ -159,6 +159,12 @@ public struct ModelPatcher: Sendable {
 
     let checkpoint = input.checkpoint
     let registry = self.registry
+    let backend: any KernelBackend
+    do throws(RegistryError) {
+      backend = try registry.backend(named: job.backend)
+    } catch {
+      throw .registry(error)
+    }
     let items = plan.items
     let policy = job.nonFinite
     let inputFiles = items.map { input.fileName(of: $0.name) }
@@ -204,7 +210,7 @@ public struct ModelPatcher: Sendable {
         throw .registry(error)
       }
       do throws(QuantError) {
-        let quantized = try format.quantize(tensor, parameters: parameters)
+        let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
         return TensorPipeline.Output(
           tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
       } catch {

@@ -31,6 +31,34 @@ public protocol KernelBackend: Sendable {
   /// - Returns: `[..., N]` in the input's dtype, accumulated in float32.
   /// - Throws: `QuantError` on shape or dtype mismatches.
   func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor
+
+  /// Encodes float32 values with a 4-bit codebook quantizer, bit-identical to
+  /// `quantizer.quantizePacked4Bit(values, blocksize:packed:absmax:)`, or returns `false` when this
+  /// backend has no faster encoder (the caller then runs the reference encoder).
+  ///
+  /// - Parameters:
+  ///   - values: The values to encode.
+  ///   - quantizer: The codebook, thresholds and tie rules.
+  ///   - blocksize: Elements per block.
+  ///   - packed: Room for `(values.count + 1) / 2` bytes.
+  ///   - absmax: Room for one scale per block.
+  /// - Returns: Whether the backend wrote `packed` and `absmax`.
+  func encodeCodebook4Bit(
+    _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
+    packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>
+  ) -> Bool
+}
+
+// MARK: - Default implementations
+
+extension KernelBackend {
+  /// No accelerated encoder: the format's reference encoder runs.
+  public func encodeCodebook4Bit(
+    _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
+    packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>
+  ) -> Bool {
+    false
+  }
 }
 
 /// The backend of obviously correct loops: decode to float32, multiply in float32, round once.

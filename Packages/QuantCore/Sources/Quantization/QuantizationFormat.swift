@@ -50,6 +50,18 @@ public protocol QuantizationFormat: Sendable {
   /// - Throws: `QuantError` for unsupported input or parameters.
   func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor
 
+  /// Quantizes like ``quantize(_:parameters:)``, letting `backend` run the encoding where it has a
+  /// faster, bit-identical encoder (the result is the same bytes either way).
+  ///
+  /// - Parameters:
+  ///   - tensor: The tensor to quantize.
+  ///   - parameters: Parameter values.
+  ///   - backend: The compute backend to encode with.
+  /// - Returns: The quantized tensor.
+  /// - Throws: `QuantError` for unsupported input or parameters.
+  func quantize(_ tensor: Tensor, parameters: FormatParameters, backend: any KernelBackend) throws(QuantError)
+    -> QuantizedTensor
+
   /// Decodes a quantized tensor to a floating-point dtype with one rounding from float32.
   ///
   /// - Parameters:
@@ -101,6 +113,13 @@ public protocol QuantizationFormat: Sendable {
 extension QuantizationFormat {
   /// Formats are not bitsandbytes-compatible unless they say so.
   public var isBitsAndBytesCompatible: Bool { false }
+
+  /// Ignores the backend: the format's own encoder runs.
+  public func quantize(_ tensor: Tensor, parameters: FormatParameters, backend: any KernelBackend) throws(QuantError)
+    -> QuantizedTensor
+  {
+    try quantize(tensor, parameters: parameters)
+  }
 
   /// No `config.json` entries.
   public func modelConfiguration(parameters: FormatParameters) throws(QuantError) -> [(key: String, value: ConfigValue)]? {
