@@ -51,18 +51,16 @@ public enum HalfPrecision {
   }
 
   /// Widens an IEEE binary16 bit pattern to `Float` (exact).
+  ///
+  /// Branch-free so that loops over it vectorise: the exponent and mantissa are moved into float32
+  /// position and rescaled by 2^112 (exact for normals and subnormals alike); infinities and NaNs
+  /// (exponent 31) are selected separately and keep their payload.
   @inlinable
   public static func float(float16Bits bits: UInt16) -> Float {
-    let sign = UInt32(bits & 0x8000) << 16
-    let exponent = UInt32(bits >> 10) & 0x1F
-    let mantissa = UInt32(bits) & 0x3FF
-    if exponent == 0x1F {
-      return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-    }
-    if exponent == 0 {
-      let magnitude = Float(mantissa) * 0x1p-24
-      return sign == 0 ? magnitude : -magnitude
-    }
-    return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+    let h = UInt32(bits)
+    let finite = (Float(bitPattern: (h & 0x7FFF) << 13) * 0x1p112).bitPattern
+    let special = ((h & 0x3FF) << 13) | 0x7F80_0000
+    let magnitude = h & 0x7C00 == 0x7C00 ? special : finite
+    return Float(bitPattern: magnitude | ((h & 0x8000) << 16))
   }
 }
