@@ -25,6 +25,14 @@ int ck_best_isa(void) {
 #endif
 }
 
+void ck_cpu_relax(void) {
+#if CK_HAVE_X86
+  __builtin_ia32_pause();
+#elif CK_HAVE_NEON
+  __asm__ volatile("yield");
+#endif
+}
+
 #if CK_HAVE_X86
 #define USE_AVX2(isa) ((isa) == CK_ISA_AVX2)
 #else

@@ -30,6 +30,8 @@ enum { CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2 };
 
 /* The fastest ISA this CPU supports (cpuid + OS register-state check on x86-64). */
 int ck_best_isa(void);
+/* A spin-wait hint to the CPU (`pause` on x86-64, `yield` on arm64). */
+void ck_cpu_relax(void);
 
 /* ---- Element conversion ---- */
 /* Widens n values of `kind` (CK_F32/CK_F16/CK_BF16) to float32 (exact). */
