@@ -397,6 +397,68 @@ void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w,
     }
 }
 
+/* ---- dense half-precision GEMV and packed GEMM ---- */
+
+static inline float ck_half_load(const uint16_t *w, int kind, long i) {
+  return kind == CK_F16 ? ck_half_to_float(w[i]) : ck_float((uint32_t)w[i] << 16);
+}
+
+void ck_half_gemv(int isa, const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                  long M, float *y, long ldy) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_half_gemv(w, kind, ldw, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long r = r0; r < r1; r++)
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long k = 0; k < K; k++) sum += x[m * ldx + k] * ck_half_load(w, kind, r * ldw + k);
+      y[m * ldy + r] = sum;
+    }
+}
+
+void ck_gemm_pack_a(const float *x, long ldx, long rows, long kc, float *a) {
+  const long panels = (rows + CK_GEMM_MR - 1) / CK_GEMM_MR;
+  for (long p = 0; p < panels; p++) {
+    float *dst = a + p * kc * CK_GEMM_MR;
+    for (int i = 0; i < CK_GEMM_MR; i++) {
+      const long row = p * CK_GEMM_MR + i;
+      if (row < rows) {
+        const float *src = x + row * ldx;
+        for (long k = 0; k < kc; k++) dst[k * CK_GEMM_MR + i] = src[k];
+      } else {
+        for (long k = 0; k < kc; k++) dst[k * CK_GEMM_MR + i] = 0.0f;
+      }
+    }
+  }
+}
+
+static float ck_weight_load(const void *w, int wkind, long i) {
+  return wkind == CK_F32 ? ((const float *)w)[i] : ck_half_load(w, wkind, i);
+}
+
+void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
+                    long ldy, int accumulate) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_gemm_packed(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long m = 0; m < M; m++) {
+    const float *ap = a + (m / CK_GEMM_MR) * kc * CK_GEMM_MR + m % CK_GEMM_MR;
+    for (long n = 0; n < nrows; n++) {
+      float sum = 0;
+      for (long k = 0; k < kc; k++) sum = fmaf(ap[k * CK_GEMM_MR], ck_weight_load(w, wkind, n * ldw + k), sum);
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
+    }
+  }
+}
+
 /* ---- quantize ---- */
 
 /* Matches QuantCore's BlockwiseCodebookQuantizer: NaN propagates into absmax (a later NaN replaces an

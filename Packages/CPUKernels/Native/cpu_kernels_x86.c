@@ -595,6 +595,161 @@ CK_TARGET void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const flo
   }
 }
 
+/* ---- dense half-precision GEMV ---- */
+
+CK_INLINE __m256 half_load8(const uint16_t *p, int kind) {
+  __m128i h = _mm_loadu_si128((const __m128i *)p);
+  if (kind == CK_F16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+CK_INLINE void half_rows(const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                         float *y, long ldy, const int MR) {
+  const long K32 = K & ~31L;
+  for (long r = r0; r < r1; r++) {
+    const uint16_t *row = w + r * ldw;
+    __m256 acc[4];
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    for (long k = 0; k < K32; k += 32) {
+      CK_PREFETCH(row + k);
+      __m256 w0 = half_load8(row + k, kind), w1 = half_load8(row + k + 8, kind), w2 = half_load8(row + k + 16, kind),
+             w3 = half_load8(row + k + 24, kind);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = x + m * ldx + k;
+        __m256 d = _mm256_mul_ps(w0, _mm256_loadu_ps(xm));
+        d = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xm + 8), d);
+        d = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xm + 16), d);
+        d = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xm + 24), d);
+        acc[m] = _mm256_add_ps(acc[m], d);
+      }
+    }
+    for (int m = 0; m < MR; m++) {
+      float sum = hsum8(acc[m]);
+      for (long k = K32; k < K; k++) {
+        float wk = kind == CK_F16 ? ck_half_to_float(row[k]) : ck_float((uint32_t)row[k] << 16);
+        sum += x[m * ldx + k] * wk;
+      }
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+CK_TARGET void ck_avx2_half_gemv(const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x,
+                                 long ldx, long M, float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- packed GEMM: 6 × 16 microkernel over a packed activation panel and a packed weight panel ---- */
+
+/* panel[k * 16 + j] = w[j * ldw + k] (widened to float32) for j < nrows (zero beyond), k < kc. */
+CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long kc, float *panel) {
+  const long k8 = kc & ~7L;
+  for (int half = 0; half < 2; half++) {
+    for (long k = 0; k < k8; k += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) {
+        long n = half * 8 + i;
+        if (n >= nrows)
+          r[i] = _mm256_setzero_ps();
+        else if (wkind == CK_F32)
+          r[i] = _mm256_loadu_ps((const float *)w + n * ldw + k);
+        else
+          r[i] = half_load8((const uint16_t *)w + n * ldw + k, wkind);
+      }
+      transpose8x8(r);
+      for (int j = 0; j < 8; j++) _mm256_store_ps(panel + (k + j) * 16 + half * 8, r[j]);
+    }
+  }
+  for (long k = k8; k < kc; k++)
+    for (long n = 0; n < 16; n++) {
+      float v = 0.0f;
+      if (n < nrows) {
+        if (wkind == CK_F32)
+          v = ((const float *)w)[n * ldw + k];
+        else if (wkind == CK_F16)
+          v = ck_half_to_float(((const uint16_t *)w)[n * ldw + k]);
+        else
+          v = ck_float((uint32_t)((const uint16_t *)w)[n * ldw + k] << 16);
+      }
+      panel[k * 16 + n] = v;
+    }
+}
+
+CK_INLINE void gemm_kernel_6x16(const float *a, const float *b, long kc, float *y, long ldy, long mr, long nr,
+                                int accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (long k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 t;
+    t = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(t, b0, c00);
+    c01 = _mm256_fmadd_ps(t, b1, c01);
+    t = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(t, b0, c10);
+    c11 = _mm256_fmadd_ps(t, b1, c11);
+    t = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(t, b0, c20);
+    c21 = _mm256_fmadd_ps(t, b1, c21);
+    t = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(t, b0, c30);
+    c31 = _mm256_fmadd_ps(t, b1, c31);
+    t = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(t, b0, c40);
+    c41 = _mm256_fmadd_ps(t, b1, c41);
+    t = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(t, b0, c50);
+    c51 = _mm256_fmadd_ps(t, b1, c51);
+    a += 6;
+    b += 16;
+  }
+  __m256 c[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (long m = 0; m < mr; m++) {
+    float *ym = y + m * ldy;
+    if (nr == 16) {
+      __m256 v0 = c[m][0], v1 = c[m][1];
+      if (accumulate) {
+        v0 = _mm256_add_ps(_mm256_loadu_ps(ym), v0);
+        v1 = _mm256_add_ps(_mm256_loadu_ps(ym + 8), v1);
+      }
+      _mm256_storeu_ps(ym, v0);
+      _mm256_storeu_ps(ym + 8, v1);
+    } else {
+      float tmp[16];
+      _mm256_storeu_ps(tmp, c[m][0]);
+      _mm256_storeu_ps(tmp + 8, c[m][1]);
+      for (long n = 0; n < nr; n++) ym[n] = accumulate ? ym[n] + tmp[n] : tmp[n];
+    }
+  }
+}
+
+CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc,
+                                   float *y, long ldy, int accumulate) {
+  float panel[CK_GEMM_KC * 16] __attribute__((aligned(64)));
+  const long esize = wkind == CK_F32 ? 4 : 2;
+  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
+    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
+    const int acc = accumulate || k0 > 0;
+    for (long n0 = 0; n0 < nrows; n0 += 16) {
+      const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
+      pack_b_panel((const char *)w + (n0 * ldw + k0) * esize, wkind, ldw, nr, kk, panel);
+      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
+        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
+        gemm_kernel_6x16(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
+      }
+    }
+  }
+}
+
 /* ---- quantize ---- */
 
 CK_TARGET float ck_avx2_absmax(const float *x, long n) {

@@ -93,6 +93,24 @@ void ck_f32_gemv(int isa, const float *w, long ldw, long K, long r0, long r1, co
 void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
                       float *y, long ldy, int accumulate);
 
+/* ---- dense GEMV for half-precision weights ---- */
+/* y[m, r] = Σ_k x[m, k] · w[r, k] for rows [r0, r1) of a dense [N, K] matrix of `kind` (CK_F16 or CK_BF16,
+   widened exactly to float32), accumulated in float32. */
+void ck_half_gemv(int isa, const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                  long M, float *y, long ldy);
+
+/* ---- packed GEMM (blocked as in BLIS: an activation block packed once, weight panels of 16 rows) ---- */
+enum { CK_GEMM_MR = 6, CK_GEMM_NR = 16, CK_GEMM_KC = 256 };
+/* Packs activation rows [0, rows) (row stride ldx) and columns [0, kc) into panels of CK_GEMM_MR rows:
+   a[(p * kc + k) * CK_GEMM_MR + i] = x[(CK_GEMM_MR * p + i) * ldx + k], zero for rows ≥ `rows`. */
+void ck_gemm_pack_a(const float *x, long ldx, long rows, long kc, float *a);
+/* y[m, n] (+)= Σ_{k < kc} a[m, k] · w[n, k] for m < M, n < nrows, with `a` packed by ck_gemm_pack_a (the same
+   kc) and weights w of `wkind` (CK_F32, CK_F16, CK_BF16; row stride ldw, in elements). Every output is one
+   float32 accumulator over k in order, added to y when `accumulate` (else stored), whatever M, nrows or the
+   position of the output in its tile: results do not depend on how callers split rows. */
+void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
+                    long ldy, int accumulate);
+
 /* ---- quantize ---- */
 /* Blockwise 4-bit encoder over n elements starting at a block boundary, bit-identical to QuantCore's
    BlockwiseCodebookQuantizer (bitsandbytes' default backend): absmax = max|x| per block (NaN propagates);
