@@ -75,6 +75,10 @@ void ck_avx2_half_gemv(const uint16_t *w, int kind, long ldw, long K, long r0, l
                        long M, float *y, long ldy);
 void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
                          long ldy, int accumulate);
+void ck_avx512_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
+                           long ldy, int accumulate);
+/* Whether the CPU and OS support AVX-512 F/BW/VL (cached after the first call). */
+int ck_has_avx512(void);
 void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
                            float *absmax);
 void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats);

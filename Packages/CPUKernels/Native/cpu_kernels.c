@@ -25,6 +25,26 @@ int ck_best_isa(void) {
 #endif
 }
 
+#if CK_HAVE_X86
+static int ck_detect_avx512(void) {
+  if (ck_best_isa() != CK_ISA_AVX2) return 0;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+  if (!(f && bw && vl)) return 0;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0xE6) == 0xE6; /* the OS saves opmask and ZMM state */
+}
+
+int ck_has_avx512(void) {
+  static volatile int cached = -1; /* idempotent: racing first calls store the same value */
+  int value = cached;
+  if (value < 0) cached = value = ck_detect_avx512();
+  return value;
+}
+#endif
+
 void ck_cpu_relax(void) {
 #if CK_HAVE_X86
   __builtin_ia32_pause();
@@ -443,6 +463,10 @@ static float ck_weight_load(const void *w, int wkind, long i) {
 void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
                     long ldy, int accumulate) {
 #if CK_HAVE_X86
+  if (USE_AVX2(isa) && ck_has_avx512()) {
+    ck_avx512_gemm_packed(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate);
+    return;
+  }
   if (USE_AVX2(isa)) {
     ck_avx2_gemm_packed(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate);
     return;

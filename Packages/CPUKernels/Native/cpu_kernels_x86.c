@@ -651,7 +651,8 @@ CK_TARGET void ck_avx2_half_gemv(const uint16_t *w, int kind, long ldw, long K, 
 /* ---- packed GEMM: 6 × 16 microkernel over a packed activation panel and a packed weight panel ---- */
 
 /* panel[k * 16 + j] = w[j * ldw + k] (widened to float32) for j < nrows (zero beyond), k < kc. */
-CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long kc, float *panel) {
+/* With `stride` 32, the panel holds 32 rows: call twice (rows 0-15 at panel, rows 16-31 at panel + 16). */
+CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long kc, float *panel, const long stride) {
   const long k8 = kc & ~7L;
   for (int half = 0; half < 2; half++) {
     for (long k = 0; k < k8; k += 8) {
@@ -666,7 +667,7 @@ CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long
           r[i] = half_load8((const uint16_t *)w + n * ldw + k, wkind);
       }
       transpose8x8(r);
-      for (int j = 0; j < 8; j++) _mm256_store_ps(panel + (k + j) * 16 + half * 8, r[j]);
+      for (int j = 0; j < 8; j++) _mm256_store_ps(panel + (k + j) * stride + half * 8, r[j]);
     }
   }
   for (long k = k8; k < kc; k++)
@@ -680,7 +681,7 @@ CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long
         else
           v = ck_float((uint32_t)((const uint16_t *)w)[n * ldw + k] << 16);
       }
-      panel[k * 16 + n] = v;
+      panel[k * stride + n] = v;
     }
 }
 
@@ -741,10 +742,79 @@ CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wk
     const int acc = accumulate || k0 > 0;
     for (long n0 = 0; n0 < nrows; n0 += 16) {
       const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
-      pack_b_panel((const char *)w + (n0 * ldw + k0) * esize, wkind, ldw, nr, kk, panel);
+      pack_b_panel((const char *)w + (n0 * ldw + k0) * esize, wkind, ldw, nr, kk, panel, 16);
       for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
         const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
         gemm_kernel_6x16(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
+      }
+    }
+  }
+}
+
+
+/* AVX-512: the same microkernel 32 columns wide (12 zmm accumulators). Each output is the same float32 FMA
+   chain over k as in the AVX2 and scalar kernels, so every ISA gives bit-identical results. */
+#define CK_TARGET512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
+
+CK_TARGET512 static inline __attribute__((always_inline)) void gemm_kernel_6x32(const float *a, const float *b,
+                                                                                 long kc, float *y, long ldy, long mr,
+                                                                                 long nr, int accumulate) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (long k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    __m512 t;
+    t = _mm512_set1_ps(a[0]);
+    c00 = _mm512_fmadd_ps(t, b0, c00);
+    c01 = _mm512_fmadd_ps(t, b1, c01);
+    t = _mm512_set1_ps(a[1]);
+    c10 = _mm512_fmadd_ps(t, b0, c10);
+    c11 = _mm512_fmadd_ps(t, b1, c11);
+    t = _mm512_set1_ps(a[2]);
+    c20 = _mm512_fmadd_ps(t, b0, c20);
+    c21 = _mm512_fmadd_ps(t, b1, c21);
+    t = _mm512_set1_ps(a[3]);
+    c30 = _mm512_fmadd_ps(t, b0, c30);
+    c31 = _mm512_fmadd_ps(t, b1, c31);
+    t = _mm512_set1_ps(a[4]);
+    c40 = _mm512_fmadd_ps(t, b0, c40);
+    c41 = _mm512_fmadd_ps(t, b1, c41);
+    t = _mm512_set1_ps(a[5]);
+    c50 = _mm512_fmadd_ps(t, b0, c50);
+    c51 = _mm512_fmadd_ps(t, b1, c51);
+    a += 6;
+    b += 32;
+  }
+  __m512 c[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+  for (long m = 0; m < mr; m++) {
+    float *ym = y + m * ldy;
+    __m512 v0 = c[m][0], v1 = c[m][1];
+    if (accumulate) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ym), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ym + 16), v1);
+    }
+    _mm512_mask_storeu_ps(ym, m0, v0);
+    _mm512_mask_storeu_ps(ym + 16, m1, v1);
+  }
+}
+
+CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows,
+                                        long kc, float *y, long ldy, int accumulate) {
+  float panel[CK_GEMM_KC * 32] __attribute__((aligned(64)));
+  const long esize = wkind == CK_F32 ? 4 : 2;
+  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
+    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
+    const int acc = accumulate || k0 > 0;
+    for (long n0 = 0; n0 < nrows; n0 += 32) {
+      const long nr = nrows - n0 < 32 ? nrows - n0 : 32;
+      const char *wb = (const char *)w + (n0 * ldw + k0) * esize;
+      pack_b_panel(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
+      pack_b_panel(wb + 16 * ldw * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
+      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
+        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
+        gemm_kernel_6x32(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
       }
     }
   }

@@ -62,7 +62,7 @@ struct LinearRun: @unchecked Sendable {
   /// The largest batch that runs the fused GEMV.
   static let gemvMaxRows = 8
   /// Weight rows per decoded GEMM tile.
-  static let tileRows = 16
+  static let tileRows = 32
 
   func compute(into y: UnsafeMutablePointer<Float>, bias: [Float]?) throws(QuantError) {
     if mode == .fast, m <= LinearRun.gemvMaxRows,
