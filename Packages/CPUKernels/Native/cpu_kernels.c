@@ -197,10 +197,32 @@ void ck_cb4_decode(int isa, const uint8_t *packed, const float *code16, const fl
   ck_scalar_cb4_decode(packed, code16, scales, bs, e0, count, permuted, out);
 }
 
+int ck_cb4_gemv_order(int isa, long K, long bs) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && K % 32 == 0 && bs % 32 == 0 && ck_has_avx512()) return 16;
+#endif
+  (void)isa, (void)K, (void)bs;
+  return 8;
+}
+
+void ck_permute16i(const float *x, float *xp, long k) {
+  long full = k & ~15L;
+  for (long g = 0; g < full; g += 16)
+    for (int j = 0; j < 8; j++) {
+      xp[g + 2 * j] = x[g + j];
+      xp[g + 2 * j + 1] = x[g + 8 + j];
+    }
+  for (long i = full; i < k; i++) xp[i] = x[i];
+}
+
 void ck_cb4_gemv(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0,
                  long r1, const float *xp, long ldx, long M, float *y, long ldy) {
   if (K % 32 == 0 && bs % 32 == 0) {
 #if CK_HAVE_X86
+    if (ck_cb4_gemv_order(isa, K, bs) == 16) {
+      ck_avx512_cb4_gemv(packed, code16, scales, bs, K, r0, r1, xp, ldx, M, y, ldy);
+      return;
+    }
     if (USE_AVX2(isa)) {
       ck_avx2_cb4_gemv(packed, code16, scales, bs, K, r0, r1, xp, ldx, M, y, ldy);
       return;

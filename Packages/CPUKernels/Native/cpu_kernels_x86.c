@@ -820,6 +820,62 @@ CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, i
   }
 }
 
+/* ---- 4-bit GEMV with AVX-512: a 16-entry float32 table per block, one vpermps per 16 weights ----
+   One 64-bit broadcast load puts packed bytes 0-3 (elements 0-7) in the even dword lanes and bytes 4-7
+   (elements 8-15) in the odd ones; a per-lane shift brings each lane's nibble to bits 3:0, which is all
+   vpermps reads. The table is code16 · absmax (recomputed per block), so every weight is the exact
+   dequantized value fl32(code[q] · absmax); lane 2j holds element j and lane 2j + 1 element 8 + j, the
+   order of ck_permute16i. */
+CK_TARGET512 static inline __attribute__((always_inline)) void cb4_gemv_rows512(
+    const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0, long r1,
+    const float *xp, long ldx, float *y, long ldy, const int MR) {
+  const __m512 code = _mm512_loadu_ps(code16);
+  const __m512i shifts = _mm512_setr_epi32(4, 4, 0, 0, 12, 12, 8, 8, 20, 20, 16, 16, 28, 28, 24, 24);
+  const long steps = K / 32, per = bs / 32;
+  for (long r = r0; r < r1; r++) {
+    const long e = r * K;
+    long b = e / bs, left = (bs - e % bs) / 32;
+    const uint8_t *row = packed + (e >> 1);
+    __m512 table = _mm512_mul_ps(code, _mm512_set1_ps(scales[b]));
+    __m512 a0[4], a1[4];
+    for (int m = 0; m < MR; m++) a0[m] = a1[m] = _mm512_setzero_ps();
+    for (long s = 0; s < steps; s++) {
+      if ((s & 3) == 0) CK_PREFETCH(row + 16 * s);
+      uint64_t lo, hi;
+      memcpy(&lo, row + 16 * s, 8);
+      memcpy(&hi, row + 16 * s + 8, 8);
+      const __m512i i0 = _mm512_srlv_epi32(_mm512_set1_epi64((long long)lo), shifts);
+      const __m512i i1 = _mm512_srlv_epi32(_mm512_set1_epi64((long long)hi), shifts);
+      const __m512 w0 = _mm512_permutexvar_ps(i0, table), w1 = _mm512_permutexvar_ps(i1, table);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = xp + m * ldx + 32 * s;
+        a0[m] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xm), a0[m]);
+        a1[m] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xm + 16), a1[m]);
+      }
+      if (--left == 0) {
+        b++;
+        left = per;
+        if (s + 1 < steps) table = _mm512_mul_ps(code, _mm512_set1_ps(scales[b]));
+      }
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[m], a1[m]));
+  }
+}
+
+CK_TARGET512 void ck_avx512_cb4_gemv(const uint8_t *packed, const float *code16, const float *scales, long bs, long K,
+                                     long r0, long r1, const float *xp, long ldx, long M, float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *x = xp + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 1); break;
+    case 2: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 2); break;
+    case 3: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 3); break;
+    default: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
 /* ---- quantize ---- */
 
 CK_TARGET float ck_avx2_absmax(const float *x, long n) {

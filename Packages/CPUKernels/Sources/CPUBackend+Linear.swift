@@ -84,10 +84,15 @@ struct LinearRun: @unchecked Sendable {
   private func withActivations<R>(_ body: (UnsafePointer<Float>) throws(QuantError) -> R) throws(QuantError) -> R {
     try scratch.withBuffer(of: Float.self, count: m * k + k) { (x) throws(QuantError) in
       if weight.wantsPermutedActivations {
+        // The GEMV may want the AVX-512 order (ck_cb4_gemv_order); decoded GEMM tiles use ck_permute8's.
+        var interleaved = false
+        if m <= LinearRun.gemvMaxRows, case .codebook4(_, _, _, let blocksize) = weight.kind {
+          interleaved = ck_cb4_gemv_order(isa, k, blocksize) == 16
+        }
         let row = x + m * k
         for r in 0..<m {
           ck_load_floats(isa, input.map { $0 + r * k * elementSize }, inputKind, row, k)
-          ck_permute8(row, x + r * k, k)
+          if interleaved { ck_permute16i(row, x + r * k, k) } else { ck_permute8(row, x + r * k, k) }
         }
       } else {
         ck_load_floats(isa, input, inputKind, x, m * k)

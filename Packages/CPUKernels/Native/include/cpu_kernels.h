@@ -51,8 +51,12 @@ void ck_decode_nested(const uint8_t *codes, const float *absmax2, const float *c
    every full group of 8 (counted from e0, which must then be a multiple of 8) is in permuted order. */
 void ck_cb4_decode(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long e0,
                    long count, int permuted, float *out);
-/* y = x · Wᵀ for rows [r0, r1), M activation rows of length K, permuted (row stride ldx). Exact mode:
+/* y = x · Wᵀ for rows [r0, r1), M activation rows of length K, permuted in ck_cb4_gemv_order (row stride ldx). Exact mode:
    weights decode exactly; per 32-element step the dot product is scaled once by its block's absmax. */
+/* The activation order ck_cb4_gemv wants for these arguments: 8 = ck_permute8, 16 = ck_permute16i. */
+int ck_cb4_gemv_order(int isa, long K, long bs);
+/* Interleaves the halves of every full group of 16: [x0 x8 x1 x9 … x7 x15]; a partial tail is unchanged. */
+void ck_permute16i(const float *x, float *xp, long k);
 void ck_cb4_gemv(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0,
                  long r1, const float *xp, long ldx, long M, float *y, long ldy);
 
