@@ -13,6 +13,13 @@ extension CPUBackend {
   /// - Returns: `[..., N]` in the input's dtype, accumulated in float32.
   /// - Throws: `QuantError` on shape or dtype mismatches or inconsistent weights.
   public func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    try linear(input, weight: weight, decodedScales: nil, bias: bias)
+  }
+
+  /// `linear` with block scales already decoded (a ``PreparedLinearWeight``'s), or `nil` to decode them.
+  func linear(_ input: Tensor, weight: QuantizedTensor, decodedScales: [Float]?, bias: Tensor?) throws(QuantError)
+    -> Tensor
+  {
     let problem = try LinearProblem(input: input, weight: weight, bias: bias)
     guard let inputKind = floatKind(input.dtype) else {
       throw .unsupportedDType(input.dtype, operation: "cpu linear", supported: [.float32, .float16, .bfloat16])
@@ -24,7 +31,9 @@ extension CPUBackend {
     let threads = threadCount
     let mode = self.mode
     let storage = try TensorStorage(byteCount: m * n * input.dtype.byteSize) { (raw) throws(QuantError) in
-      try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch) {
+      try PreparedWeight.with(
+        weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch, decodedScales: decodedScales
+      ) {
         (prepared) throws(QuantError) in
         try input.withUnsafeBytes { (inputBytes) throws(QuantError) in
           let run = LinearRun(

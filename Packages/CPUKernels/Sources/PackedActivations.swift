@@ -23,7 +23,9 @@ struct PackedActivations: @unchecked Sendable {
 
   /// Number of k blocks.
   var kBlocks: Int { (k + PackedActivations.blockColumns - 1) / PackedActivations.blockColumns }
-  private var paddedRows: Int { (rows + PackedActivations.panelRows - 1) / PackedActivations.panelRows * PackedActivations.panelRows }
+  private var paddedRows: Int {
+    (rows + PackedActivations.panelRows - 1) / PackedActivations.panelRows * PackedActivations.panelRows
+  }
 
   /// The first column and the width of k block `index`.
   func columns(_ index: Int) -> (start: Int, count: Int) {

@@ -119,7 +119,7 @@ extension PreparedWeight {
   /// Nested (double-quantized) absmax is decoded once here, in parallel, into a per-call buffer.
   static func with<R>(
     _ layout: StorageLayout, shape: [Int], isa: Int32, threads: Int, scratch: ScratchPool,
-    _ body: (PreparedWeight) throws(QuantError) -> R
+    decodedScales: [Float]? = nil, _ body: (PreparedWeight) throws(QuantError) -> R
   ) throws(QuantError) -> R {
     let columns = shape.last ?? 1
     let rows = columns == 0 ? 0 : shape.dropLast().reduce(1, *)
@@ -131,7 +131,8 @@ extension PreparedWeight {
       guard packed.byteCount >= needed else {
         throw .byteCountMismatch(context: "4-bit packed data", expected: needed, found: packed.byteCount)
       }
-      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, decoded: decodedScales, threads: threads, scratch: scratch) {
+        (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try packed.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook4(
@@ -147,7 +148,8 @@ extension PreparedWeight {
       guard codes.byteCount >= state.elementCount else {
         throw .byteCountMismatch(context: "8-bit codes", expected: state.elementCount, found: codes.byteCount)
       }
-      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, decoded: decodedScales, threads: threads, scratch: scratch) {
+        (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try codes.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook8(
@@ -208,8 +210,12 @@ extension PreparedWeight {
 
   /// Calls `body` with float32 block scales: the plain array, or nested scales decoded in parallel.
   private static func withScales<R>(
-    _ absmax: BlockScales, threads: Int, scratch: ScratchPool, _ body: (UnsafePointer<Float>?) throws(QuantError) -> R
+    _ absmax: BlockScales, decoded: [Float]?, threads: Int, scratch: ScratchPool,
+    _ body: (UnsafePointer<Float>?) throws(QuantError) -> R
   ) throws(QuantError) -> R {
+    if let decoded, decoded.count == absmax.count {
+      return try decoded.withUnsafeBufferPointer { (buffer) throws(QuantError) in try body(buffer.baseAddress) }
+    }
     switch absmax {
     case .plain(let values):
       return try values.withUnsafeBufferPointer { (buffer) throws(QuantError) in try body(buffer.baseAddress) }
