@@ -80,3 +80,25 @@ struct DenseLinearTests {
     }
   }
 }
+
+@Suite("CPU fp8 special codes")
+struct Float8SpecialCodeTests {
+  @Test("a NaN weight code gives NaN in every kernel, other rows stay finite")
+  func nanCodes() throws {
+    for encoding in [Float8Encoding.e4m3, .e5m2] {
+      let (n, k) = (4, 64)
+      var bytes = [UInt8](repeating: 0x38, count: n * k)
+      bytes[k + 5] = encoding == .e4m3 ? 0xFF : 0x7F
+      let values = try Tensor(dtype: encoding.dtype, shape: [n, k], bytes: bytes)
+      let weight = QuantizedTensor(
+        format: "fp8", shape: [n, k], originalDType: .bfloat16,
+        layout: .float8(Float8Weights(values: values, encoding: encoding, scales: .rows([1, 2, 3, 4]))))
+      let input = try makeInput(m: 1, k: k, dtype: .float32)
+      for backend in [scalarBackend, simdBackend, simdBackend2] {
+        let y = try backend.linear(input, weight: weight, bias: nil).floats()
+        #expect(y[1].isNaN, "\(encoding) \(backend.instructionSet)")
+        #expect(y[0].isFinite && y[2].isFinite && y[3].isFinite)
+      }
+    }
+  }
+}

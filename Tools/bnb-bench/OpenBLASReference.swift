@@ -16,10 +16,16 @@ enum OpenBLASReference {
 
   private struct ScriptOutput: Decodable {
     struct Library: Decodable {
-      var internal_api: String?
+      var internalAPI: String?
       var version: String?
       var architecture: String?
-      var threading_layer: String?
+      var threadingLayer: String?
+
+      enum CodingKeys: String, CodingKey {
+        case internalAPI = "internal_api"
+        case version, architecture
+        case threadingLayer = "threading_layer"
+      }
     }
     struct Row: Decodable {
       var m: Int
@@ -58,7 +64,7 @@ enum OpenBLASReference {
     let decoded = try JSONDecoder().decode(ScriptOutput.self, from: data)
     let kernel =
       decoded.blas.map {
-        "\($0.internal_api ?? "?") \($0.version ?? "?") \($0.architecture ?? "?") (\($0.threading_layer ?? "?"))"
+        "\($0.internalAPI ?? "?") \($0.version ?? "?") \($0.architecture ?? "?") (\($0.threadingLayer ?? "?"))"
       }
       .joined(separator: "; ")
     let results = decoded.results.map {

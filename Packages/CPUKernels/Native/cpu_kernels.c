@@ -382,6 +382,10 @@ void ck_f8_decode(int isa, const uint8_t *v, int e5m2, const float *scales, long
 void ck_f8_gemv(int isa, const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols,
                 long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy) {
 #if CK_HAVE_X86
+  if (USE_AVX2(isa) && K % 32 == 0 && tileCols % 32 == 0 && ck_has_avx512()) {
+    ck_avx512_f8_gemv(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
   if (USE_AVX2(isa) && K % 16 == 0 && tileCols % 16 == 0) {
     ck_avx2_f8_gemv(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, x, ldx, M, y, ldy);
     return;

@@ -876,6 +876,71 @@ CK_TARGET512 void ck_avx512_cb4_gemv(const uint8_t *packed, const float *code16,
   }
 }
 
+/* ---- fp8 GEMV with AVX-512: 32 weights per step (the F16C trick on 512-bit vectors) ---- */
+
+/* 32 fp8 bytes → two vectors of 16 floats in element order (E4M3 values 2^-8 too small, as f8_load16). */
+CK_TARGET512 static inline __attribute__((always_inline)) void f8_load32(const uint8_t *p, int e5m2, __m512 *lo,
+                                                                          __m512 *hi) {
+  __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)p));
+  __m512i h;
+  if (e5m2) {
+    h = _mm512_slli_epi16(b, 8);
+  } else {
+    __m512i mag = _mm512_and_si512(b, _mm512_set1_epi16(0x7F));
+    __m512i sign = _mm512_slli_epi16(_mm512_and_si512(b, _mm512_set1_epi16(0x80)), 8);
+    h = _mm512_or_si512(_mm512_slli_epi16(mag, 7), sign);
+    __mmask32 nan = _mm512_cmpeq_epi16_mask(mag, _mm512_set1_epi16(0x7F));
+    h = _mm512_mask_mov_epi16(h, nan, _mm512_or_si512(h, _mm512_set1_epi16(0x7C00)));
+  }
+  *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+  *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+}
+
+CK_TARGET512 static inline __attribute__((always_inline)) void f8_rows512(
+    const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols, long K, long r0,
+    long r1, const float *x, long ldx, float *y, long ldy, const int MR) {
+  const float unit = e5m2 ? 1.0f : 256.0f;
+  for (long r = r0; r < r1; r++) {
+    const uint8_t *row = v + r * K;
+    const float *srow = scales + (r / tileRows) * gridCols;
+    __m512 tot[4];
+    for (int m = 0; m < MR; m++) tot[m] = _mm512_setzero_ps();
+    for (long c0 = 0; c0 < K; c0 += tileCols) {
+      long c1 = c0 + tileCols < K ? c0 + tileCols : K;
+      __m512 s0[4], s1[4];
+      for (int m = 0; m < MR; m++) s0[m] = s1[m] = _mm512_setzero_ps();
+      for (long k = c0; k < c1; k += 32) {
+        __m512 lo, hi;
+        if ((k & 63) == 0) CK_PREFETCH(row + k);
+        f8_load32(row + k, e5m2, &lo, &hi);
+        for (int m = 0; m < MR; m++) {
+          const float *xm = x + m * ldx + k;
+          s0[m] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(xm), s0[m]);
+          s1[m] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xm + 16), s1[m]);
+        }
+      }
+      const __m512 sc = _mm512_set1_ps(srow[c0 / tileCols] * unit);
+      for (int m = 0; m < MR; m++) tot[m] = _mm512_fmadd_ps(_mm512_add_ps(s0[m], s1[m]), sc, tot[m]);
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = _mm512_reduce_add_ps(tot[m]);
+  }
+}
+
+CK_TARGET512 void ck_avx512_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols,
+                                    long gridCols, long K, long r0, long r1, const float *x, long ldx, long M, float *y,
+                                    long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
 /* ---- quantize ---- */
 
 CK_TARGET float ck_avx2_absmax(const float *x, long n) {
