@@ -18,7 +18,12 @@ internal import _CPUKernelsNative
 /// called from inside a chunk) falls back to `DispatchQueue.concurrentPerform`.
 final class WorkerPool: @unchecked Sendable {
   /// The pool every ``CPUBackend`` shares.
-  static let shared = WorkerPool(capacity: max(1, min(255, 2 * activeProcessorCount())))
+  ///
+  /// Setting the environment variable `BNB_CPU_WORKER_POOL=off` disables it (every parallel call then uses
+  /// `DispatchQueue.concurrentPerform`, as before the pool existed), for benchmarks of the difference.
+  static let shared = WorkerPool(
+    capacity: WorkerThread.environment("BNB_CPU_WORKER_POOL") == "off"
+      ? 0 : max(1, min(255, 2 * activeProcessorCount())))
 
   /// How long an idle worker spins before sleeping.
   static let spinNanoseconds: UInt64 = 200_000
@@ -57,7 +62,7 @@ final class WorkerPool: @unchecked Sendable {
       for index in 0..<count { body(index) }
       return
     }
-    guard count < 1 << 20, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+    guard capacity > 0, count < 1 << 20, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
       withoutActuallyEscaping(body) { escapable in
         let shared = UncheckedBody(call: escapable)
         DispatchQueue.concurrentPerform(iterations: count) { shared.call($0) }

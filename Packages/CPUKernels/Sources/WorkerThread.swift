@@ -51,6 +51,16 @@ enum WorkerThread {
     #endif
   }
 
+  /// The value of environment variable `name`, if set.
+  static func environment(_ name: String) -> String? {
+    #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
+      guard let value = getenv(name) else { return nil }
+      return String(cString: value)
+    #else
+      return nil
+    #endif
+  }
+
   /// Gives the processor to another runnable thread.
   static func yieldProcessor() {
     #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
