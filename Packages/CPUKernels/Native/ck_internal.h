@@ -69,8 +69,6 @@ void ck_avx2_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long tileR
                      long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy);
 void ck_avx2_f32_gemv(const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, long M, float *y,
                       long ldy);
-void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc, float *y,
-                           long ldy, int accumulate);
 void ck_avx2_half_gemv(const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
                        long M, float *y, long ldy);
 void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,

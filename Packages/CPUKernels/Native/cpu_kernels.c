@@ -426,23 +426,6 @@ void ck_f32_gemv(int isa, const float *w, long ldw, long K, long r0, long r1, co
     }
 }
 
-void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
-                      float *y, long ldy, int accumulate) {
-#if CK_HAVE_X86
-  if (USE_AVX2(isa)) {
-    ck_avx2_f32_gemm_tile(x, ldx, M, w, ldw, nrows, kc, y, ldy, accumulate);
-    return;
-  }
-#endif
-  (void)isa;
-  for (long m = 0; m < M; m++)
-    for (long n = 0; n < nrows; n++) {
-      float sum = 0;
-      for (long k = 0; k < kc; k++) sum += x[m * ldx + k] * w[n * ldw + k];
-      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
-    }
-}
-
 /* ---- dense half-precision GEMV and packed GEMM ---- */
 
 static inline float ck_half_load(const uint16_t *w, int kind, long i) {

@@ -498,10 +498,9 @@ CK_TARGET void ck_avx2_f32_gemv(const float *w, long ldw, long K, long r0, long 
   }
 }
 
-/* GEMM: the weight tile [nrows ≤ 16][kc] is transposed into a packed panel [kc][16] (8×8 AVX transposes),
-   then an outer-product microkernel keeps a 6 × 16 block of outputs in 12 registers: per k, two panel
-   loads, six broadcasts of activations and twelve FMAs. */
-enum { CK_PANEL_K = 256 };
+/* GEMM (ck_gemm_packed below): weight rows are transposed into packed panels [kc][16] with 8×8 AVX
+   transposes, and an outer-product microkernel keeps a 6 × 16 block of outputs in 12 registers: per k, two
+   panel loads, six broadcasts of packed activations and twelve FMAs. */
 
 CK_INLINE void transpose8x8(__m256 r[8]) {
   __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -520,79 +519,6 @@ CK_INLINE void transpose8x8(__m256 r[8]) {
   r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
   r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-/* panel[k * 16 + n] = w[n * ldw + k] for n < nrows (zero beyond), k < kc. */
-CK_INLINE void pack_panel(const float *w, long ldw, long nrows, long kc, float *panel) {
-  const long k8 = kc & ~7L;
-  for (int half = 0; half < 2; half++) {
-    for (long k = 0; k < k8; k += 8) {
-      __m256 r[8];
-      for (int i = 0; i < 8; i++) {
-        long n = half * 8 + i;
-        r[i] = n < nrows ? _mm256_loadu_ps(w + n * ldw + k) : _mm256_setzero_ps();
-      }
-      transpose8x8(r);
-      for (int j = 0; j < 8; j++) _mm256_storeu_ps(panel + (k + j) * 16 + half * 8, r[j]);
-    }
-  }
-  for (long k = k8; k < kc; k++)
-    for (long n = 0; n < 16; n++) panel[k * 16 + n] = n < nrows ? w[n * ldw + k] : 0.0f;
-}
-
-CK_INLINE void gemm_6x16(const float *x, long ldx, const float *panel, long kc, float *y, long ldy, long nrows,
-                         int accumulate, const int MR) {
-  __m256 c[6][2];
-  for (int m = 0; m < MR; m++) c[m][0] = c[m][1] = _mm256_setzero_ps();
-  for (long k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_loadu_ps(panel + 16 * k), b1 = _mm256_loadu_ps(panel + 16 * k + 8);
-    for (int m = 0; m < MR; m++) {
-      const __m256 a = _mm256_broadcast_ss(x + m * ldx + k);
-      c[m][0] = _mm256_fmadd_ps(a, b0, c[m][0]);
-      c[m][1] = _mm256_fmadd_ps(a, b1, c[m][1]);
-    }
-  }
-  for (int m = 0; m < MR; m++) {
-    float *ym = y + m * ldy;
-    if (nrows == 16) {
-      if (accumulate) {
-        c[m][0] = _mm256_add_ps(c[m][0], _mm256_loadu_ps(ym));
-        c[m][1] = _mm256_add_ps(c[m][1], _mm256_loadu_ps(ym + 8));
-      }
-      _mm256_storeu_ps(ym, c[m][0]);
-      _mm256_storeu_ps(ym + 8, c[m][1]);
-    } else {
-      float tmp[16];
-      _mm256_storeu_ps(tmp, c[m][0]);
-      _mm256_storeu_ps(tmp + 8, c[m][1]);
-      for (long n = 0; n < nrows; n++) ym[n] = accumulate ? ym[n] + tmp[n] : tmp[n];
-    }
-  }
-}
-
-CK_TARGET void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
-                                     float *y, long ldy, int accumulate) {
-  float panel[CK_PANEL_K * 16] __attribute__((aligned(32)));
-  for (long n0 = 0; n0 < nrows; n0 += 16) {
-    const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
-    for (long k0 = 0; k0 < kc; k0 += CK_PANEL_K) {
-      const long kk = kc - k0 < CK_PANEL_K ? kc - k0 : CK_PANEL_K;
-      const int acc = accumulate || k0 > 0;
-      pack_panel(w + n0 * ldw + k0, ldw, nr, kk, panel);
-      for (long m0 = 0; m0 < M; m0 += 6) {
-        const float *xm = x + m0 * ldx + k0;
-        float *ym = y + m0 * ldy + n0;
-        switch (M - m0 >= 6 ? 6 : M - m0) {
-        case 1: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 1); break;
-        case 2: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 2); break;
-        case 3: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 3); break;
-        case 4: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 4); break;
-        case 5: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 5); break;
-        default: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 6); break;
-        }
-      }
-    }
-  }
 }
 
 /* ---- dense half-precision GEMV ---- */

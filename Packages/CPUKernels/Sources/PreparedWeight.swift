@@ -17,7 +17,6 @@ struct PreparedWeight: @unchecked Sendable {
     case float8(
       values: UnsafePointer<UInt8>?, e5m2: Bool, scales: UnsafePointer<Float>?, tileRows: Int, tileColumns: Int,
       gridColumns: Int)
-    case dense(UnsafePointer<Float>)
     case custom(any CustomStorageLayout)
   }
 
@@ -50,8 +49,6 @@ struct PreparedWeight: @unchecked Sendable {
       ck_i8_decode(isa, values, rowScale, columns, e0, count, out)
     case .float8(let values, let e5m2, let scales, let tileRows, let tileColumns, let gridColumns):
       ck_f8_decode(isa, values, e5m2 ? 1 : 0, scales, tileRows, tileColumns, gridColumns, columns, e0, count, out)
-    case .dense(let values):
-      out.update(from: values + e0, count: count)
     case .custom(let layout):
       // Custom layouts decode whole rows: decode the covering rows, then copy the requested part.
       let firstRow = e0 / columns
@@ -103,8 +100,6 @@ struct PreparedWeight: @unchecked Sendable {
     case .float8(let values, let e5m2, let scales, let tileRows, let tileColumns, let gridColumns):
       ck_f8_gemv(
         isa, values, e5m2 ? 1 : 0, scales, tileRows, tileColumns, gridColumns, columns, r0, r1, x, ldx, m, y, ldy)
-    case .dense(let values):
-      ck_f32_gemv(isa, values, columns, columns, r0, r1, x, ldx, m, y, ldy)
     case .custom:
       break
     }

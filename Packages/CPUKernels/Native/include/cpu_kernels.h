@@ -92,10 +92,6 @@ void ck_f8_gemv(int isa, const uint8_t *v, int e5m2, const float *scales, long t
 /* y[m, r] = Σ_k x[m, k] · w[r, k] for rows [r0, r1) of a dense [N, K] matrix (row stride ldw). */
 void ck_f32_gemv(int isa, const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, long M,
                  float *y, long ldy);
-/* The GEMM microkernel driver for one decoded tile: y[m, n] (+)= Σ_{k<kc} x[m, k] · w[n, k] for m < M and
-   n < nrows (x row stride ldx, w row stride ldw, y row stride ldy). `accumulate` = 0 overwrites y. */
-void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
-                      float *y, long ldy, int accumulate);
 
 /* ---- dense GEMV for half-precision weights ---- */
 /* y[m, r] = Σ_k x[m, k] · w[r, k] for rows [r0, r1) of a dense [N, K] matrix of `kind` (CK_F16 or CK_BF16,
