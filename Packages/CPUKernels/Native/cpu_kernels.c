@@ -1,6 +1,7 @@
 /* Scalar reference kernels and the ISA dispatch of every public entry point. */
 #include "ck_internal.h"
 #include <math.h>
+#include <stdlib.h>
 
 #if CK_HAVE_X86
 #include <cpuid.h>
@@ -28,6 +29,8 @@ int ck_best_isa(void) {
 #if CK_HAVE_X86
 static int ck_detect_avx512(void) {
   if (ck_best_isa() != CK_ISA_AVX2) return 0;
+  const char *knob = getenv("BNB_CPU_AVX512"); /* "off": measure the AVX2 kernels on an AVX-512 machine */
+  if (knob && strcmp(knob, "off") == 0) return 0;
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
   int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
