@@ -41,23 +41,20 @@ let modules: [Module] = [
   Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
+  // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher",
-    dependencies: [
-      "QuantCore", "SafeTensors", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8",
-      "CPUKernels", "MetalKernels", yams,
-    ],
-    resources: [.copy("Resources/registry.yaml")],
-    testDependencies: ["FormatConformance"]
-  ),
-  Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", argumentParser]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "SafeTensors"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+  Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
+  // The umbrella assembles the application: it re-exports every module and owns the list of built-in
+  // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
     name: "BitsAndBytes",
     dependencies: [
       "QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels", "QuantizedLinear",
       "MetalKernels", "SafeTensors", "ModelPatcher",
     ],
-    hasTests: false
+    resources: [.copy("Resources/registry.yaml")],
+    testDependencies: ["FormatConformance"]
   ),
 ]
 

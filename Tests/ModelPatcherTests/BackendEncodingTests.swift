@@ -1,3 +1,4 @@
+import BitsAndBytes
 import CPUKernels
 import DoubleQuant
 import FormatConformance

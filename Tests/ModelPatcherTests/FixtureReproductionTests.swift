@@ -1,3 +1,4 @@
+import BitsAndBytes
 import Foundation
 import QuantCore
 import SafeTensors
@@ -19,10 +20,10 @@ struct FixtureReproductionTests {
     Variant(
       folder: "tiny-llama-bnb-nf4-dq",
       quantization: BitsAndBytesConfig(
-        loadIn4bit: true, bnb4bitComputeDType: .bfloat16, bnb4bitQuantType: "nf4", bnb4bitUseDoubleQuant: true)),
+        loadIn4bit: true, bnb4bitComputeDType: .bfloat16, bnb4bitQuantType: .nf4, bnb4bitUseDoubleQuant: true)),
     Variant(
       folder: "tiny-llama-bnb-fp4",
-      quantization: BitsAndBytesConfig(loadIn4bit: true, bnb4bitComputeDType: .float16, bnb4bitQuantType: "fp4")),
+      quantization: BitsAndBytesConfig(loadIn4bit: true, bnb4bitComputeDType: .float16, bnb4bitQuantType: .fp4)),
     Variant(folder: "tiny-llama-bnb-int8", quantization: BitsAndBytesConfig(loadIn8bit: true)),
   ]
 

@@ -67,6 +67,29 @@ public struct Int8Format: QuantizationFormat {
     return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .int8Rowwise(weights))
   }
 
+  /// transformers' `quantization_config` for LLM.int8: the job's block (or transformers' defaults)
+  /// with `load_in_8bit` and `llm_int8_threshold` = `threshold`.
+  ///
+  /// - Parameters:
+  ///   - parameters: The parameters the model was quantized with.
+  ///   - requested: The job's `quantization:` block, if any.
+  /// - Returns: `[("quantization_config", …)]`.
+  /// - Throws: `QuantError.invalidArgument` for a bad threshold.
+  public func modelConfiguration(parameters: FormatParameters, requested: BitsAndBytesConfig?) throws(QuantError)
+    -> [(key: String, value: ConfigValue)]?
+  {
+    var config = BitsAndBytesConfig.base(fourBit: false, requested: requested)
+    config.llmInt8Threshold = try activationThreshold(parameters)
+    return [("quantization_config", config.configValue)]
+  }
+
+  /// bitsandbytes' `<module>.SCB` marks an LLM.int8 checkpoint.
+  ///
+  /// - Parameter tensorName: A checkpoint key.
+  public func marksQuantizedCheckpoint(tensorName: String) -> Bool {
+    tensorName == "SCB" || tensorName.hasSuffix(".SCB")
+  }
+
   static func nonNegative(_ value: Double, name: String) throws(QuantError) -> Double {
     guard value >= 0, value.isFinite else {
       throw .invalidArgument("parameter '\(name)' must be a finite non-negative number, found \(value)")

@@ -82,4 +82,34 @@ extension Codebook4BitFormat {
   public func companionTensorNames(for weightName: String) -> [String] {
     codec.companionTensorNames(for: weightName)
   }
+
+  /// For bitsandbytes quant types (`nf4`, `fp4`): transformers' `quantization_config`, the job's block
+  /// completed with `load_in_4bit`, this quant type, `double_quant` and `quant_storage`. Other codebooks
+  /// declare nothing (``QuantizationFormat/modelConfiguration(parameters:)``).
+  ///
+  /// - Parameters:
+  ///   - parameters: The parameters the model was quantized with.
+  ///   - requested: The job's `quantization:` block, if any.
+  /// - Returns: `[("quantization_config", …)]`, or the format's own entries.
+  /// - Throws: `QuantError` for bad parameters.
+  public func modelConfiguration(parameters: FormatParameters, requested: BitsAndBytesConfig?) throws(QuantError)
+    -> [(key: String, value: ConfigValue)]?
+  {
+    guard isBitsAndBytesCompatible, let quantType = BitsAndBytesConfig.QuantType(rawValue: codec.quantType) else {
+      return try modelConfiguration(parameters: parameters)
+    }
+    var config = BitsAndBytesConfig.base(fourBit: true, requested: requested)
+    config.bnb4bitQuantType = quantType
+    config.bnb4bitUseDoubleQuant = try parameters.bool(Blockwise4BitCodec.doubleQuantSpec)
+    let storage = DType(torchName: try parameters.string(Blockwise4BitCodec.quantStorageSpec))
+    config.bnb4bitQuantStorage = requested?.bnb4bitQuantStorage == nil && storage == .uint8 ? nil : storage
+    return [("quantization_config", config.configValue)]
+  }
+
+  /// The JSON state tensor `<weight>.quant_state.bitsandbytes__<quant type>` marks this format's checkpoints.
+  ///
+  /// - Parameter tensorName: A checkpoint key.
+  public func marksQuantizedCheckpoint(tensorName: String) -> Bool {
+    tensorName.hasSuffix("." + PackedQuantStateJSON.tensorSuffix(quantType: codec.quantType))
+  }
 }

@@ -50,11 +50,15 @@ public struct ModelPatcher: Sendable {
         file: input.url.appending(path: "config.json").path, tensor: nil,
         message: "the model is already quantized (quant_method '\(method)'); dequantize it first (bnb-patch dequantize)")
     }
-    if let name = input.checkpoint.tensorNames.first(where: { $0.hasSuffix(".SCB") || $0.contains(".quant_state.bitsandbytes__") }
-    ) {
-      throw .invalidInput(
-        file: input.fileName(of: name), tensor: name,
-        message: "the checkpoint already holds bitsandbytes tensors; dequantize it first (bnb-patch dequantize)")
+    // Every registered format (enabled or not) says which of its companion tensors give it away.
+    let formats = registry.formats.map(\.format)
+    for name in input.checkpoint.tensorNames {
+      if let format = formats.first(where: { $0.marksQuantizedCheckpoint(tensorName: name) }) {
+        throw .invalidInput(
+          file: input.fileName(of: name), tensor: name,
+          message:
+            "the checkpoint is already quantized (it holds \(format.name) tensors); dequantize it first (bnb-patch dequantize)")
+      }
     }
   }
 
@@ -298,60 +302,27 @@ public struct ModelPatcher: Sendable {
     }
   }
 
-  /// The input's `config.json` with the quantization block of the default format.
+  /// The input's `config.json` with the entries the default format declares for it (its
+  /// ``QuantizationFormat/modelConfiguration(parameters:requested:)``, given the job's `quantization:` block).
   func patchedConfiguration(_ configuration: JSONValue, job: QuantizationJob, plan: QuantizationPlan) throws(ModelPatcherError)
     -> JSONValue
   {
     let resolved = try resolveFormats(job)
-    var result = configuration
-    if let config = bitsAndBytesConfig(for: resolved.format, parameters: resolved.parameters, base: job.quantization) {
-      result.setMember("quantization_config", to: config.jsonValue)
-      return result
-    }
     let format: any QuantizationFormat
     do {
       format = try registry.format(named: resolved.format)
     } catch {
       throw .registry(error)
     }
+    var result = configuration
     do {
-      for (key, value) in try format.modelConfiguration(parameters: resolved.parameters) ?? [] {
+      for (key, value) in try format.modelConfiguration(parameters: resolved.parameters, requested: job.quantization) ?? [] {
         result.setMember(key, to: value.jsonValue)
       }
     } catch {
       throw .tensor(file: job.model.path, tensor: "config.json", format: resolved.format, error: error)
     }
     return result
-  }
-
-  /// The transformers configuration matching a bitsandbytes format and its parameters, over `base`.
-  func bitsAndBytesConfig(for format: String, parameters: FormatParameters, base: BitsAndBytesConfig?) -> BitsAndBytesConfig? {
-    var config = base ?? BitsAndBytesConfig()
-    let fourBit = format == "nf4" || format == "fp4"
-    if let base, base.loadIn4bit != fourBit {
-      // Another family than the job's block (for example --format int8 over a 4-bit job): start from
-      // transformers' defaults, keeping only the settings both families share.
-      config = BitsAndBytesConfig(
-        llmInt8Threshold: base.llmInt8Threshold, llmInt8SkipModules: base.llmInt8SkipModules,
-        llmInt8EnableFP32CPUOffload: base.llmInt8EnableFP32CPUOffload, llmInt8HasFP16Weight: base.llmInt8HasFP16Weight)
-    }
-    switch format {
-    case "nf4", "fp4":
-      config.loadIn4bit = true
-      config.loadIn8bit = false
-      config.bnb4bitQuantType = format
-      if let doubleQuant = parameters["double_quant"]?.boolValue { config.bnb4bitUseDoubleQuant = doubleQuant }
-      if let storage = parameters["quant_storage"]?.stringValue.flatMap(DType.init(torchName:)) {
-        config.bnb4bitQuantStorage = base?.bnb4bitQuantStorage == nil && storage == .uint8 ? nil : storage
-      }
-    case "int8":
-      config.loadIn8bit = true
-      config.loadIn4bit = false
-      if let threshold = parameters["threshold"]?.doubleValue { config.llmInt8Threshold = threshold }
-    default:
-      return nil
-    }
-    return config
   }
 
   func write(_ text: String, to url: URL) throws(ModelPatcherError) {

@@ -38,7 +38,7 @@ public final class QuantRegistry: Sendable {
   struct State {
     var formats: [FormatEntry] = []
     var backends: [BackendEntry] = []
-    var preference: BackendPreference = .automatic(order: ["metal", "cpu", "reference"])
+    var preference: BackendPreference = .automatic(order: BackendPreference.defaultAutomaticOrder)
     var threads = 0
     var installingPlugin: String?
     var plugins: [String] = []
@@ -87,8 +87,8 @@ public final class QuantRegistry: Sendable {
   /// - Throws: `RegistryError` from the plugin's registrations, or when its API version is newer than this one.
   public func install(_ plugin: any QuantPlugin) throws(RegistryError) {
     guard plugin.apiVersion <= QuantRegistry.pluginAPIVersion else {
-      throw RegistryError.unknownFormat(
-        "plugin '\(plugin.name)' needs plugin API \(plugin.apiVersion)", available: ["API \(QuantRegistry.pluginAPIVersion)"])
+      throw RegistryError.pluginAPIMismatch(
+        plugin: plugin.name, required: plugin.apiVersion, supported: QuantRegistry.pluginAPIVersion)
     }
     state.withLock {
       $0.installingPlugin = plugin.name
@@ -242,7 +242,7 @@ public final class QuantRegistry: Sendable {
     var preference = backendPreference
     if let (choice, location) = configuration.backend {
       if choice == "auto" {
-        preference = .automatic(order: configuration.autoOrder?.names ?? ["metal", "cpu", "reference"])
+        preference = .automatic(order: configuration.autoOrder?.names ?? BackendPreference.defaultAutomaticOrder)
       } else if backendChoices.contains(choice) {
         preference = .named(choice)
       } else {
@@ -274,4 +274,8 @@ public enum BackendPreference: Sendable, Equatable {
   case automatic(order: [String])
   /// Exactly this backend.
   case named(String)
+
+  /// The `auto` order unless a configuration says otherwise (`auto_order:`): Metal where it exists, then
+  /// the CPU kernels, then the reference loops. The one place this order is written.
+  public static let defaultAutomaticOrder = ["metal", "cpu", "reference"]
 }

@@ -1,3 +1,4 @@
+import BitsAndBytes
 import CPUKernels
 import FormatFP8
 import FormatINT8

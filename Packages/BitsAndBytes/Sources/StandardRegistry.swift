@@ -6,6 +6,7 @@ import FormatINT8
 import FormatNF4
 public import Foundation
 import MetalKernels
+public import ModelPatcher
 public import QuantCore
 
 /// Builds the registry `bnb-patch` and the model patcher use: the built-in formats and backends,
