@@ -21,7 +21,7 @@ extension CPUBackend {
     _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int
   ) throws(QuantError) -> (packed: [UInt8], absmax: [Float]) {
     guard blocksize > 0, blocksize % 2 == 0 else {
-      throw .unsupportedBlocksize(blocksize, supported: [32, 64, 128, 256, 512, 1024, 2048, 4096])
+      throw .unsupportedBlocksize(blocksize, supported: BlockwiseCodebookQuantizer.supportedBlocksizes)
     }
     guard quantizer.code.count == 16 else {
       throw .invalidArgument("4-bit quantization needs a 16-entry codebook, found \(quantizer.code.count)")

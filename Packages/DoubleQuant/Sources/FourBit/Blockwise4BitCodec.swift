@@ -16,7 +16,7 @@ public struct Blockwise4BitCodec: Sendable {
   public let quantizer: BlockwiseCodebookQuantizer
 
   /// The blocksizes bitsandbytes accepts for 4-bit quantization.
-  public static let supportedBlocksizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+  public static var supportedBlocksizes: [Int] { BlockwiseCodebookQuantizer.supportedBlocksizes }
   /// The input dtypes bitsandbytes accepts.
   public static let supportedDTypes: [DType] = [.float32, .float16, .bfloat16]
   /// The `quant_storage` dtypes transformers accepts (the packed bytes are the same; only the view changes).
@@ -133,7 +133,7 @@ public struct Blockwise4BitCodec: Sendable {
 
   /// `blocksize`: one of 32 … 4096, default 64.
   public static let blocksizeSpec = FormatParameterSpec(
-    name: "blocksize", kind: .integer(allowed: supportedBlocksizes), defaultValue: .int(defaultBlocksize),
+    name: "blocksize", kind: .blocksize(supported: supportedBlocksizes), defaultValue: .int(defaultBlocksize),
     summary: "Elements per absmax block.")
   /// `double_quant`: default false.
   public static let doubleQuantSpec = FormatParameterSpec(

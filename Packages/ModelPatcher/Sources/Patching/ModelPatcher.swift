@@ -123,17 +123,10 @@ public struct ModelPatcher: Sendable {
       throw .configuration(ConfigurationError(location: location, message: error.description, found: "'\(requested)'"))
     }
     for (key, value) in strict.values.sorted(by: { $0.key < $1.key }) {
-      guard let spec = format.parameterSpec(named: key) else {
+      if let problem = format.parameterProblem(named: key, value: value) {
         throw .configuration(
           ConfigurationError(
-            location: location, file: file, message: "format '\(format.name)' has no parameter '\(key)'", found: "'\(key)'",
-            validChoices: format.parameterSpecs.map(\.name)))
-      }
-      if let problem = spec.kind.problem(with: value) {
-        throw .configuration(
-          ConfigurationError(
-            location: location, file: file, message: "parameter '\(key)' of format '\(format.name)' must be \(problem.expected)",
-            found: value.description, validChoices: problem.choices))
+            location: location, file: file, message: problem.message, found: problem.found, validChoices: problem.validChoices))
       }
     }
     for layer in layers {
