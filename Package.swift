@@ -24,14 +24,20 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 let modules: [Module] = [
   Module(name: "QuantCore", dependencies: [yams]),
   Module(name: "DoubleQuant", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
-  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
-  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
-  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
+  // The shared blockwise 4-bit codebook machinery: NF4, FP4 and any third-party 16-entry codebook.
+  Module(name: "Blockwise4Bit", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
+  Module(
+    name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"],
+    testDependencies: ["FormatConformance", "BitsAndBytes"]),
+  Module(
+    name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"],
+    testDependencies: ["FormatConformance", "BitsAndBytes"]),
+  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors", "BitsAndBytes"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
   Module(
     name: "QuantizedLinear",
-    dependencies: ["QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
+    dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
     testDependencies: ["CPUKernels"]
   ),
   Module(
@@ -50,7 +56,8 @@ let modules: [Module] = [
   Module(
     name: "BitsAndBytes",
     dependencies: [
-      "QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels", "QuantizedLinear",
+      "QuantCore", "DoubleQuant", "Blockwise4Bit", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels",
+      "QuantizedLinear",
       "MetalKernels", "SafeTensors", "ModelPatcher",
     ],
     resources: [.copy("Resources/registry.yaml")],

@@ -20,18 +20,24 @@ struct ReadmeQuickStartTests {
     let weight = try Tensor(converting: values, to: .bfloat16, shape: [rows, columns])
     let q = try quantizeNF4(weight, blocksize: 64, doubleQuant: true)
     let back = try dequantizeNF4(q, to: .bfloat16)
-    let y = try matmulNF4(x, q, backend: CPUBackend())
+    let y = try matmulNF4(x, q)
     #expect(back.shape == [rows, columns])
     #expect(y.shape == [2, rows])
     let reference = try matmulNF4(x, q, backend: ReferenceBackend()).floats()
     for (a, b) in zip(try y.floats(), reference) { #expect(abs(a - b) <= 0.02 * max(1, abs(b))) }
 
-    let w8 = try quantizeRowwise(weight)
-    let y8 = try int8Linear(x, weights: w8, threshold: 6.0)
+    for format in ["nf4", "fp4", "int8", "fp8_e4m3"] {
+      let w = try quantize(weight, as: format)
+      let y = try linear(x, weight: w)
+      #expect(y.shape == [2, rows], "\(format)")
+    }
+
+    let w8 = try quantizeInt8(weight)
+    let y8 = try int8Linear(x, weight: w8, threshold: 6.0)
     #expect(y8.shape == [2, rows])
 
     let f8 = try quantizeFP8E4M3(weight)
-    #expect(f8.values.shape == [rows, columns])
+    #expect(f8.shape == [rows, columns] && f8.format == "fp8_e4m3")
   }
 
   @Test("the whole-model snippet quantizes the bundled example")

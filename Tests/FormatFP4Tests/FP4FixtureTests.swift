@@ -1,3 +1,4 @@
+import Blockwise4Bit
 import DoubleQuant
 import FormatFP4
 import QuantCore

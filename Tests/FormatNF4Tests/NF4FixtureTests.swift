@@ -1,3 +1,4 @@
+import Blockwise4Bit
 import DoubleQuant
 import FormatNF4
 import QuantCore

@@ -1,3 +1,4 @@
+public import Blockwise4Bit
 public import DoubleQuant
 import FormatFP4
 import FormatNF4

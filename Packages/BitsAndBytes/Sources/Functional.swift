@@ -1,0 +1,131 @@
+// The functional API: one currency (`QuantizedTensor`) for every format, one `linear` for every
+// quantized weight, and the standard registry's preferred backend when none is given.
+
+public import Blockwise4Bit
+public import FormatFP4
+public import FormatFP8
+public import FormatNF4
+public import QuantCore
+
+/// Quantizes a tensor with any format, through `backend`'s encoder (bit-identical to the format's
+/// reference encoder, faster).
+///
+/// - Parameters:
+///   - tensor: The tensor.
+///   - format: The format (`NF4Format()`, `Int8Format()`, `FP8Format.e4m3`, a plugin's format).
+///   - parameters: Values over the format's declared defaults.
+///   - backend: The backend to encode with; `nil` is ``StandardRegistry/preferredBackend``.
+/// - Returns: The quantized tensor.
+/// - Throws: `QuantError` for unsupported input or parameters.
+public func quantize(
+  _ tensor: Tensor, format: any QuantizationFormat, parameters: FormatParameters = FormatParameters(),
+  backend: (any KernelBackend)? = nil
+) throws(QuantError) -> QuantizedTensor {
+  // Values are checked by the format as it reads them; a name it does not declare would go unnoticed.
+  for (name, value) in parameters.values.sorted(by: { $0.key < $1.key }) {
+    if let problem = format.parameterProblem(named: name, value: value), problem.isUnknownName {
+      throw .invalidArgument("\(problem.message); valid: \(problem.validChoices.joined(separator: ", "))")
+    }
+  }
+  return try format.quantize(tensor, parameters: parameters, backend: backend ?? StandardRegistry.preferredBackend)
+}
+
+/// Quantizes a tensor with a format named in a registry (aliases and the registry's configured
+/// defaults apply), through the registry's preferred backend.
+///
+/// - Parameters:
+///   - tensor: The tensor.
+///   - formatName: A registry name or alias (`"nf4"`, `"int8"`, `"fp8_e4m3"`, `"e4m3"`, …).
+///   - parameters: Values over the registry's defaults.
+///   - registry: Where to look the format up; `nil` builds the standard registry.
+/// - Returns: The quantized tensor.
+/// - Throws: `QuantError.invalidArgument` for an unknown or disabled format, else what the format throws.
+public func quantize(
+  _ tensor: Tensor, as formatName: String, parameters: FormatParameters = FormatParameters(), registry: QuantRegistry? = nil
+) throws(QuantError) -> QuantizedTensor {
+  let format: any QuantizationFormat
+  let defaults: FormatParameters
+  let backend: any KernelBackend
+  do {
+    let registry = try registry ?? StandardRegistry.make()
+    format = try registry.format(named: formatName)
+    defaults = try registry.defaultParameters(forFormat: formatName)
+    backend = try registry.preferredBackend()
+  } catch let error as RegistryError {
+    throw .invalidArgument(error.description)
+  } catch {
+    throw .invalidArgument("\(error)")
+  }
+  return try quantize(tensor, format: format, parameters: parameters.merged(over: defaults), backend: backend)
+}
+
+/// Computes `input · weightᵀ + bias` with any quantized weight `[N, K]`, as `torch.nn.functional.linear`
+/// (float32 accumulation, one rounding to the input's dtype).
+///
+/// - Parameters:
+///   - input: Activations `[..., K]` in float32, float16 or bfloat16.
+///   - weight: A quantized weight of any format (the backend runs its layout's kernel).
+///   - bias: Optional `[N]`.
+///   - backend: Where to compute; `nil` is ``StandardRegistry/preferredBackend`` (Metal, else CPU).
+/// - Returns: `[..., N]` in the input's dtype.
+/// - Throws: `QuantError` on shape or dtype mismatches.
+public func linear(
+  _ input: Tensor, weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try (backend ?? StandardRegistry.preferredBackend).linear(input, weight: weight, bias: bias)
+}
+
+/// Decodes any quantized tensor (one rounding from float32).
+///
+/// - Parameters:
+///   - tensor: A quantized tensor.
+///   - dtype: The output dtype; `nil` is the original dtype.
+///   - backend: Where to decode; `nil` is ``StandardRegistry/preferredBackend``.
+/// - Returns: The decoded tensor with the logical shape.
+/// - Throws: `QuantError` on inconsistent data or an unsupported dtype.
+public func dequantize(
+  _ tensor: QuantizedTensor, to dtype: DType? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try (backend ?? StandardRegistry.preferredBackend).dequantize(tensor, to: dtype ?? tensor.originalDType)
+}
+
+// MARK: - The original package's names
+
+/// bitsandbytes' `matmul_4bit` with NF4 weights: ``linear(_:weight:bias:backend:)`` after checking the format.
+///
+/// - Throws: `QuantError.invalidState` for a weight of another format, else what `linear` throws.
+public func matmulNF4(
+  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try linear(input, weight: weight.requiring(format: NF4.name), bias: bias, backend: backend)
+}
+
+/// bitsandbytes' `matmul_4bit` with FP4 weights (see ``matmulNF4(_:_:bias:backend:)``).
+public func matmulFP4(
+  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try linear(input, weight: weight.requiring(format: FP4.name), bias: bias, backend: backend)
+}
+
+/// Weight-only linear with fp8 E4M3FN weights (see ``matmulNF4(_:_:bias:backend:)``); the activations
+/// keep their precision.
+public func matmulFP8E4M3(
+  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try linear(input, weight: weight.requiring(format: FP8Format.e4m3.name), bias: bias, backend: backend)
+}
+
+/// Weight-only linear with fp8 E5M2 weights (see ``matmulFP8E4M3(_:_:bias:backend:)``).
+public func matmulFP8E5M2(
+  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try linear(input, weight: weight.requiring(format: FP8Format.e5m2.name), bias: bias, backend: backend)
+}
+
+extension QuantizedTensor {
+  /// The tensor, after checking it was made by `format`.
+  func requiring(format name: String) throws(QuantError) -> QuantizedTensor {
+    guard format == name else { throw .invalidState("expected a '\(name)' weight, found '\(format)'") }
+    return self
+  }
+}
