@@ -16,6 +16,8 @@ struct Module {
   var testDependencies: [Target.Dependency] = []
   var testResources: [Resource]? = nil
   var hasTests = true
+  /// Whether the module is a library product (modules only our own tests use are not).
+  var isProduct = true
 }
 
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
@@ -44,7 +46,8 @@ let modules: [Module] = [
     name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")],
     testDependencies: ["MetalEmulator", "FormatNF4", "FormatFP4", "FormatConformance"]
   ),
-  Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
+  // Test machinery for the Metal shaders on Linux: a target, not a product.
+  Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")], isProduct: false),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
@@ -123,7 +126,7 @@ targets += [
 let package = Package(
   name: "swift-bitsandbytes",
   platforms: [.macOS(.v15)],
-  products: modules.map { .library(name: $0.name, targets: [$0.name]) } + [
+  products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
   ],

@@ -54,7 +54,7 @@ struct ReadmeQuickStartTests {
     """.write(to: jobURL, atomically: true, encoding: .utf8)
 
     let registry = try StandardRegistry.make()
-    try await ModelPatcher(registry: registry).quantizeModel(try QuantizationJob(contentsOf: jobURL))
+    try await CheckpointPatcher(registry: registry).quantizeModel(try QuantizationJob(contentsOf: jobURL))
     #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("out/model.safetensors").path))
   }
 }

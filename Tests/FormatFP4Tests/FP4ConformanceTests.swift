@@ -7,7 +7,7 @@ import Testing
 struct FP4ConformanceTests {
   @Test("FP4Format passes the shared format conformance checks, plain and double-quantized")
   func conforms() {
-    let conformance = FormatConformance(
+    let conformance = ConformanceSuite(
       format: FP4Format(),
       parameterSets: [
         FormatParameters(),

@@ -7,7 +7,7 @@ import Testing
 struct NF4ConformanceTests {
   @Test("NF4Format passes the shared format conformance checks, plain and double-quantized")
   func conforms() {
-    let conformance = FormatConformance(
+    let conformance = ConformanceSuite(
       format: NF4Format(),
       parameterSets: [
         FormatParameters(),

@@ -122,7 +122,7 @@ struct ConfigurationTests {
     let job = try QuantizationJob(yaml: YAMLDocument(text: yaml, file: "job.yaml").root, baseFolder: URL(filePath: "/"))
     #expect(job.quantization == nil && job.format == "affine4" && job.parameters["group_size"] == .int(64))
     #expect(job.requiredPlugins.map(\.name) == ["mlx-affine"])
-    let patcher = ModelPatcher(registry: try StandardRegistry.make())
+    let patcher = CheckpointPatcher(registry: try StandardRegistry.make())
     #expect(throws: ModelPatcherError.self) { try patcher.resolveFormats(job) }
     do {
       _ = try patcher.resolveFormats(job)

@@ -41,7 +41,7 @@ struct FixtureReproductionTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let output = folder.appending(path: variant.folder)
     let job = QuantizationJob(model: TestFiles.tinyLlama, output: output, quantization: variant.quantization)
-    let summary = try await ModelPatcher(registry: registry).quantizeModel(job)
+    let summary = try await CheckpointPatcher(registry: registry).quantizeModel(job)
     #expect(summary.quantizedTensors == 14 && summary.keptTensors == 7)
     let expected = TestFiles.fixture("hf/\(variant.folder)")
     #expect(
@@ -101,7 +101,7 @@ struct FixtureReproductionTests {
     var job = QuantizationJob(
       model: TestFiles.tinyLlama, output: folder.appending(path: "out"), quantization: variant.quantization)
     job.parameters["double_quant_rule"] = .string("cpu")
-    _ = try await ModelPatcher(registry: registry).quantizeModel(job)
+    _ = try await CheckpointPatcher(registry: registry).quantizeModel(job)
     let expected = TestFiles.fixture("hf/\(variant.folder)")
     for file in ["model.safetensors", "config.json"] {
       #expect(
@@ -117,7 +117,7 @@ struct FixtureReproductionTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let input = TestFiles.fixture("hf/\(variant.folder)")
     let output = folder.appending(path: "dequantized")
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     let summary = try await patcher.dequantizeCheckpoint(at: input, to: output)
     #expect(summary.quantizedTensors == 14)
     let decoded = try SafeTensorsFile(contentsOf: output.appending(path: "model.safetensors"))

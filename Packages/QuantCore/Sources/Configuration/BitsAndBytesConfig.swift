@@ -91,6 +91,26 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
     self.bnb4bitQuantStorage = bnb4bitQuantStorage
   }
 
+  /// The initializer with the quant type as a string, for code written before ``QuantType`` existed.
+  ///
+  /// - Precondition: `bnb4bitQuantType` is `"nf4"` or `"fp4"` (a string literal in source code; read
+  ///   user input with ``QuantType/init(rawValue:)`` and handle `nil`).
+  @available(*, deprecated, message: "pass the quant type as .nf4 or .fp4, or use BitsAndBytesConfig.fourBit(_:)")
+  public init(
+    loadIn8bit: Bool = false, loadIn4bit: Bool = false, llmInt8Threshold: Double = 6.0, llmInt8SkipModules: [String]? = nil,
+    llmInt8EnableFP32CPUOffload: Bool = false, llmInt8HasFP16Weight: Bool = false, bnb4bitComputeDType: DType? = nil,
+    bnb4bitQuantType: String, bnb4bitUseDoubleQuant: Bool = false, bnb4bitQuantStorage: DType? = nil
+  ) {
+    guard let quantType = QuantType(rawValue: bnb4bitQuantType) else {
+      preconditionFailure("unknown bnb_4bit_quant_type '\(bnb4bitQuantType)'; use .nf4 or .fp4")
+    }
+    self.init(
+      loadIn8bit: loadIn8bit, loadIn4bit: loadIn4bit, llmInt8Threshold: llmInt8Threshold, llmInt8SkipModules: llmInt8SkipModules,
+      llmInt8EnableFP32CPUOffload: llmInt8EnableFP32CPUOffload, llmInt8HasFP16Weight: llmInt8HasFP16Weight,
+      bnb4bitComputeDType: bnb4bitComputeDType, bnb4bitQuantType: quantType, bnb4bitUseDoubleQuant: bnb4bitUseDoubleQuant,
+      bnb4bitQuantStorage: bnb4bitQuantStorage)
+  }
+
   /// The field names, as transformers spells them.
   public enum CodingKeys: String, CodingKey, CaseIterable {
     /// `quant_method`.

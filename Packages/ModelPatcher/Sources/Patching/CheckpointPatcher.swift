@@ -10,17 +10,18 @@ import SafeTensors
 /// complete; inputs are never modified.
 ///
 /// ```swift
-/// let patcher = ModelPatcher(registry: try StandardRegistry.make())
+/// let patcher = CheckpointPatcher(registry: try StandardRegistry.make())   // StandardRegistry: the BitsAndBytes umbrella
 /// let job = try QuantizationJob(contentsOf: URL(filePath: "Examples/quant.yaml"))
 /// let summary = try await patcher.quantizeModel(job) { event in print(event) }
 /// ```
-public struct ModelPatcher: Sendable {
+public struct CheckpointPatcher: Sendable {
   /// Where formats and backends are looked up.
   public let registry: QuantRegistry
 
   /// Creates a patcher.
   ///
-  /// - Parameter registry: The registry (usually ``StandardRegistry/make(extraPlugins:configurations:inline:)``).
+  /// - Parameter registry: The registry (usually `StandardRegistry.make()` of the `BitsAndBytes` umbrella,
+  ///   which installs the built-in formats and backends).
   public init(registry: QuantRegistry) {
     self.registry = registry
   }
@@ -144,16 +145,11 @@ public struct ModelPatcher: Sendable {
   ///   - events: Called with progress and warnings.
   /// - Returns: What was done.
   /// - Throws: `ModelPatcherError`; nothing is left at the destination on failure.
+  @discardableResult
   public func quantizeModel(_ job: QuantizationJob, events: PatchEventHandler? = nil) async throws(ModelPatcherError)
     -> PatchSummary
   {
-    let start = Date()
     let (input, plan) = try self.plan(job)
-    try checkOutput(job.output, against: input.url)
-    let isFileOutput = job.output.pathExtension == "safetensors"
-    let transaction = try OutputTransaction(destination: job.output, isFolderOutput: !isFileOutput, overwrite: job.overwrite)
-    defer { transaction.rollback() }
-
     let checkpoint = input.checkpoint
     let registry = self.registry
     let backend: any KernelBackend
@@ -165,100 +161,68 @@ public struct ModelPatcher: Sendable {
     let items = plan.items
     let policy = job.nonFinite
     let inputFiles = items.map { input.fileName(of: $0.name) }
-    let totalBytes = items.reduce(0) { $0 + $1.byteCount }
-    events?(.started(tensors: items.count, bytes: totalBytes))
-
-    let writer: TensorSink =
-      isFileOutput
-      ? .file(try SafeTensorsStreamingFile(url: transaction.stagedFile))
-      : .folder(ShardedSafeTensorsWriter(folder: transaction.staging, maximumShardSize: job.maximumShardSize))
-    var summary = PatchSummary(
-      input: input.url.path, output: job.output.path, quantizedTensors: 0, keptTensors: 0, formats: [:], inputBytes: totalBytes,
-      outputBytes: 0, parameters: items.reduce(0) { $0 + $1.elementCount }, quantizedParameters: 0, quantizedBytes: 0, seconds: 0,
-      files: [], warnings: [])
-    var completedBytes = 0
-    let pipeline = TensorPipeline(
-      limit: job.threads > 0 ? job.threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
-    let working = items.map {
-      TensorPipeline.workingBytes(elements: $0.elementCount, storedBytes: $0.byteCount, computed: $0.action.isQuantized)
+    let patchItems = items.map { item -> PatchItem in
+      let format: String?
+      if case .quantize(let name, _) = item.action { format = name } else { format = nil }
+      return PatchItem(
+        name: item.name, elementCount: item.elementCount, inputBytes: item.byteCount,
+        workingBytes: TensorPipeline.workingBytes(
+          elements: item.elementCount, storedBytes: item.byteCount, computed: item.action.isQuantized),
+        format: format, quantizedBytes: nil, action: format ?? "kept")
     }
-    try await pipeline.run(byteCounts: working) { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
-      let item = items[index]
-      let file = inputFiles[index]
-      guard case .quantize(let formatName, let parameters) = item.action else {
-        guard let source = checkpoint.file(containing: item.name) else {
+    let destination = PatchDestination(
+      input: input.url, output: job.output, overwrite: job.overwrite, maximumShardSize: job.maximumShardSize,
+      threads: job.threads)
+    return try await patch(
+      patchItems, to: destination, events: events,
+      configuration: { () throws(ModelPatcherError) in
+        try input.configuration.map { (json) throws(ModelPatcherError) in try patchedConfiguration(json, job: job, plan: plan) }
+      },
+      otherFiles: job.copyOtherFiles ? input.otherFiles : [],
+      work: { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
+        let item = items[index]
+        let file = inputFiles[index]
+        guard case .quantize(let formatName, let parameters) = item.action else {
+          guard let source = checkpoint.file(containing: item.name) else {
+            throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
+          }
+          return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
+        }
+        guard let tensor = try? checkpoint.tensor(named: item.name) else {
           throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
         }
-        return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
-      }
-      guard let tensor = try? checkpoint.tensor(named: item.name) else {
-        throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
-      }
-      var warnings: [String] = []
-      let nonFinite = NonFiniteScan.count(in: tensor)
-      if nonFinite > 0 {
-        if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
-        warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
-      }
-      let format: any QuantizationFormat
-      do throws(RegistryError) {
-        format = try registry.format(named: formatName)
-      } catch {
-        throw .registry(error)
-      }
-      do throws(QuantError) {
-        let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
-        return TensorPipeline.Output(
-          tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
-      } catch {
-        throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
-      }
-    } sink: { (index, output) throws(ModelPatcherError) in
-      let item = items[index]
-      let written = try writer.write(output)
-      summary.outputBytes += written
-      let action: String
-      switch item.action {
-      case .quantize(let format, _):
-        summary.quantizedTensors += 1
-        summary.quantizedParameters += item.elementCount
-        summary.quantizedBytes += written
-        summary.formats[format, default: 0] += 1
-        action = format
-      case .keep:
-        summary.keptTensors += 1
-        action = "kept"
-      }
-      for warning in output.warnings {
-        summary.warnings.append(warning)
-        events?(.warning(warning))
-      }
-      completedBytes += item.byteCount
-      events?(
-        .progress(
-          PatchProgress(
-            completedTensors: index + 1, totalTensors: items.count, completedBytes: completedBytes, totalBytes: totalBytes,
-            tensorName: item.name, action: action, elapsed: Date().timeIntervalSince(start))))
-    }
-    let configuration = try input.configuration.map { (json) throws(ModelPatcherError) in
-      try patchedConfiguration(json, job: job, plan: plan)
-    }
-    summary.files = try complete(
-      transaction, writer: writer, configuration: configuration, otherFiles: job.copyOtherFiles ? input.otherFiles : [])
-    summary.seconds = Date().timeIntervalSince(start)
-    return summary
+        var warnings: [String] = []
+        let nonFinite = NonFiniteScan.count(in: tensor)
+        if nonFinite > 0 {
+          if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
+          warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
+        }
+        let format: any QuantizationFormat
+        do throws(RegistryError) {
+          format = try registry.format(named: formatName)
+        } catch {
+          throw .registry(error)
+        }
+        do throws(QuantError) {
+          let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
+          return TensorPipeline.Output(
+            tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
+        } catch {
+          throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
+        }
+      })
   }
 
   /// Finishes the weights, writes `config.json` and copies the other files (folder outputs only), then
   /// moves the output into place.
   ///
   /// - Returns: The files written, sorted.
-  func complete(_ transaction: OutputTransaction, writer: TensorSink, configuration: JSONValue?, otherFiles: [URL])
+  func complete(_ transaction: OutputTransaction, writer: any CheckpointWriter, configuration: JSONValue?, otherFiles: [URL])
     throws(ModelPatcherError) -> [String]
   {
     var files: [String]
     do {
-      files = try writer.finish()
+      files = try writer.complete()
     } catch {
       throw .safeTensors(error)
     }
@@ -327,58 +291,10 @@ public struct ModelPatcher: Sendable {
   }
 }
 
-/// Where the pipeline writes: one file, or a folder of shards.
-enum TensorSink {
-  case file(SafeTensorsStreamingFile)
-  case folder(ShardedSafeTensorsWriter)
-
-  /// Writes one pipeline output.
-  ///
-  /// - Returns: The bytes written.
-  func write(_ output: TensorPipeline.Output) throws(ModelPatcherError) -> Int {
-    var bytes = 0
-    do throws(SafeTensorsError) {
-      for named in output.tensors {
-        switch self {
-        case .file(let file): try file.writer.add(named.tensor, named: named.name)
-        case .folder(let writer): try writer.add(named.tensor, named: named.name)
-        }
-        bytes += named.tensor.byteCount
-      }
-      for copy in output.copies {
-        switch self {
-        case .file(let file): try file.writer.addCopy(of: copy.name, in: copy.file, named: copy.name)
-        case .folder(let writer): try writer.addCopy(of: copy.name, in: copy.file, named: copy.name)
-        }
-        bytes += copy.file.entry(named: copy.name)?.byteCount ?? 0
-      }
-    } catch {
-      throw .safeTensors(error)
-    }
-    return bytes
-  }
-
-  func finish() throws(SafeTensorsError) -> [String] {
-    switch self {
-    case .file(let file):
-      try file.writer.finish()
-      return [file.writer.url.lastPathComponent]
-    case .folder(let writer): return try writer.finish()
-    }
-  }
-}
-
-/// A single-file output.
-final class SafeTensorsStreamingFile {
-  let writer: SafeTensorsWriter
-  init(url: URL) throws(ModelPatcherError) {
-    do {
-      writer = try SafeTensorsWriter(url: url)
-    } catch {
-      throw .safeTensors(error)
-    }
-  }
-}
+/// The model patcher's old name: a type named after its module hides the module in qualified lookups
+/// (`ModelPatcher.QuantizationJob`), so it is ``CheckpointPatcher`` now.
+@available(*, deprecated, renamed: "CheckpointPatcher")
+public typealias ModelPatcher = CheckpointPatcher
 
 /// Counts NaN and infinite values straight from the bits.
 enum NonFiniteScan {
