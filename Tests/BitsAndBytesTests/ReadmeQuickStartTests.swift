@@ -1,11 +1,5 @@
 import BitsAndBytes
-import CPUKernels
-import FormatFP8
-import FormatINT8
-import FormatNF4
 import Foundation
-import ModelPatcher
-import QuantCore
 import Testing
 
 /// The README's quick-start snippets, as written there, on small data.
@@ -53,6 +47,7 @@ struct ReadmeQuickStartTests {
     quantization: { load_in_4bit: true, bnb_4bit_quant_type: nf4 }
     """.write(to: jobURL, atomically: true, encoding: .utf8)
 
+    // The snippet, verbatim (no unused-result warning: quantizeModel's summary is discardable).
     let registry = try StandardRegistry.make()
     try await CheckpointPatcher(registry: registry).quantizeModel(try QuantizationJob(contentsOf: jobURL))
     #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("out/model.safetensors").path))

@@ -1,10 +1,10 @@
 // The functional API: one currency (`QuantizedTensor`) for every format, one `linear` for every
 // quantized weight, and the standard registry's preferred backend when none is given.
 
-public import Blockwise4Bit
-public import FormatFP4
-public import FormatFP8
-public import FormatNF4
+import Blockwise4Bit
+import FormatFP4
+import FormatFP8
+import FormatNF4
 public import QuantCore
 
 /// Quantizes a tensor with any format, through `backend`'s encoder (bit-identical to the format's

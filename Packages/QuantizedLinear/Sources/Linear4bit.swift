@@ -1,5 +1,5 @@
 public import Blockwise4Bit
-public import DoubleQuant
+import DoubleQuant
 import FormatFP4
 import FormatNF4
 public import QuantCore

@@ -1,5 +1,5 @@
 import Foundation
-public import QuantCore
+package import QuantCore
 
 extension BitsAndBytesConfig {
   /// Reads a `quantization_config` object from `config.json`.
