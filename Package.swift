@@ -29,11 +29,9 @@ let modules: [Module] = [
   // The shared blockwise 4-bit codebook machinery: NF4, FP4 and any third-party 16-entry codebook.
   Module(name: "Blockwise4Bit", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
   Module(
-    name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"],
-    testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"], testDependencies: ["FormatConformance"]),
   Module(
-    name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"],
-    testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"], testDependencies: ["FormatConformance"]),
   Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors", "BitsAndBytes"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
@@ -105,7 +103,7 @@ targets += [
   // Fixtures and helpers shared by every test target (seeded random data comes from FormatConformance).
   .target(
     name: "TestSupport",
-    dependencies: ["QuantCore", "SafeTensors", "FormatConformance"],
+    dependencies: ["QuantCore", "SafeTensors", "FormatConformance", "DoubleQuant", "Blockwise4Bit"],
     path: "Tests/TestSupport",
     swiftSettings: swiftSettings
   ),

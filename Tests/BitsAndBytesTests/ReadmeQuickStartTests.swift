@@ -12,12 +12,14 @@ struct ReadmeQuickStartTests {
     let x = try Tensor(converting: (0..<(2 * columns)).map { Float($0 % 7) - 3 }, to: .bfloat16, shape: [2, columns])
 
     let weight = try Tensor(converting: values, to: .bfloat16, shape: [rows, columns])
-    let q = try quantizeNF4(weight, blocksize: 64, doubleQuant: true)
-    let back = try dequantizeNF4(q, to: .bfloat16)
-    let y = try matmulNF4(x, q)
+    let q = try quantize4bit(weight, compressStatistics: true, quantType: .nf4)
+    let back = try dequantize4bit(q, to: .bfloat16)
+    let y = try matmul4bit(x, q)
+    let viaCodebook = try NF4.quantize(weight, doubleQuant: true)
+    #expect(q.format == "nf4" && viaCodebook.format == "nf4")
     #expect(back.shape == [rows, columns])
     #expect(y.shape == [2, rows])
-    let reference = try matmulNF4(x, q, backend: ReferenceBackend()).floats()
+    let reference = try matmul4bit(x, q, backend: ReferenceBackend()).floats()
     for (a, b) in zip(try y.floats(), reference) { #expect(abs(a - b) <= 0.02 * max(1, abs(b))) }
 
     for format in ["nf4", "fp4", "int8", "fp8_e4m3"] {

@@ -1,7 +1,7 @@
 // The functional API: one currency (`QuantizedTensor`) for every format, one `linear` for every
 // quantized weight, and the standard registry's preferred backend when none is given.
 
-import Blockwise4Bit
+public import Blockwise4Bit
 import FormatFP4
 import FormatFP8
 import FormatNF4
@@ -91,24 +91,58 @@ public func dequantize(
 
 // MARK: - The original package's names
 
-/// bitsandbytes' `matmul_4bit` with NF4 weights: ``linear(_:weight:bias:backend:)`` after checking the format.
+/// bitsandbytes' `quantize_4bit(A, blocksize=64, compress_statistics=False, quant_type="fp4",
+/// quant_storage=torch.uint8)`, with the same defaults (FP4, as bitsandbytes; NF4 is `quantType: .nf4`).
+/// `NF4.quantize(_:)` and `FP4.quantize(_:)` are the same for one codebook.
+///
+/// - Parameters:
+///   - tensor: float32, float16 or bfloat16, at least one element.
+///   - blocksize: One of ``BlockwiseCodebookQuantizer/supportedBlocksizes``.
+///   - compressStatistics: Double-quantize the absmax.
+///   - quantType: `.fp4` (bitsandbytes' default) or `.nf4`.
+///   - quantStorage: The dtype the packed bytes are viewed as.
+///   - backend: The backend to encode with; `nil` is ``StandardRegistry/preferredBackend``.
+/// - Returns: The quantized tensor.
+/// - Throws: `QuantError` for an unsupported dtype, blocksize or storage, or an empty tensor.
+public func quantize4bit(
+  _ tensor: Tensor, blocksize: Int = Blockwise4BitCodec.defaultBlocksize, compressStatistics: Bool = false,
+  quantType: BitsAndBytesConfig.QuantType = .fp4, quantStorage: DType = .uint8, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> QuantizedTensor {
+  let codec = quantType == .nf4 ? NF4.codec : FP4.codec
+  return try codec.quantize(
+    tensor, blocksize: blocksize, doubleQuant: compressStatistics, quantStorage: quantStorage,
+    backend: backend ?? StandardRegistry.preferredBackend)
+}
+
+/// bitsandbytes' `dequantize_4bit`: decodes any 4-bit codebook tensor (`code[nibble] · absmax` in float32,
+/// one rounding).
+///
+/// - Parameters:
+///   - tensor: A tensor with the ``StorageLayout/codebook4Bit(packed:state:)`` layout.
+///   - dtype: The output dtype; `nil` is the original dtype.
+///   - backend: Where to decode; `nil` is ``StandardRegistry/preferredBackend``.
+/// - Returns: The decoded tensor.
+/// - Throws: `QuantError.invalidState` for another layout, else what decoding throws.
+public func dequantize4bit(
+  _ tensor: QuantizedTensor, to dtype: DType? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try dequantize(tensor.requiringFourBitLayout(), to: dtype, backend: backend)
+}
+
+/// bitsandbytes' `matmul_4bit`: ``linear(_:weight:bias:backend:)`` after checking the weight is a 4-bit
+/// codebook tensor (NF4, FP4 or a third-party codebook).
+///
+/// - Throws: `QuantError.invalidState` for another layout, else what `linear` throws.
+public func matmul4bit(
+  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
+) throws(QuantError) -> Tensor {
+  try linear(input, weight: weight.requiringFourBitLayout(), bias: bias, backend: backend)
+}
+
+/// Weight-only linear with fp8 E4M3FN weights: ``linear(_:weight:bias:backend:)`` after checking the
+/// format; the activations keep their precision.
 ///
 /// - Throws: `QuantError.invalidState` for a weight of another format, else what `linear` throws.
-public func matmulNF4(
-  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
-) throws(QuantError) -> Tensor {
-  try linear(input, weight: weight.requiring(format: NF4.name), bias: bias, backend: backend)
-}
-
-/// bitsandbytes' `matmul_4bit` with FP4 weights (see ``matmulNF4(_:_:bias:backend:)``).
-public func matmulFP4(
-  _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
-) throws(QuantError) -> Tensor {
-  try linear(input, weight: weight.requiring(format: FP4.name), bias: bias, backend: backend)
-}
-
-/// Weight-only linear with fp8 E4M3FN weights (see ``matmulNF4(_:_:bias:backend:)``); the activations
-/// keep their precision.
 public func matmulFP8E4M3(
   _ input: Tensor, _ weight: QuantizedTensor, bias: Tensor? = nil, backend: (any KernelBackend)? = nil
 ) throws(QuantError) -> Tensor {
@@ -126,6 +160,14 @@ extension QuantizedTensor {
   /// The tensor, after checking it was made by `format`.
   func requiring(format name: String) throws(QuantError) -> QuantizedTensor {
     guard format == name else { throw .invalidState("expected a '\(name)' weight, found '\(format)'") }
+    return self
+  }
+
+  /// The tensor, after checking it has the 4-bit codebook layout.
+  func requiringFourBitLayout() throws(QuantError) -> QuantizedTensor {
+    guard case .codebook4Bit = layout else {
+      throw .invalidState("expected a 4-bit codebook weight, found '\(format)' (\(layout.kind))")
+    }
     return self
   }
 }

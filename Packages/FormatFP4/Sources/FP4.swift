@@ -1,6 +1,5 @@
 // FP4 is the shared 4-bit machinery with a codebook: its API (FP4Format, FP4.codec, …) is that module's, re-exported.
 @_exported public import Blockwise4Bit
-public import DoubleQuant
 public import QuantCore
 
 /// FP4: bitsandbytes' 4-bit float (1 sign, 2 exponent, 1 mantissa bit, one subnormal), divided by 12.
@@ -32,18 +31,3 @@ public typealias FP4Format = Codebook4BitFormat<FP4>
 
 /// Registers ``FP4Format`` (alias `bnb-fp4`).
 public typealias FP4Plugin = Codebook4BitPlugin<FP4>
-
-/// bitsandbytes' `quantize_4bit(A, quant_type="fp4")` (``FourBitCodebook/quantize(_:blocksize:doubleQuant:quantStorage:doubleQuantRule:backend:)`` of ``FP4``).
-public func quantizeFP4(
-  _ tensor: Tensor, blocksize: Int = 64, doubleQuant: Bool = false, quantStorage: DType = .uint8,
-  doubleQuantRule: Blockwise8Rule = .defaultBackend, backend: (any KernelBackend)? = nil
-) throws(QuantError) -> QuantizedTensor {
-  try FP4.quantize(
-    tensor, blocksize: blocksize, doubleQuant: doubleQuant, quantStorage: quantStorage, doubleQuantRule: doubleQuantRule,
-    backend: backend)
-}
-
-/// bitsandbytes' `dequantize_4bit` of an FP4 tensor (``FourBitCodebook/dequantize(_:to:)``).
-public func dequantizeFP4(_ tensor: QuantizedTensor, to dtype: DType? = nil) throws(QuantError) -> Tensor {
-  try FP4.dequantize(tensor, to: dtype)
-}

@@ -1,6 +1,5 @@
 // NF4 is the shared 4-bit machinery with a codebook: its API (NF4Format, NF4.codec, …) is that module's, re-exported.
 @_exported public import Blockwise4Bit
-public import DoubleQuant
 public import QuantCore
 
 /// NF4 ("normal float 4"): 16 values at the quantiles of a normal distribution, normalised to [-1, 1].
@@ -30,18 +29,3 @@ public typealias NF4Format = Codebook4BitFormat<NF4>
 
 /// Registers ``NF4Format`` (alias `bnb-nf4`).
 public typealias NF4Plugin = Codebook4BitPlugin<NF4>
-
-/// bitsandbytes' `quantize_4bit(A, quant_type="nf4")`: ``FourBitCodebook/quantize(_:blocksize:doubleQuant:quantStorage:doubleQuantRule:backend:)`` of ``NF4``.
-public func quantizeNF4(
-  _ tensor: Tensor, blocksize: Int = 64, doubleQuant: Bool = false, quantStorage: DType = .uint8,
-  doubleQuantRule: Blockwise8Rule = .defaultBackend, backend: (any KernelBackend)? = nil
-) throws(QuantError) -> QuantizedTensor {
-  try NF4.quantize(
-    tensor, blocksize: blocksize, doubleQuant: doubleQuant, quantStorage: quantStorage, doubleQuantRule: doubleQuantRule,
-    backend: backend)
-}
-
-/// bitsandbytes' `dequantize_4bit` of an NF4 tensor (``FourBitCodebook/dequantize(_:to:)``).
-public func dequantizeNF4(_ tensor: QuantizedTensor, to dtype: DType? = nil) throws(QuantError) -> Tensor {
-  try NF4.dequantize(tensor, to: dtype)
-}
