@@ -9,7 +9,8 @@ public import QuantCore
 ///
 /// **Defaults**: `Linear4bit(weight:)` gives **NF4** with double quantization (`compress_statistics=True`,
 /// as bitsandbytes' layers), the combination bitsandbytes recommends for LLMs. The Python `Linear4bit`
-/// class defaults to FP4; pass `quantType: .fp4` for that. The functional `quantizeNF4`/`quantizeFP4` follow bitsandbytes' `quantize_4bit`, whose `compress_statistics` defaults to `false`.
+/// class defaults to FP4; pass `quantType: .fp4` for that. The functional `quantize4bit` (umbrella) and `NF4.quantize` follow
+/// bitsandbytes' `quantize_4bit`, whose `compress_statistics` defaults to `false`.
 ///
 /// `forward` follows `Linear4bit.forward`: the bias is first cast to the input dtype, activations and
 /// bias are cast to `computeDType` (when set), the product is computed, and the result is cast back to
