@@ -161,16 +161,23 @@ struct LinearRun: @unchecked Sendable {
       ParallelChunks.run(count: n, threads: threads, alignment: tileRows) { rows in
         scratch.withBuffer(of: Float.self, count: tileRows * PackedActivations.blockColumns) { tile in
           do throws(QuantError) {
-            for index in 0..<block.kBlocks {
+            // One tile: weight rows n0..<n0+nrows × k block `index`, multiplied into every activation panel.
+            func multiply(_ n0: Int, _ index: Int) throws(QuantError) {
+              let nrows = min(tileRows, rows.upperBound - n0)
               let (k0, kc) = block.columns(index)
-              for n0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
-                let nrows = min(tileRows, rows.upperBound - n0)
-                try weight.decodeTile(
-                  rows: n0..<(n0 + nrows), columns: k0..<(k0 + kc), permuted: permuted, into: tile, ld: kc)
-                ck_gemm_packed(
-                  isa, block.panels(index), block.rows, tile, Int32(CK_F32), kc, nrows, kc, out.pointer + n0, n,
-                  index > 0 ? 1 : 0)
-              }
+              try weight.decodeTile(
+                rows: n0..<(n0 + nrows), columns: k0..<(k0 + kc), permuted: permuted, into: tile, ld: kc)
+              ck_gemm_packed(
+                isa, block.panels(index), block.rows, tile, Int32(CK_F32), kc, nrows, kc, out.pointer + n0, n,
+                index > 0 ? 1 : 0)
+            }
+            let tiles = stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows)
+            if block.fitsInL2 {
+              // Few activation rows: all packed activations stay in L2, so walk each weight row along K
+              // (sequential reads the hardware prefetcher follows) instead of K block by K block.
+              for n0 in tiles { for index in 0..<block.kBlocks { try multiply(n0, index) } }
+            } else {
+              for index in 0..<block.kBlocks { for n0 in tiles { try multiply(n0, index) } }
             }
           } catch {
             failure.record(error)

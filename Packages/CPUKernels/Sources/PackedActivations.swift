@@ -27,6 +27,9 @@ struct PackedActivations: @unchecked Sendable {
     (rows + PackedActivations.panelRows - 1) / PackedActivations.panelRows * PackedActivations.panelRows
   }
 
+  /// Whether the whole packed block (every k block) is small enough to stay in a 1–2 MiB L2 (≤ 768 KiB).
+  var fitsInL2: Bool { paddedRows * kBlocks * PackedActivations.blockColumns * 4 <= 768 * 1024 }
+
   /// The first column and the width of k block `index`.
   func columns(_ index: Int) -> (start: Int, count: Int) {
     let start = index * PackedActivations.blockColumns
