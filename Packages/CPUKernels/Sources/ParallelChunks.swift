@@ -1,9 +1,14 @@
 /// Splits work over threads: `count` items in contiguous chunks whose boundaries are multiples of
-/// `alignment` (except the last), one chunk per thread, run on the persistent ``WorkerPool``.
+/// `alignment` (except the last), up to ``chunksPerThread`` chunks per thread, run on the persistent
+/// ``WorkerPool``, whose threads claim chunks as they become free (so a thread slowed by another process
+/// hands its remaining chunks to the others).
 ///
 /// Every item is processed by exactly one chunk and kernels compute each output independently of the
 /// chunk boundaries, so results do not depend on the thread count.
 enum ParallelChunks {
+  /// Chunks per thread when more than one thread runs.
+  static let chunksPerThread = 4
+
   /// How `0..<count` splits into at most `threads` chunks: the chunk count and each chunk's range.
   struct Split {
     let count: Int
@@ -15,7 +20,8 @@ enum ParallelChunks {
       self.count = max(count, 0)
       self.alignment = max(alignment, 1)
       units = (self.count + self.alignment - 1) / self.alignment
-      parts = units == 0 ? 0 : max(1, min(threads, units))
+      let wanted = threads > 1 ? threads * ParallelChunks.chunksPerThread : 1
+      parts = units == 0 ? 0 : max(1, min(wanted, units))
     }
 
     /// Chunk `part` (non-empty for every `part < parts`).

@@ -62,7 +62,8 @@ final class WorkerPool: @unchecked Sendable {
       for index in 0..<count { body(index) }
       return
     }
-    guard capacity > 0, count < 1 << 20, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+    guard capacity > 0, count < 1 << 20, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    else {
       withoutActuallyEscaping(body) { escapable in
         let shared = UncheckedBody(call: escapable)
         DispatchQueue.concurrentPerform(iterations: count) { shared.call($0) }
