@@ -40,7 +40,8 @@ for target in "${targets[@]}"; do
     [ -d "Tools/fuzz/$kind/$target" ] && cp "Tools/fuzz/$kind/$target"/* "$work/corpus/" 2>/dev/null || true
   done
   limit=(-max_total_time="$time_limit")
-  [ -n "$runs" ] && limit=(-runs="$runs")
+  [ -f "Tools/fuzz/dict/$target.dict" ] && limit+=(-dict="Tools/fuzz/dict/$target.dict")
+  [ -n "$runs" ] && limit[0]=-runs="$runs"
   echo "== $target: ${limit[*]}, $jobs job(s)"
   set +e
   BNB_FUZZ_TARGET="$target" ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1" "$binary" "$work/corpus" \
