@@ -16,6 +16,8 @@ struct Module {
   var testDependencies: [Target.Dependency] = []
   var testResources: [Resource]? = nil
   var hasTests = true
+  /// Whether the module is a library product (modules only our own tests use are not).
+  var isProduct = true
 }
 
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
@@ -24,40 +26,43 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 let modules: [Module] = [
   Module(name: "QuantCore", dependencies: [yams]),
   Module(name: "DoubleQuant", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
-  Module(name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
-  Module(name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
-  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors"]),
+  // The shared blockwise 4-bit codebook machinery: NF4, FP4 and any third-party 16-entry codebook.
+  Module(name: "Blockwise4Bit", dependencies: ["QuantCore", "DoubleQuant"], testDependencies: ["FormatConformance"]),
+  Module(
+    name: "FormatNF4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"], testDependencies: ["FormatConformance"]),
+  Module(
+    name: "FormatFP4", dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit"], testDependencies: ["FormatConformance"]),
+  Module(name: "FormatFP8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance", "SafeTensors", "BitsAndBytes"]),
   Module(name: "FormatINT8", dependencies: ["QuantCore"], testDependencies: ["FormatConformance"]),
   Module(name: "CPUKernels", dependencies: ["QuantCore", "_CPUKernelsNative"]),
   Module(
     name: "QuantizedLinear",
-    dependencies: ["QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
+    dependencies: ["QuantCore", "DoubleQuant", "Blockwise4Bit", "FormatNF4", "FormatFP4", "FormatINT8", "FormatFP8"],
     testDependencies: ["CPUKernels"]
   ),
   Module(
     name: "MetalKernels", dependencies: ["QuantCore"], resources: [.copy("Shaders")],
     testDependencies: ["MetalEmulator", "FormatNF4", "FormatFP4", "FormatConformance"]
   ),
-  Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")]),
+  // Test machinery for the Metal shaders on Linux: a target, not a product.
+  Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")], isProduct: false),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
+  // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher",
-    dependencies: [
-      "QuantCore", "SafeTensors", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8",
-      "CPUKernels", "MetalKernels", yams,
-    ],
-    resources: [.copy("Resources/registry.yaml")],
-    testDependencies: ["FormatConformance"]
-  ),
-  Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", argumentParser]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "SafeTensors"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+  Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
+  // The umbrella assembles the application: it re-exports every module and owns the list of built-in
+  // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
     name: "BitsAndBytes",
     dependencies: [
-      "QuantCore", "DoubleQuant", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels", "QuantizedLinear",
+      "QuantCore", "DoubleQuant", "Blockwise4Bit", "FormatNF4", "FormatFP4", "FormatFP8", "FormatINT8", "CPUKernels",
+      "QuantizedLinear",
       "MetalKernels", "SafeTensors", "ModelPatcher",
     ],
-    hasTests: false
+    resources: [.copy("Resources/registry.yaml")],
+    testDependencies: ["FormatConformance"]
   ),
 ]
 
@@ -98,7 +103,7 @@ targets += [
   // Fixtures and helpers shared by every test target (seeded random data comes from FormatConformance).
   .target(
     name: "TestSupport",
-    dependencies: ["QuantCore", "SafeTensors", "FormatConformance"],
+    dependencies: ["QuantCore", "SafeTensors", "FormatConformance", "DoubleQuant", "Blockwise4Bit"],
     path: "Tests/TestSupport",
     swiftSettings: swiftSettings
   ),
@@ -139,7 +144,7 @@ targets += [
 let package = Package(
   name: "swift-bitsandbytes",
   platforms: [.macOS(.v15)],
-  products: modules.map { .library(name: $0.name, targets: [$0.name]) } + [
+  products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
   ],

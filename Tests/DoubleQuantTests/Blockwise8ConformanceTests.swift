@@ -7,7 +7,7 @@ import Testing
 struct Blockwise8ConformanceTests {
   @Test("Blockwise8Format passes the shared format conformance checks with both maps")
   func conforms() {
-    let conformance = FormatConformance(
+    let conformance = ConformanceSuite(
       format: Blockwise8Format(),
       parameterSets: [
         FormatParameters(["blocksize": .int(64)]), FormatParameters(["blocksize": .int(256), "map": .string("signed")]),

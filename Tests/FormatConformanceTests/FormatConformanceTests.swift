@@ -67,7 +67,7 @@ struct RowwiseToyFormat: QuantizationFormat {
 struct FormatConformanceTests {
   @Test("a conforming format passes every check")
   func conformingFormatPasses() {
-    let failures = FormatConformance(format: RowwiseToyFormat(), maxRelativeRMSError: 0.02, inputDTypes: [.float32, .bfloat16])
+    let failures = ConformanceSuite(format: RowwiseToyFormat(), maxRelativeRMSError: 0.02, inputDTypes: [.float32, .bfloat16])
       .run()
     #expect(failures.isEmpty, "\(failures)")
   }
@@ -80,13 +80,13 @@ struct FormatConformanceTests {
       (.acceptsEmpty, "bad-input"),
     ] as [(RowwiseToyFormat.Bug, String)])
   func defectsAreCaught(bug: RowwiseToyFormat.Bug, check: String) {
-    let failures = FormatConformance(format: RowwiseToyFormat(bug: bug), maxRelativeRMSError: 0.02, inputDTypes: [.float32]).run()
+    let failures = ConformanceSuite(format: RowwiseToyFormat(bug: bug), maxRelativeRMSError: 0.02, inputDTypes: [.float32]).run()
     #expect(failures.contains { $0.check == check }, "\(failures)")
   }
 
   @Test("an error bar that is too tight is reported by the round-trip check")
   func tightErrorBarFails() {
-    let failures = FormatConformance(format: RowwiseToyFormat(), maxRelativeRMSError: 1e-6, inputDTypes: [.float32])
+    let failures = ConformanceSuite(format: RowwiseToyFormat(), maxRelativeRMSError: 1e-6, inputDTypes: [.float32])
       .checkRoundTrip()
     #expect(!failures.isEmpty)
   }

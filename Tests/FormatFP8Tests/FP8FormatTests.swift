@@ -12,7 +12,7 @@ struct FP8FormatTests {
     let parameterSets =
       FP8FormatTests.scaleModes.map { FormatParameters(["scale": .string($0)]) }
       + [FormatParameters(["scale": .string("tile"), "tile_size": .int(32)])]
-    let conformance = FormatConformance(
+    let conformance = ConformanceSuite(
       format: format, parameterSets: parameterSets, maxRelativeRMSError: format.encoding == .e4m3 ? 0.05 : 0.1)
     let failures = conformance.run()
     #expect(failures.isEmpty, "\(failures)")

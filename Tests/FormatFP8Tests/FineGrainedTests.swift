@@ -21,7 +21,7 @@ struct FineGrainedTests {
     let input = try fixture.require("\(caseName)/input")
     let expectedCodes = try fixture.require("\(caseName)/weight").bytes
     let expectedScales = try fixture.require("\(caseName)/weight_scale_inv")
-    let weights = try quantizeFP8E4M3(input)
+    let weights = try quantizeFP8(input, encoding: .e4m3)
     #expect(weights.values.dtype == .float8E4M3 && weights.values.shape == input.shape)
     #expect(weights.values.bytes == expectedCodes)
     guard case .tiles(128, 128, let scales) = weights.scales else {
@@ -54,7 +54,7 @@ struct FineGrainedTests {
       Issue.record("expected the fp8 layout")
       return
     }
-    #expect(try dequantizeFP8E4M3(weights).floats().map(\.bitPattern) == expected)
+    #expect(try dequantizeFP8(weights).floats().map(\.bitPattern) == expected)
     // E5M2 does not claim E4M3 weights, and a plain fp8 tensor without scales is not this format.
     #expect(try FP8Format.e5m2.loadCheckpoint(weightName: "model.layers.0.mlp.down_proj.weight", from: source) == nil)
     var unscaled = source

@@ -6,7 +6,7 @@ import Testing
 @Suite("Int8Format")
 struct Int8FormatTests {
   @Test func conformsLikeEveryFormat() {
-    let conformance = FormatConformance(format: Int8Format(), maxRelativeRMSError: 0.02)
+    let conformance = ConformanceSuite(format: Int8Format(), maxRelativeRMSError: 0.02)
     // bitsandbytes loads a Linear8bitLt without `weight_format` (it assumes "row"), so loading
     // without that companion is intended; every other check must pass.
     let failures = conformance.run().filter {

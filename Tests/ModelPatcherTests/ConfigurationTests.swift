@@ -1,3 +1,4 @@
+import BitsAndBytes
 import Foundation
 import QuantCore
 import SafeTensors
@@ -29,7 +30,7 @@ struct ConfigurationTests {
   @Test func fixtureSettings() throws {
     let nf4 = try #require(
       try BitsAndBytesConfig.from(json: ConfigurationTests.fixtureBlock(ConfigurationTests.variants[0]), file: ""))
-    #expect(nf4.loadIn4bit && !nf4.loadIn8bit && nf4.bnb4bitQuantType == "nf4" && nf4.bnb4bitUseDoubleQuant)
+    #expect(nf4.loadIn4bit && !nf4.loadIn8bit && nf4.bnb4bitQuantType == .nf4 && nf4.bnb4bitUseDoubleQuant)
     #expect(nf4.bnb4bitComputeDType == .bfloat16 && nf4.formatName == "nf4")
     let int8 = try #require(
       try BitsAndBytesConfig.from(json: ConfigurationTests.fixtureBlock(ConfigurationTests.variants[2]), file: ""))
@@ -46,7 +47,7 @@ struct ConfigurationTests {
     #expect(
       job.quantization
         == BitsAndBytesConfig(
-          loadIn4bit: true, bnb4bitComputeDType: .bfloat16, bnb4bitQuantType: "nf4", bnb4bitUseDoubleQuant: true))
+          loadIn4bit: true, bnb4bitComputeDType: .bfloat16, bnb4bitQuantType: .nf4, bnb4bitUseDoubleQuant: true))
   }
 
   @Test func everyKeyParses() throws {
@@ -121,7 +122,7 @@ struct ConfigurationTests {
     let job = try QuantizationJob(yaml: YAMLDocument(text: yaml, file: "job.yaml").root, baseFolder: URL(filePath: "/"))
     #expect(job.quantization == nil && job.format == "affine4" && job.parameters["group_size"] == .int(64))
     #expect(job.requiredPlugins.map(\.name) == ["mlx-affine"])
-    let patcher = ModelPatcher(registry: try StandardRegistry.make())
+    let patcher = CheckpointPatcher(registry: try StandardRegistry.make())
     #expect(throws: ModelPatcherError.self) { try patcher.resolveFormats(job) }
     do {
       _ = try patcher.resolveFormats(job)

@@ -1,3 +1,4 @@
+import BitsAndBytes
 import Foundation
 import QuantCore
 import SafeTensors
@@ -19,10 +20,10 @@ struct FixtureReproductionTests {
     Variant(
       folder: "tiny-llama-bnb-nf4-dq",
       quantization: BitsAndBytesConfig(
-        loadIn4bit: true, bnb4bitComputeDType: .bfloat16, bnb4bitQuantType: "nf4", bnb4bitUseDoubleQuant: true)),
+        loadIn4bit: true, bnb4bitComputeDType: .bfloat16, bnb4bitQuantType: .nf4, bnb4bitUseDoubleQuant: true)),
     Variant(
       folder: "tiny-llama-bnb-fp4",
-      quantization: BitsAndBytesConfig(loadIn4bit: true, bnb4bitComputeDType: .float16, bnb4bitQuantType: "fp4")),
+      quantization: BitsAndBytesConfig(loadIn4bit: true, bnb4bitComputeDType: .float16, bnb4bitQuantType: .fp4)),
     Variant(folder: "tiny-llama-bnb-int8", quantization: BitsAndBytesConfig(loadIn8bit: true)),
   ]
 
@@ -40,7 +41,7 @@ struct FixtureReproductionTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let output = folder.appending(path: variant.folder)
     let job = QuantizationJob(model: TestFiles.tinyLlama, output: output, quantization: variant.quantization)
-    let summary = try await ModelPatcher(registry: registry).quantizeModel(job)
+    let summary = try await CheckpointPatcher(registry: registry).quantizeModel(job)
     #expect(summary.quantizedTensors == 14 && summary.keptTensors == 7)
     let expected = TestFiles.fixture("hf/\(variant.folder)")
     #expect(
@@ -100,7 +101,7 @@ struct FixtureReproductionTests {
     var job = QuantizationJob(
       model: TestFiles.tinyLlama, output: folder.appending(path: "out"), quantization: variant.quantization)
     job.parameters["double_quant_rule"] = .string("cpu")
-    _ = try await ModelPatcher(registry: registry).quantizeModel(job)
+    _ = try await CheckpointPatcher(registry: registry).quantizeModel(job)
     let expected = TestFiles.fixture("hf/\(variant.folder)")
     for file in ["model.safetensors", "config.json"] {
       #expect(
@@ -116,7 +117,7 @@ struct FixtureReproductionTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let input = TestFiles.fixture("hf/\(variant.folder)")
     let output = folder.appending(path: "dequantized")
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     let summary = try await patcher.dequantizeCheckpoint(at: input, to: output)
     #expect(summary.quantizedTensors == 14)
     let decoded = try SafeTensorsFile(contentsOf: output.appending(path: "model.safetensors"))

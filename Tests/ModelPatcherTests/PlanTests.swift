@@ -1,3 +1,4 @@
+import BitsAndBytes
 import Foundation
 import QuantCore
 import SafeTensors
@@ -15,7 +16,7 @@ struct PlanTests {
   @Test func tinyLlamaFollowsTransformers() throws {
     let job = QuantizationJob(
       model: TestFiles.tinyLlama, output: URL(filePath: "/tmp/unused"), quantization: BitsAndBytesConfig(loadIn8bit: true))
-    let patcher = ModelPatcher(registry: try StandardRegistry.make())
+    let patcher = CheckpointPatcher(registry: try StandardRegistry.make())
     let (_, plan) = try patcher.plan(job)
     let quantized = Set(plan.quantizedItems.map(\.name))
     // Exactly the linear layers transformers quantized: the tensors with an SCB in the int8 fixture.

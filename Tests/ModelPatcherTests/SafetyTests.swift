@@ -1,3 +1,4 @@
+import BitsAndBytes
 import Foundation
 import QuantCore
 import SafeTensors
@@ -23,7 +24,7 @@ struct SafetyTests {
     let output = folder.appending(path: "out")
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: false)
     try Data("keep me".utf8).write(to: output.appending(path: "precious.txt"))
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     await #expect(throws: ModelPatcherError.outputExists(path: output.path)) {
       try await patcher.quantizeModel(job(model, output))
     }
@@ -43,7 +44,7 @@ struct SafetyTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try TestFiles.writeSmallModel(in: folder.appending(path: "model"), poison: "model.layers.0.mlp.up_proj.weight")
     let output = folder.appending(path: "out")
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     await #expect(
       throws: ModelPatcherError.nonFiniteWeights(
         file: model.appending(path: "model.safetensors").path, tensor: "model.layers.0.mlp.up_proj.weight", count: 1)
@@ -62,7 +63,7 @@ struct SafetyTests {
     let weights = model.appending(path: "model.safetensors")
     let bytes = try Data(contentsOf: weights)
     try bytes.dropLast(3).write(to: weights)
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     do {
       _ = try await patcher.quantizeModel(job(model, folder.appending(path: "out")))
       Issue.record("a truncated file was accepted")
@@ -74,7 +75,7 @@ struct SafetyTests {
   }
 
   @Test func alreadyQuantizedInputIsRefused() async throws {
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     do {
@@ -90,7 +91,7 @@ struct SafetyTests {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try TestFiles.writeSmallModel(in: folder.appending(path: "model"))
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     do {
       _ = try await patcher.quantizeModel(job(model, model.appending(path: "q")))
       Issue.record("output inside the input was accepted")
@@ -103,7 +104,7 @@ struct SafetyTests {
   @Test func shardedAndSingleFileOutputs() async throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     var sharded = job(TestFiles.tinyLlama, folder.appending(path: "sharded"))
     sharded.maximumShardSize = 300_000
     let summary = try await patcher.quantizeModel(sharded)
@@ -123,7 +124,7 @@ struct SafetyTests {
   @Test func shardedInputThroughItsIndex() async throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     let summary = try await patcher.quantizeModel(job(TestFiles.fixture("safetensors/sharded"), folder.appending(path: "out")))
     // q_proj and down_proj of two layers; the embedding, the norm and lm_head are kept.
     #expect(summary.quantizedTensors == 4 && summary.keptTensors == 3)
@@ -135,7 +136,7 @@ struct SafetyTests {
   @Test func cancellationLeavesNothing() async throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let patcher = ModelPatcher(registry: registry)
+    let patcher = CheckpointPatcher(registry: registry)
     let request = job(TestFiles.tinyLlama, folder.appending(path: "out"))
     let task = Task { try await patcher.quantizeModel(request) }
     task.cancel()

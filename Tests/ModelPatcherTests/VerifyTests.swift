@@ -1,3 +1,4 @@
+import BitsAndBytes
 import Foundation
 import QuantCore
 import SafeTensors
@@ -9,7 +10,7 @@ import Testing
 @Suite("Reading checkpoints back and verifying them")
 struct VerifyTests {
   @Test func loadsTransformersInt8Checkpoint() throws {
-    let patcher = ModelPatcher(registry: try StandardRegistry.make())
+    let patcher = CheckpointPatcher(registry: try StandardRegistry.make())
     let checkpoint = try patcher.loadCheckpoint(at: TestFiles.fixture("hf/tiny-llama-bnb-int8"))
     #expect(checkpoint.quantizedItems.count == 14)
     #expect(checkpoint.items.count == 21)
@@ -26,7 +27,7 @@ struct VerifyTests {
   }
 
   @Test func verifiesAgainstTheOriginal() throws {
-    let patcher = ModelPatcher(registry: try StandardRegistry.make())
+    let patcher = CheckpointPatcher(registry: try StandardRegistry.make())
     let report = try patcher.verify(
       quantized: TestFiles.fixture("hf/tiny-llama-bnb-int8"), against: TestFiles.tinyLlama,
       thresholds: .init(minimumSNR: 30, minimumCosine: 0.999))
@@ -43,9 +44,9 @@ struct VerifyTests {
   }
 
   @Test func metricsOfKnownVectors() {
-    let exact = ModelPatcher.metrics([1, -2, 3], [1, -2, 3])
+    let exact = CheckpointPatcher.metrics([1, -2, 3], [1, -2, 3])
     #expect(exact.maxAbsoluteError == 0 && exact.snrDecibels == .infinity && exact.cosine == 1)
-    let off = ModelPatcher.metrics([3, 4], [3, 3])
+    let off = CheckpointPatcher.metrics([3, 4], [3, 3])
     #expect(off.maxAbsoluteError == 1)
     #expect(abs(off.rmsError - (0.5).squareRoot()) < 1e-12)
     #expect(abs(off.snrDecibels - 10 * log10(25.0)) < 1e-12)

@@ -19,7 +19,8 @@ let package = Package(
     .executable(name: "bnb-patch-mlx", targets: ["bnb-patch-mlx"]),
   ],
   dependencies: [
-    // A real plugin would write `.package(url: "https://github.com/…/swift-bitsandbytes", from: "0.1.0")`.
+    // A real plugin would write `.package(url: "https://github.com/…/swift-bitsandbytes", branch: "main")` until the
+    // first release is tagged (CHANGELOG.md), then `from: "0.2.0"`. A path dependency is named after its folder.
     .package(name: "swift-bitsandbytes", path: "../../..")
   ],
   targets: [

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BitsAndBytes
 import Foundation
 import ModelPatcher
 public import QuantCore

@@ -1,3 +1,4 @@
+@_exported public import Blockwise4Bit
 // The umbrella module: one import for every swift-bitsandbytes module.
 @_exported public import CPUKernels
 @_exported public import DoubleQuant

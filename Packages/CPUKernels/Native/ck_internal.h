@@ -1,5 +1,6 @@
 #pragma once
-/* Internal declarations shared by the scalar, x86 and arm64 files. */
+/* Internal declarations shared by the dispatch (cpu_kernels.c), scalar (ck_scalar.c), x86 and arm64 files.
+   Calls go dispatch → {scalar, x86, arm64} and {x86, arm64} → scalar, never back. */
 #include "cpu_kernels.h"
 #include <string.h>
 
@@ -41,7 +42,7 @@ uint16_t ck_float_to_half(float f);
 uint16_t ck_float_to_bf16(float f);
 float ck_f8_decode1(uint8_t b, int e5m2);
 
-/* Scalar implementations (the reference). */
+/* Scalar implementations (the reference), in ck_scalar.c. */
 void ck_scalar_cb4_decode(const uint8_t *packed, const float *code16, const float *scales, long bs, long e0, long count,
                           int permuted, float *out);
 void ck_scalar_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,

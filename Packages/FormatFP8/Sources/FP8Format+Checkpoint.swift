@@ -21,6 +21,13 @@ extension FP8Format {
     [FP8Format.scaleName(for: weightName)]
   }
 
+  /// transformers' `<weight>_scale_inv` beside a float8 weight marks a fine-grained FP8 checkpoint.
+  ///
+  /// - Parameter tensorName: A checkpoint key.
+  public func marksQuantizedCheckpoint(tensorName: String) -> Bool {
+    tensorName.hasSuffix(".weight_scale_inv")
+  }
+
   /// The tensors transformers' fine-grained FP8 stores: `weight` and `weight_scale_inv`.
   ///
   /// `weight_scale_inv` is float32 with shape `[ceil(N/tileRows), ceil(K/tileColumns)]` for tiles (the

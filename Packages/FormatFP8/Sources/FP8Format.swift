@@ -97,9 +97,22 @@ public struct FP8Format: QuantizationFormat {
   /// - Returns: A tensor with the ``StorageLayout/float8(_:)`` layout.
   /// - Throws: `QuantError` for an unsupported dtype or bad parameters.
   public func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
-    let weights = try quantizeFP8(
-      tensor, encoding: encoding, granularity: granularity(parameters), overflow: overflowPolicy(parameters))
-    return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .float8(weights))
+    try quantize(tensor, granularity: granularity(parameters), overflow: overflowPolicy(parameters), backend: nil)
+  }
+
+  /// Quantizes like ``quantize(_:parameters:)``, letting `backend` encode where it has an fp8 encoder
+  /// (bit-identical; the scales are computed here).
+  ///
+  /// - Parameters:
+  ///   - tensor: A float32, float16 or bfloat16 tensor.
+  ///   - parameters: `scale`, `tile_size`, `overflow`.
+  ///   - backend: The backend to encode with.
+  /// - Returns: A tensor with the ``StorageLayout/float8(_:)`` layout.
+  /// - Throws: `QuantError` for an unsupported dtype or bad parameters.
+  public func quantize(_ tensor: Tensor, parameters: FormatParameters, backend: any KernelBackend) throws(QuantError)
+    -> QuantizedTensor
+  {
+    try quantize(tensor, granularity: granularity(parameters), overflow: overflowPolicy(parameters), backend: backend)
   }
 
   /// The `config.json` entries for a model quantized with this format: transformers'

@@ -30,7 +30,7 @@ let float8InputTypes: [DType] = [.float32, .float16, .bfloat16]
 ///   `.invalidArgument` for a non-positive tile.
 public func quantizeFP8(
   _ tensor: Tensor, encoding: Float8Encoding, granularity: Float8ScaleGranularity = .fineGrained,
-  overflow: Float8OverflowPolicy? = nil
+  overflow: Float8OverflowPolicy? = nil, backend: (any KernelBackend)? = nil
 ) throws(QuantError) -> Float8Weights {
   guard float8InputTypes.contains(tensor.dtype) else {
     throw .unsupportedDType(tensor.dtype, operation: "fp8 quantization", supported: float8InputTypes)
@@ -39,37 +39,54 @@ public func quantizeFP8(
   let values = try tensor.floats()
   let columns = max(tensor.shape.last ?? 1, 1)
   let rows = values.count / columns
-  let quantizer = Float8Quantizer(encoding: encoding, overflow: overflow)
-  var codes = [UInt8](repeating: 0, count: values.count)
-  let scales: Float8Scales
+  let grid: (rows: Int, columns: Int)
   switch granularity {
-  case .unscaled:
-    for i in values.indices { codes[i] = encoding.encode(values[i], overflow: overflow) }
-    scales = .tensor(1)
-  case .tensor:
-    let inverse = quantizer.quantizeGroup(values, codes: &codes, rows: 0..<rows, columns: 0..<columns, stride: columns)
-    scales = .tensor(inverse)
-  case .row:
-    scales = .rows(
-      (0..<rows).map { row in
-        quantizer.quantizeGroup(values, codes: &codes, rows: row..<(row + 1), columns: 0..<columns, stride: columns)
-      })
+  case .unscaled, .tensor: grid = (rows, columns)
+  case .row: grid = (1, columns)
   case .tile(let tileRows, let tileColumns):
     guard tileRows > 0, tileColumns > 0 else {
       throw .invalidArgument("fp8 tile size must be positive, found \(tileRows)×\(tileColumns)")
     }
-    var inverses: [Float] = []
-    for rowStart in stride(from: 0, to: rows, by: tileRows) {
-      for columnStart in stride(from: 0, to: columns, by: tileColumns) {
-        inverses.append(
-          quantizer.quantizeGroup(
-            values, codes: &codes, rows: rowStart..<min(rowStart + tileRows, rows),
-            columns: columnStart..<min(columnStart + tileColumns, columns), stride: columns))
+    grid = (tileRows, tileColumns)
+  }
+  let quantizer = Float8Quantizer(encoding: encoding, overflow: overflow)
+  // One multiplier per group, row-major over the grid (the unscaled cast multiplies by 1, unclamped).
+  var multipliers: [Float] = []
+  for rowStart in stride(from: 0, to: rows, by: grid.rows) {
+    for columnStart in stride(from: 0, to: columns, by: grid.columns) {
+      multipliers.append(
+        granularity == .unscaled
+          ? 1
+          : quantizer.scale(
+            values, rows: rowStart..<min(rowStart + grid.rows, rows),
+            columns: columnStart..<min(columnStart + grid.columns, columns), stride: columns))
+    }
+  }
+  var encoded = false
+  let stored = try Tensor(dtype: encoding.dtype, shape: tensor.shape) { codes in
+    values.withUnsafeBufferPointer { input in
+      multipliers.withUnsafeBufferPointer { scales in
+        // Backends encode with torch's default overflow policy; another policy runs the reference loop.
+        if overflow == nil || overflow == FP8Format(encoding: encoding).defaultOverflow, let backend {
+          encoded = backend.encode(
+            .float8(
+              values: input, columns: columns, tileRows: grid.rows, tileColumns: grid.columns, multipliers: scales,
+              encoding: encoding, clampToFinite: granularity != .unscaled, codes: codes))
+        }
+        if !encoded {
+          quantizer.encode(input, columns: columns, grid: grid, multipliers: scales, clamp: granularity != .unscaled, into: codes)
+        }
       }
     }
-    scales = .tiles(tileRows: tileRows, tileColumns: tileColumns, values: inverses)
   }
-  let stored = try Tensor(dtype: encoding.dtype, shape: tensor.shape) { $0.copyBytes(from: codes) }
+  let scales: Float8Scales
+  switch granularity {
+  case .unscaled: scales = .tensor(1)
+  case .tensor: scales = .tensor(1 / multipliers[0])
+  case .row: scales = .rows(multipliers.map { 1 / $0 })
+  case .tile(let tileRows, let tileColumns):
+    scales = .tiles(tileRows: tileRows, tileColumns: tileColumns, values: multipliers.map { 1 / $0 })
+  }
   return Float8Weights(values: stored, encoding: encoding, scales: scales)
 }
 
@@ -87,22 +104,6 @@ public func dequantizeFP8(_ weights: Float8Weights, to dtype: DType = .float32) 
   try Tensor(converting: StorageLayout.float8(weights).dequantizedFloats(), to: dtype, shape: weights.values.shape)
 }
 
-/// Computes `input · Wᵀ + bias` with fp8 weights, weight-only: the weights are decoded to float32 and
-/// the activations keep their precision (no dynamic activation quantization, unlike transformers' GPU
-/// kernels). Accumulation is float32 in `K` order; the result is rounded once to the input's dtype.
-///
-/// - Parameters:
-///   - input: Activations `[..., K]` in float32, float16 or bfloat16.
-///   - weights: fp8 weights `[N, K]`.
-///   - bias: Optional `[N]`.
-/// - Returns: `[..., N]` in the input's dtype.
-/// - Throws: `QuantError` on shape or dtype mismatches.
-public func matmulFP8(_ input: Tensor, weights: Float8Weights, bias: Tensor? = nil) throws(QuantError) -> Tensor {
-  let tensor = QuantizedTensor(
-    format: "fp8_\(weights.encoding)", shape: weights.values.shape, originalDType: input.dtype, layout: .float8(weights))
-  return try ReferenceBackend().linear(input, weight: tensor, bias: bias)
-}
-
 /// Converts a tensor to fp8 without scaling (torch's `tensor.to(torch.float8_*)`).
 ///
 /// - Parameters:
@@ -117,91 +118,65 @@ public func castToFP8(_ tensor: Tensor, encoding: Float8Encoding, overflow: Floa
   try quantizeFP8(tensor, encoding: encoding, granularity: .unscaled, overflow: overflow).values
 }
 
-// MARK: - E4M3 and E5M2 entry points
+// MARK: - E4M3 and E5M2 entry points (the format's quantize and dequantize, by encoding)
 
-/// Quantizes to fp8 E4M3FN (transformers' fine-grained FP8 with the default 128 × 128 tiles).
+/// Quantizes to fp8 E4M3FN: transformers' fine-grained FP8 with 128 × 128 tiles by default, overflow
+/// saturating to ±448 (torch 2.13). ``FP8Format/e4m3``'s `quantize` with these settings.
 ///
 /// - Parameters:
 ///   - tensor: A float32, float16 or bfloat16 tensor.
-///   - granularity: Which elements share a scale; 128 × 128 tiles by default.
-///   - overflow: The cast's overflow policy; `nil` saturates to ±448, as torch 2.13 does.
-/// - Returns: `float8_e4m3fn` values and their multipliers.
-/// - Throws: See ``quantizeFP8(_:encoding:granularity:overflow:)``.
+///   - granularity: Which elements share a scale.
+///   - overflow: The cast's overflow policy; `nil` is torch 2.13's.
+///   - backend: A backend to encode with (bit-identical); `nil` runs the reference loops.
+/// - Returns: The quantized tensor (layout ``StorageLayout/float8(_:)``), like every format's quantize.
+/// - Throws: See ``quantizeFP8(_:encoding:granularity:overflow:backend:)``.
 public func quantizeFP8E4M3(
-  _ tensor: Tensor, granularity: Float8ScaleGranularity = .fineGrained, overflow: Float8OverflowPolicy? = nil
-) throws(QuantError) -> Float8Weights {
-  try quantizeFP8(tensor, encoding: .e4m3, granularity: granularity, overflow: overflow)
+  _ tensor: Tensor, granularity: Float8ScaleGranularity = .fineGrained, overflow: Float8OverflowPolicy? = nil,
+  backend: (any KernelBackend)? = nil
+) throws(QuantError) -> QuantizedTensor {
+  try FP8Format.e4m3.quantize(tensor, granularity: granularity, overflow: overflow, backend: backend)
 }
 
-/// Decodes E4M3FN weights (see ``dequantizeFP8(_:to:)``).
-///
-/// - Parameters:
-///   - weights: E4M3FN values and multipliers.
-///   - dtype: The output dtype, float32 by default.
-/// - Returns: The decoded tensor.
-/// - Throws: `QuantError.invalidArgument` when `weights` are not E4M3FN, or what ``dequantizeFP8(_:to:)`` throws.
-public func dequantizeFP8E4M3(_ weights: Float8Weights, to dtype: DType = .float32) throws(QuantError) -> Tensor {
-  try weights.require(.e4m3)
-  return try dequantizeFP8(weights, to: dtype)
-}
-
-/// Weight-only linear with E4M3FN weights (see ``matmulFP8(_:weights:bias:)``).
-///
-/// - Parameters:
-///   - input: Activations `[..., K]`.
-///   - weights: E4M3FN weights `[N, K]`.
-///   - bias: Optional `[N]`.
-/// - Returns: `[..., N]` in the input's dtype.
-/// - Throws: `QuantError.invalidArgument` when `weights` are not E4M3FN, or shape and dtype errors.
-public func matmulFP8E4M3(_ input: Tensor, weights: Float8Weights, bias: Tensor? = nil) throws(QuantError) -> Tensor {
-  try weights.require(.e4m3)
-  return try matmulFP8(input, weights: weights, bias: bias)
-}
-
-/// Quantizes to fp8 E5M2.
-///
-/// - Parameters:
-///   - tensor: A float32, float16 or bfloat16 tensor.
-///   - granularity: Which elements share a scale; 128 × 128 tiles by default.
-///   - overflow: The cast's overflow policy; `nil` rounds to ±inf beyond 57344, as torch does.
-/// - Returns: `float8_e5m2` values and their multipliers.
-/// - Throws: See ``quantizeFP8(_:encoding:granularity:overflow:)``.
+/// Quantizes to fp8 E5M2 (overflow to ±inf beyond 57344 by default, as torch). ``FP8Format/e5m2``'s
+/// `quantize`; see ``quantizeFP8E4M3(_:granularity:overflow:backend:)`` for the parameters.
 public func quantizeFP8E5M2(
-  _ tensor: Tensor, granularity: Float8ScaleGranularity = .fineGrained, overflow: Float8OverflowPolicy? = nil
-) throws(QuantError) -> Float8Weights {
-  try quantizeFP8(tensor, encoding: .e5m2, granularity: granularity, overflow: overflow)
+  _ tensor: Tensor, granularity: Float8ScaleGranularity = .fineGrained, overflow: Float8OverflowPolicy? = nil,
+  backend: (any KernelBackend)? = nil
+) throws(QuantError) -> QuantizedTensor {
+  try FP8Format.e5m2.quantize(tensor, granularity: granularity, overflow: overflow, backend: backend)
 }
 
-/// Decodes E5M2 weights (see ``dequantizeFP8(_:to:)``).
+/// Decodes an E4M3FN tensor: `decode(q) · multiplier` in float32, one rounding to `dtype`.
 ///
 /// - Parameters:
-///   - weights: E5M2 values and multipliers.
-///   - dtype: The output dtype, float32 by default.
+///   - tensor: A tensor of ``FP8Format/e4m3``.
+///   - dtype: The output dtype; `nil` is the original dtype.
 /// - Returns: The decoded tensor.
-/// - Throws: `QuantError.invalidArgument` when `weights` are not E5M2, or what ``dequantizeFP8(_:to:)`` throws.
-public func dequantizeFP8E5M2(_ weights: Float8Weights, to dtype: DType = .float32) throws(QuantError) -> Tensor {
-  try weights.require(.e5m2)
-  return try dequantizeFP8(weights, to: dtype)
+/// - Throws: `QuantError.invalidState` for another format, or inconsistent scales.
+public func dequantizeFP8E4M3(_ tensor: QuantizedTensor, to dtype: DType? = nil) throws(QuantError) -> Tensor {
+  try FP8Format.e4m3.dequantizeChecked(tensor, to: dtype)
 }
 
-/// Weight-only linear with E5M2 weights (see ``matmulFP8(_:weights:bias:)``).
-///
-/// - Parameters:
-///   - input: Activations `[..., K]`.
-///   - weights: E5M2 weights `[N, K]`.
-///   - bias: Optional `[N]`.
-/// - Returns: `[..., N]` in the input's dtype.
-/// - Throws: `QuantError.invalidArgument` when `weights` are not E5M2, or shape and dtype errors.
-public func matmulFP8E5M2(_ input: Tensor, weights: Float8Weights, bias: Tensor? = nil) throws(QuantError) -> Tensor {
-  try weights.require(.e5m2)
-  return try matmulFP8(input, weights: weights, bias: bias)
+/// Decodes an E5M2 tensor (see ``dequantizeFP8E4M3(_:to:)``).
+public func dequantizeFP8E5M2(_ tensor: QuantizedTensor, to dtype: DType? = nil) throws(QuantError) -> Tensor {
+  try FP8Format.e5m2.dequantizeChecked(tensor, to: dtype)
 }
 
-extension Float8Weights {
-  func require(_ encoding: Float8Encoding) throws(QuantError) {
-    guard self.encoding == encoding else {
-      throw .invalidArgument("expected \(encoding) fp8 weights, found \(self.encoding)")
+extension FP8Format {
+  /// Quantizes with explicit settings (the typed form of ``quantize(_:parameters:)``).
+  func quantize(
+    _ tensor: Tensor, granularity: Float8ScaleGranularity, overflow: Float8OverflowPolicy?, backend: (any KernelBackend)?
+  ) throws(QuantError) -> QuantizedTensor {
+    let weights = try quantizeFP8(tensor, encoding: encoding, granularity: granularity, overflow: overflow, backend: backend)
+    return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .float8(weights))
+  }
+
+  /// Decodes after checking the tensor is this format's.
+  func dequantizeChecked(_ tensor: QuantizedTensor, to dtype: DType?) throws(QuantError) -> Tensor {
+    guard tensor.format == name, case .float8(let weights) = tensor.layout, weights.encoding == encoding else {
+      throw .invalidState("expected a '\(name)' tensor, found '\(tensor.format)' (\(tensor.layout.kind))")
     }
+    return try dequantizeFP8(weights, to: dtype ?? tensor.originalDType)
   }
 }
 
@@ -210,10 +185,10 @@ struct Float8Quantizer {
   var encoding: Float8Encoding
   var overflow: Float8OverflowPolicy?
 
-  /// Quantizes one rectangular group and returns its multiplier `1 / scale`.
-  func quantizeGroup(
-    _ values: [Float], codes: inout [UInt8], rows: Range<Int>, columns: Range<Int>, stride: Int
-  ) -> Float {
+  /// The multiplier of one rectangular group: `fl32(fl32(1 / absmax) · maxFinite)`, or 1 for an
+  /// all-zero or NaN group (torch's `where(max_abs > 0, fmax / max_abs, 1)`; `python_float / tensor`
+  /// is evaluated as `tensor.reciprocal() * python_float`: two float32 roundings).
+  func scale(_ values: [Float], rows: Range<Int>, columns: Range<Int>, stride: Int) -> Float {
     var absmax: Float = 0
     for row in rows {
       for column in columns {
@@ -225,18 +200,27 @@ struct Float8Quantizer {
         }
       }
     }
+    return absmax > 0 ? (1 / absmax) * encoding.maxFinite : 1
+  }
+
+  /// The reference encoder: `encode(clamp(x · multiplier, −maxFinite, maxFinite))` per element (no clamp
+  /// for the plain cast), the multiplier of the element's tile of the grid.
+  func encode(
+    _ values: UnsafeBufferPointer<Float>, columns: Int, grid: (rows: Int, columns: Int), multipliers: UnsafeBufferPointer<Float>,
+    clamp: Bool, into codes: UnsafeMutableRawBufferPointer
+  ) {
     let limit = encoding.maxFinite
-    // torch.where(max_abs > 0, fmax / max_abs, 1): NaN and zero groups get scale 1. torch evaluates
-    // `python_float / tensor` as `tensor.reciprocal() * python_float`: two float32 roundings.
-    let scale: Float = absmax > 0 ? (1 / absmax) * limit : 1
-    for row in rows {
-      for column in columns {
-        let index = row * stride + column
-        var scaled = values[index] * scale
-        if !scaled.isNaN { scaled = Swift.min(Swift.max(scaled, -limit), limit) }  // torch.clamp keeps NaN
-        codes[index] = encoding.encode(scaled, overflow: overflow)
+    let gridColumns = (columns + grid.columns - 1) / grid.columns
+    for index in values.indices {
+      let row = index / columns
+      let column = index % columns
+      guard clamp else {
+        codes[index] = encoding.encode(values[index], overflow: overflow)  // the plain cast
+        continue
       }
+      var scaled = values[index] * multipliers[(row / grid.rows) * gridColumns + column / grid.columns]
+      if !scaled.isNaN { scaled = Swift.min(Swift.max(scaled, -limit), limit) }  // torch.clamp keeps NaN
+      codes[index] = encoding.encode(scaled, overflow: overflow)
     }
-    return 1 / scale
   }
 }

@@ -57,14 +57,84 @@ public struct Int8Format: QuantizationFormat {
   /// - Returns: A tensor with the ``StorageLayout/int8Rowwise(_:)`` layout.
   /// - Throws: `QuantError` for an unsupported dtype, a scalar or empty last dimension, or bad parameters.
   public func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
+    try quantize(tensor, parameters: parameters, backend: nil)
+  }
+
+  /// Quantizes like ``quantize(_:parameters:)``, letting `backend` encode the rows where it has an int8
+  /// encoder (bit-identical; used for `weight_threshold: 0`, bitsandbytes' own setting).
+  ///
+  /// - Parameters:
+  ///   - tensor: A float32, float16 or bfloat16 weight.
+  ///   - parameters: `weight_threshold`, `threshold`.
+  ///   - backend: The backend to encode with.
+  /// - Returns: A tensor with the ``StorageLayout/int8Rowwise(_:)`` layout.
+  /// - Throws: `QuantError` for an unsupported dtype or shape, or bad parameters.
+  public func quantize(_ tensor: Tensor, parameters: FormatParameters, backend: any KernelBackend) throws(QuantError)
+    -> QuantizedTensor
+  {
+    try quantize(tensor, parameters: parameters, backend: Optional(backend))
+  }
+
+  private func quantize(_ tensor: Tensor, parameters: FormatParameters, backend: (any KernelBackend)?) throws(QuantError)
+    -> QuantizedTensor
+  {
     _ = try activationThreshold(parameters)
     let weightThreshold = try Int8Format.nonNegative(
       parameters.number(Int8Format.weightThresholdParameter), name: "weight_threshold")
     guard rowwiseInputTypes.contains(tensor.dtype) else {
       throw .unsupportedDType(tensor.dtype, operation: "int8 quantization", supported: rowwiseInputTypes)
     }
-    let weights = try quantizeRowwise(tensor.converted(to: .float16), threshold: weightThreshold)
+    let halfPrecision = try tensor.converted(to: .float16)
+    let weights: Int8RowwiseWeights
+    if weightThreshold == 0, let backend, let encoded = try Int8Format.encode(halfPrecision, on: backend) {
+      weights = encoded
+    } else {
+      weights = try quantizeRowwise(halfPrecision, threshold: weightThreshold)
+    }
     return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .int8Rowwise(weights))
+  }
+
+  /// Row-wise int8 codes from `backend`'s encoder, or `nil` when it has none (or for shapes the
+  /// reference path must reject with its own errors).
+  static func encode(_ tensor: Tensor, on backend: any KernelBackend) throws(QuantError) -> Int8RowwiseWeights? {
+    guard let columns = tensor.shape.last, columns > 0, tensor.elementCount > 0 else { return nil }
+    let rows = tensor.elementCount / columns
+    let values = try tensor.floats()
+    var rowScale = [Float](repeating: 0, count: rows)
+    var encoded = false
+    let codes = try Tensor(dtype: .int8, shape: tensor.shape) { raw in
+      values.withUnsafeBufferPointer { input in
+        rowScale.withUnsafeMutableBufferPointer { scales in
+          encoded = backend.encode(
+            .int8Rowwise(
+              values: input, rows: rows, columns: columns, codes: raw.bindMemory(to: Int8.self), rowScale: scales))
+        }
+      }
+    }
+    return encoded ? Int8RowwiseWeights(values: codes, rowScale: rowScale) : nil
+  }
+
+  /// transformers' `quantization_config` for LLM.int8: the job's block (or transformers' defaults)
+  /// with `load_in_8bit` and `llm_int8_threshold` = `threshold`.
+  ///
+  /// - Parameters:
+  ///   - parameters: The parameters the model was quantized with.
+  ///   - requested: The job's `quantization:` block, if any.
+  /// - Returns: `[("quantization_config", …)]`.
+  /// - Throws: `QuantError.invalidArgument` for a bad threshold.
+  public func modelConfiguration(parameters: FormatParameters, requested: BitsAndBytesConfig?) throws(QuantError)
+    -> [(key: String, value: ConfigValue)]?
+  {
+    var config = BitsAndBytesConfig.base(fourBit: false, requested: requested)
+    config.llmInt8Threshold = try activationThreshold(parameters)
+    return [("quantization_config", config.configValue)]
+  }
+
+  /// bitsandbytes' `<module>.SCB` marks an LLM.int8 checkpoint.
+  ///
+  /// - Parameter tensorName: A checkpoint key.
+  public func marksQuantizedCheckpoint(tensorName: String) -> Bool {
+    tensorName == "SCB" || tensorName.hasSuffix(".SCB")
   }
 
   static func nonNegative(_ value: Double, name: String) throws(QuantError) -> Double {

@@ -188,3 +188,35 @@ public func int8Linear(
   }
   return try Tensor(converting: out, to: input.dtype, shape: outputShape)
 }
+
+/// Quantizes a weight as bitsandbytes' `Int8Params` does (round to float16, row-wise int8 with threshold
+/// 0): ``Int8Format``'s `quantize`, returning the one currency of every format.
+///
+/// - Parameters:
+///   - weight: A float32, float16 or bfloat16 weight `[out_features, in_features]`.
+///   - backend: A backend to encode with (bit-identical, faster); `nil` runs the reference loops.
+/// - Returns: A tensor with the ``StorageLayout/int8Rowwise(_:)`` layout.
+/// - Throws: `QuantError` for an unsupported dtype or shape.
+public func quantizeInt8(_ weight: Tensor, backend: (any KernelBackend)? = nil) throws(QuantError) -> QuantizedTensor {
+  guard let backend else { return try Int8Format().quantize(weight, parameters: FormatParameters()) }
+  return try Int8Format().quantize(weight, parameters: FormatParameters(), backend: backend)
+}
+
+/// ``int8Linear(_:weights:bias:threshold:scale:)`` with a quantized tensor of ``Int8Format``: the
+/// LLM.int8 forward of `Linear8bitLt`, bit-identical to bitsandbytes' default backend.
+///
+/// - Parameters:
+///   - input: Activations `[..., K]`.
+///   - weight: An `int8` quantized tensor `[N, K]`.
+///   - bias: Optional `[N]`.
+///   - threshold: The activation outlier threshold (`llm_int8_threshold`).
+/// - Returns: `[..., N]` in the input's dtype.
+/// - Throws: `QuantError.invalidState` for another layout, else what the forward throws.
+public func int8Linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor? = nil, threshold: Double = 6.0) throws(QuantError)
+  -> Tensor
+{
+  guard case .int8Rowwise(let weights) = weight.layout else {
+    throw .invalidState("int8Linear needs an int8-rowwise weight, found '\(weight.format)' (\(weight.layout.kind))")
+  }
+  return try int8Linear(input, weights: weights, bias: bias, threshold: threshold)
+}

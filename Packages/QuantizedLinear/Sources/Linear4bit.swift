@@ -1,3 +1,4 @@
+public import Blockwise4Bit
 import DoubleQuant
 import FormatFP4
 import FormatNF4
@@ -6,26 +7,20 @@ public import QuantCore
 /// bitsandbytes' `Linear4bit` (`Linear4bit`, `LinearNF4`, `LinearFP4`): NF4 or FP4 weights with
 /// blockwise absmax, optionally double-quantized, and a compute dtype.
 ///
+/// **Defaults**: `Linear4bit(weight:)` gives **NF4** with double quantization (`compress_statistics=True`,
+/// as bitsandbytes' layers), the combination bitsandbytes recommends for LLMs. The Python `Linear4bit`
+/// class defaults to FP4; pass `quantType: .fp4` for that. The functional `quantize4bit` (umbrella) and `NF4.quantize` follow
+/// bitsandbytes' `quantize_4bit`, whose `compress_statistics` defaults to `false`.
+///
 /// `forward` follows `Linear4bit.forward`: the bias is first cast to the input dtype, activations and
 /// bias are cast to `computeDType` (when set), the product is computed, and the result is cast back to
 /// the input dtype. The product itself is the backend's `linear` (float32 accumulation); bitsandbytes'
 /// default backend instead dequantizes the weight to the compute dtype before its matmul, so with a
 /// float16/bfloat16 compute dtype its weights are rounded once more than ours.
 public struct Linear4bit: QuantizedLinearLayer {
-  /// The 4-bit codebooks `Linear4bit` offers.
-  public enum QuantType: String, Sendable, CaseIterable {
-    /// NormalFloat4 (`LinearNF4`).
-    case nf4
-    /// bitsandbytes' FP4 (`LinearFP4`, the class default).
-    case fp4
-
-    var codec: Blockwise4BitCodec {
-      switch self {
-      case .nf4: NF4.codec
-      case .fp4: FP4.codec
-      }
-    }
-  }
+  /// The 4-bit codebooks `Linear4bit` offers: bitsandbytes' quant types, the same enum as
+  /// transformers' `bnb_4bit_quant_type` (``BitsAndBytesConfig/QuantType``).
+  public typealias QuantType = BitsAndBytesConfig.QuantType
 
   /// The quantized weight (layout ``StorageLayout/codebook4Bit(packed:state:)``).
   public let weight: QuantizedTensor
@@ -46,15 +41,17 @@ public struct Linear4bit: QuantizedLinearLayer {
   /// - Parameters:
   ///   - weight: `[out_features, in_features]` in float32, float16 or bfloat16.
   ///   - bias: Optional `[out_features]`.
-  ///   - quantType: FP4 (the default of bitsandbytes' `Linear4bit` and transformers' `bnb_4bit_quant_type`)
-  ///     or NF4.
-  ///   - blocksize: Elements per absmax block (64, as transformers always uses).
+  ///   - quantType: NF4 (the default here: bitsandbytes' `LinearNF4`, which it recommends for LLMs) or FP4
+  ///     (the default of the Python `Linear4bit` class and of transformers' `bnb_4bit_quant_type`).
+  ///   - blocksize: Elements per absmax block (``Blockwise4BitCodec/defaultBlocksize``, 64, as
+  ///     transformers always uses).
   ///   - doubleQuant: Double-quantize the absmax (`compress_statistics`, default `true` as in bitsandbytes).
   ///   - computeDType: `compute_dtype`; `nil` computes in the input dtype.
   ///   - quantStorage: The dtype the packed bytes are viewed as.
   /// - Throws: `QuantError` for a weight that is not 2-D, an unsupported dtype or blocksize.
   public init(
-    weight: Tensor, bias: Tensor? = nil, quantType: QuantType = .fp4, blocksize: Int = 64, doubleQuant: Bool = true,
+    weight: Tensor, bias: Tensor? = nil, quantType: QuantType = .nf4, blocksize: Int = Blockwise4BitCodec.defaultBlocksize,
+    doubleQuant: Bool = true,
     computeDType: DType? = nil, quantStorage: DType = .uint8
   ) throws(QuantError) {
     guard weight.shape.count == 2 else {
@@ -131,5 +128,15 @@ public struct Linear4bit: QuantizedLinearLayer {
     let x = try input.converted(to: compute)
     let b = try bias?.converted(to: input.dtype).converted(to: compute)
     return try backend.linear(x, weight: weight, bias: b).converted(to: input.dtype)
+  }
+}
+
+extension BitsAndBytesConfig.QuantType {
+  /// The 4-bit machinery configured with this quant type's codebook.
+  var codec: Blockwise4BitCodec {
+    switch self {
+    case .nf4: NF4.codec
+    case .fp4: FP4.codec
+    }
   }
 }

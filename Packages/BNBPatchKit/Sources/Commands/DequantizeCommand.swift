@@ -18,20 +18,9 @@ struct DequantizeCommand: AsyncParsableCommand {
   @Option(name: .long, help: "float16, bfloat16 or float32 for every float tensor (default: each weight's original dtype).")
   var dtype: String?
 
-  @Option(name: .long, help: "Tensors processed at once (0 = one per core).")
-  var threads = 0
+  @OptionGroup var writeOptions: WriteOptions
 
-  @Flag(name: .long, help: "Replace an existing output.")
-  var force = false
-
-  @Flag(name: .shortAndLong, help: "No progress and no summary.")
-  var quiet = false
-
-  @Flag(name: .long, help: "Print the summary as JSON on standard output.")
-  var json = false
-
-  @Option(name: .long, help: "A registry YAML applied over the bundled one (repeatable).")
-  var registry: [String] = []
+  @OptionGroup var registryOptions: RegistryOptions
 
   mutating func run() async throws {
     var target: DType?
@@ -41,12 +30,10 @@ struct DequantizeCommand: AsyncParsableCommand {
       }
       target = parsed
     }
-    let console = BNBPatch.context.console
-    let patcher = ModelPatcher(registry: try BNBPatch.registry(files: registry))
-    let reporter = ProgressReporter(console: console, quiet: quiet || json)
+    let patcher = CheckpointPatcher(registry: try registryOptions.make())
     let summary = try await patcher.dequantizeCheckpoint(
       at: URL(filePath: path).standardizedFileURL, to: URL(filePath: output).standardizedFileURL, dtype: target,
-      overwrite: force, threads: threads, events: reporter.handler)
-    SummaryText.print(summary, verb: "dequantized", json: json, quiet: quiet, to: console)
+      overwrite: writeOptions.force, threads: writeOptions.threads ?? 0, events: writeOptions.reporter.handler)
+    writeOptions.print(summary, verb: "dequantized")
   }
 }

@@ -11,14 +11,14 @@ struct FormatsCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Print JSON instead of tables.")
   var json = false
 
-  @Option(name: .long, help: "A registry YAML applied over the bundled one (repeatable).")
-  var registry: [String] = []
+  @OptionGroup var registryOptions: RegistryOptions
 
   struct FormatRow: Codable {
     var name: String
     var aliases: [String]
     var enabled: Bool
     var bitsandbytesCompatible: Bool
+    var configKeys: [String]
     var plugin: String?
     var defaults: [String: String]
     var summary: String
@@ -38,12 +38,14 @@ struct FormatsCommand: AsyncParsableCommand {
   }
 
   mutating func run() async throws {
-    let registry = try BNBPatch.registry(files: self.registry)
+    let registry = try registryOptions.make()
     let formats = registry.formats.map { entry in
       let defaults = entry.configuredDefaults.merged(over: entry.format.defaultParameters)
       return FormatRow(
         name: entry.format.name, aliases: entry.aliases, enabled: entry.isEnabled,
-        bitsandbytesCompatible: entry.format.isBitsAndBytesCompatible, plugin: entry.plugin,
+        bitsandbytesCompatible: entry.format.isBitsAndBytesCompatible,
+        configKeys: ((try? entry.format.modelConfiguration(parameters: defaults, requested: nil)) ?? nil)?.map(\.key) ?? [],
+        plugin: entry.plugin,
         defaults: defaults.values.mapValues(\.description), summary: entry.format.summary)
     }
     let backends = registry.backends.map {
@@ -58,11 +60,16 @@ struct FormatsCommand: AsyncParsableCommand {
     let formatRows = formats.map { row in
       [
         row.name, row.aliases.joined(separator: ", "), row.enabled ? "yes" : "no", row.bitsandbytesCompatible ? "yes" : "no",
+        row.configKeys.isEmpty ? "-" : row.configKeys.joined(separator: ", "),
         row.defaults.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "), row.summary,
       ]
     }
     console.write(
-      TextFormatting.table(["format", "aliases", "enabled", "transformers", "defaults", "summary"], formatRows, rightAligned: []))
+      TextFormatting.table(
+        ["format", "aliases", "enabled", "bitsandbytes", "config.json", "defaults", "summary"], formatRows, rightAligned: []))
+    console.write(
+      "bitsandbytes: checkpoints transformers + bitsandbytes load as they are; config.json: what the format writes there "
+        + "(quantization_config is what transformers reads: fp8_e4m3 loads as fine-grained FP8)\n")
     console.write("\n")
     let backendRows = backends.map { row in
       [

@@ -14,8 +14,7 @@ struct InspectCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Print JSON instead of a table.")
   var json = false
 
-  @Option(name: .long, help: "A registry YAML applied over the bundled one (repeatable).")
-  var registry: [String] = []
+  @OptionGroup var registryOptions: RegistryOptions
 
   struct Row: Codable {
     var name: String
@@ -36,7 +35,7 @@ struct InspectCommand: AsyncParsableCommand {
   }
 
   mutating func run() async throws {
-    let patcher = ModelPatcher(registry: try BNBPatch.registry(files: registry))
+    let patcher = CheckpointPatcher(registry: try registryOptions.make())
     let checkpoint = try patcher.loadCheckpoint(at: URL(filePath: path).standardizedFileURL)
     let rows = checkpoint.items.map { item in
       Row(

@@ -9,6 +9,10 @@ struct RootCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bnb-patch",
     abstract: "Quantize Hugging Face models into bitsandbytes checkpoints that transformers loads as they are.",
+    usage: """
+      bnb-patch --config <job.yaml> [--format <name>] [-o <output>] [options]   (quantize, the default)
+        bnb-patch <subcommand> [options]
+      """,
     discussion: """
       bnb-patch --config quant.yaml runs a job (Docs/quant-yaml.md); flags override the file.
 
@@ -41,29 +45,18 @@ struct QuantizeCommand: AsyncParsableCommand {
   @Option(name: .shortAndLong, help: "Output folder, or a .safetensors file.")
   var output: String?
 
-  @Option(name: .long, help: "Tensors processed at once (0 = one per core).")
-  var threads: Int?
-
   @Option(name: .long, help: "Largest output shard, e.g. 5GB or 500MB.")
   var maxShardSize: String?
 
   @Option(name: .long, help: "NaN or infinite weights: refuse (default) or warn.")
   var nonFinite: String?
 
-  @Flag(name: .long, help: "Replace an existing output.")
-  var force = false
-
   @Flag(name: .long, help: "Print the plan (what happens to each tensor) and write nothing.")
   var dryRun = false
 
-  @Flag(name: .shortAndLong, help: "No progress and no summary.")
-  var quiet = false
+  @OptionGroup var writeOptions: WriteOptions
 
-  @Flag(name: .long, help: "Print the summary as JSON on standard output.")
-  var json = false
-
-  @Option(name: .long, help: "A registry YAML applied over the bundled one (repeatable).")
-  var registry: [String] = []
+  @OptionGroup var registryOptions: RegistryOptions
 
   mutating func run() async throws {
     guard let config else {
@@ -74,10 +67,7 @@ struct QuantizeCommand: AsyncParsableCommand {
     if let blocksize { job.parameters["blocksize"] = .int(blocksize) }
     if let doubleQuant { job.parameters["double_quant"] = .bool(doubleQuant) }
     if let output { job.output = URL(filePath: output).standardizedFileURL }
-    if let threads {
-      guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or positive") }
-      job.threads = threads
-    }
+    if let threads = writeOptions.threads { job.threads = threads }
     if let maxShardSize {
       guard let size = QuantizationJob.parseByteSize(maxShardSize), size > 0 else {
         throw ValidationError("--max-shard-size must be a size such as 5GB or 500MB, found '\(maxShardSize)'")
@@ -90,17 +80,15 @@ struct QuantizeCommand: AsyncParsableCommand {
       }
       job.nonFinite = policy
     }
-    if force { job.overwrite = true }
-    let console = BNBPatch.context.console
-    let patcher = ModelPatcher(registry: try BNBPatch.registry(files: registry, inline: job.registry))
+    if writeOptions.force { job.overwrite = true }
+    let patcher = CheckpointPatcher(registry: try registryOptions.make(inline: job.registry))
     if dryRun {
       let (_, plan) = try patcher.plan(job)
-      console.write(PlanTable.render(plan))
+      BNBPatch.context.console.write(PlanTable.render(plan))
       return
     }
-    let reporter = ProgressReporter(console: console, quiet: quiet || json)
-    let summary = try await patcher.quantizeModel(job, events: reporter.handler)
-    SummaryText.print(summary, verb: "quantized", json: json, quiet: quiet, to: console)
+    let summary = try await patcher.quantizeModel(job, events: writeOptions.reporter.handler)
+    writeOptions.print(summary, verb: "quantized")
   }
 }
 

@@ -29,11 +29,10 @@ struct VerifyCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Print JSON instead of a table.")
   var json = false
 
-  @Option(name: .long, help: "A registry YAML applied over the bundled one (repeatable).")
-  var registry: [String] = []
+  @OptionGroup var registryOptions: RegistryOptions
 
   mutating func run() async throws {
-    let patcher = ModelPatcher(registry: try BNBPatch.registry(files: registry))
+    let patcher = CheckpointPatcher(registry: try registryOptions.make())
     let thresholds = VerificationReport.Thresholds(
       maximumRMSError: maxRms, minimumSNR: minSnr, minimumCosine: minCosine, maximumAbsoluteError: maxAbs)
     let report = try patcher.verify(

@@ -1,5 +1,5 @@
 /// The buffer indices of every quantized-weight kernel (the plan at the top of `QuantCommon.metal`).
-public enum KernelBufferIndex: Int, Sendable, CaseIterable, Comparable {
+package enum KernelBufferIndex: Int, Sendable, CaseIterable, Comparable {
   /// Packed nibbles, 8-bit codes, int8 or fp8 bytes.
   case weights = 0
   /// absmax (float32, or uint8 codes when nested), SCB, or fp8 scales.
@@ -20,5 +20,5 @@ public enum KernelBufferIndex: Int, Sendable, CaseIterable, Comparable {
   case arguments = 8
 
   /// Orders by index.
-  public static func < (lhs: KernelBufferIndex, rhs: KernelBufferIndex) -> Bool { lhs.rawValue < rhs.rawValue }
+  package static func < (lhs: KernelBufferIndex, rhs: KernelBufferIndex) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -1,13 +1,13 @@
-public import QuantCore
+package import QuantCore
 
 /// A grid or threadgroup size, in Metal's `MTLSize` terms.
-public struct KernelGridSize: Sendable, Equatable {
+package struct KernelGridSize: Sendable, Equatable {
   /// Along x.
-  public var width: Int
+  package var width: Int
   /// Along y.
-  public var height: Int
+  package var height: Int
   /// Along z.
-  public var depth: Int
+  package var depth: Int
 
   /// Creates a size.
   ///
@@ -15,7 +15,7 @@ public struct KernelGridSize: Sendable, Equatable {
   ///   - width: Along x.
   ///   - height: Along y.
   ///   - depth: Along z.
-  public init(_ width: Int, _ height: Int = 1, _ depth: Int = 1) {
+  package init(_ width: Int, _ height: Int = 1, _ depth: Int = 1) {
     self.width = width
     self.height = height
     self.depth = depth
@@ -25,42 +25,42 @@ public struct KernelGridSize: Sendable, Equatable {
 /// One kernel launch: which function, how many threadgroups of how many threads, with which arguments.
 ///
 /// Always `dispatchThreadgroups`: the kernels bounds-check their tails, so no non-uniform groups are needed.
-public struct KernelDispatch: Sendable, Equatable {
+package struct KernelDispatch: Sendable, Equatable {
   /// The kernel's host name (`gemv_cb4_bs64_f16`).
-  public var functionName: String
+  package var functionName: String
   /// Threadgroups per grid.
-  public var threadgroups: KernelGridSize
+  package var threadgroups: KernelGridSize
   /// Threads per threadgroup.
-  public var threadsPerThreadgroup: KernelGridSize
+  package var threadsPerThreadgroup: KernelGridSize
   /// The argument block for index ``KernelBufferIndex/arguments``.
-  public var arguments: QuantKernelArguments
+  package var arguments: QuantKernelArguments
 }
 
 /// Chooses kernels and grids. Plain Swift shared by the Metal host and the emulator tests.
-public enum KernelDispatchPlan {
+package enum KernelDispatchPlan {
   /// Activation rows up to which `linear` uses the GEMV kernels (above: tiled GEMM).
-  public static let gemvMaxTokens = 8
+  package static let gemvMaxTokens = 8
   /// GEMV: output rows per threadgroup (2 SIMD-groups × 4 rows).
-  public static let gemvRowsPerThreadgroup = 8
+  package static let gemvRowsPerThreadgroup = 8
   /// GEMV: threads per threadgroup.
-  public static let gemvThreads = 64
+  package static let gemvThreads = 64
   /// GEMM: the square tile edge (tokens, weight rows and columns per step).
-  public static let gemmTile = 32
+  package static let gemmTile = 32
   /// GEMM: threads per threadgroup (4 SIMD-groups).
-  public static let gemmThreads = 128
+  package static let gemmThreads = 128
   /// Dequantize: elements per thread.
-  public static let dequantizeElementsPerThread = 8
+  package static let dequantizeElementsPerThread = 8
   /// Dequantize: threads per threadgroup.
-  public static let dequantizeThreads = 256
+  package static let dequantizeThreads = 256
   /// Blocksizes with a GEMV kernel specialized at compile time (others read the blocksize at run time).
-  public static let specializedBlocksizes: Set<Int> = [32, 64, 128]
+  package static let specializedBlocksizes: Set<Int> = [32, 64, 128]
 
   /// The name suffix of a float dtype.
   ///
   /// - Parameter dtype: `float32`, `float16` or `bfloat16`.
   /// - Returns: `"f32"`, `"f16"` or `"bf16"`.
   /// - Throws: `QuantError.unsupportedDType` for other dtypes.
-  public static func suffix(for dtype: DType, operation: String) throws(QuantError) -> String {
+  package static func suffix(for dtype: DType, operation: String) throws(QuantError) -> String {
     switch dtype {
     case .float32: "f32"
     case .float16: "f16"
@@ -76,7 +76,7 @@ public enum KernelDispatchPlan {
   ///   - dtype: The output dtype.
   /// - Returns: The dispatch; bind the weight buffers and an output of `elementCount` elements.
   /// - Throws: `QuantError.unsupportedDType` for a non-float output.
-  public static func dequantize(_ weights: PreparedWeights, to dtype: DType) throws(QuantError) -> KernelDispatch {
+  package static func dequantize(_ weights: PreparedWeights, to dtype: DType) throws(QuantError) -> KernelDispatch {
     let suffix = try suffix(for: dtype, operation: "Metal dequantize output")
     let count = Int(weights.arguments.elementCount)
     let threads = max(1, (count + dequantizeElementsPerThread - 1) / dequantizeElementsPerThread)
@@ -96,7 +96,7 @@ public enum KernelDispatchPlan {
   ///   - hasBias: Whether a float32 bias is bound.
   /// - Returns: The dispatch.
   /// - Throws: `QuantError` for an unsupported dtype or an empty problem.
-  public static func linear(
+  package static func linear(
     _ weights: PreparedWeights, tokens: Int, activation: DType, hasBias: Bool
   ) throws(QuantError) -> KernelDispatch {
     let suffix = try suffix(for: activation, operation: "Metal linear activations")

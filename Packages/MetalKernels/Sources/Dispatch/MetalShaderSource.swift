@@ -1,19 +1,19 @@
-public import Foundation
-public import QuantCore
+package import Foundation
+package import QuantCore
 
 /// The Metal Shading Language source of the kernels, shipped as the `Shaders` resource folder.
 ///
 /// `makeLibrary(source:)` compiles one string without include paths, so the files are concatenated
 /// in ``fileNames`` order (shared definitions first). The emulator tests compile the same list.
-public enum MetalShaderSource {
+package enum MetalShaderSource {
   /// The shader files, in concatenation order.
-  public static let fileNames = ["QuantCommon.metal", "Dequantize.metal", "GEMV.metal", "GEMM.metal"]
+  package static let fileNames = ["QuantCommon.metal", "Dequantize.metal", "GEMV.metal", "GEMM.metal"]
 
   /// The shader files' locations inside the module's resource bundle.
   ///
   /// - Returns: One URL per entry of ``fileNames``.
   /// - Throws: `QuantError.invalidState` when the resource folder is missing.
-  public static func fileURLs() throws(QuantError) -> [URL] {
+  package static func fileURLs() throws(QuantError) -> [URL] {
     guard let folder = Bundle.module.url(forResource: "Shaders", withExtension: nil) else {
       throw .invalidState("the MetalKernels resource folder 'Shaders' is missing")
     }
@@ -24,7 +24,7 @@ public enum MetalShaderSource {
   ///
   /// - Returns: The text of every file in ``fileNames`` order.
   /// - Throws: `QuantError.invalidState` when a file cannot be read.
-  public static func combinedSource() throws(QuantError) -> String {
+  package static func combinedSource() throws(QuantError) -> String {
     var text = ""
     for url in try fileURLs() {
       guard let data = FileManager.default.contents(atPath: url.path) else {

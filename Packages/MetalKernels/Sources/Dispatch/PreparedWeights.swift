@@ -1,7 +1,7 @@
-public import QuantCore
+package import QuantCore
 
 /// The kernel families, one per accelerated storage layout (the middle part of kernel names).
-public enum KernelLayoutFamily: String, Sendable, CaseIterable {
+package enum KernelLayoutFamily: String, Sendable, CaseIterable {
   /// 4-bit codebook with blockwise absmax (NF4, FP4, any 16-entry codebook).
   case codebook4 = "cb4"
   /// 8-bit codebook with blockwise absmax.
@@ -14,7 +14,7 @@ public enum KernelLayoutFamily: String, Sendable, CaseIterable {
   /// The family of `layout`, or `nil` for layouts without kernels (custom layouts).
   ///
   /// - Parameter layout: A storage layout.
-  public init?(_ layout: StorageLayout) {
+  package init?(_ layout: StorageLayout) {
     switch layout {
     case .codebook4Bit: self = .codebook4
     case .codebook8Bit: self = .codebook8
@@ -28,20 +28,20 @@ public enum KernelLayoutFamily: String, Sendable, CaseIterable {
 /// A quantized tensor laid out for the kernels: the buffers to bind and the layout half of the arguments.
 ///
 /// Plain Swift shared by the Metal host and the emulator tests, so both run the same plan.
-public struct PreparedWeights: Sendable {
+package struct PreparedWeights: Sendable {
   /// The kernel family.
-  public var family: KernelLayoutFamily
+  package var family: KernelLayoutFamily
   /// Arguments describing the weights (``KernelDispatchPlan`` adds tokens and bias).
-  public var arguments: QuantKernelArguments
+  package var arguments: QuantKernelArguments
   /// The contents of the weight-side buffers, by index (weights, scales, codebook, nested state).
-  public var buffers: [KernelBufferIndex: Tensor]
+  package var buffers: [KernelBufferIndex: Tensor]
 
   /// Prepares a quantized tensor.
   ///
   /// - Parameter tensor: The quantized tensor; its logical shape's last dimension is the columns.
   /// - Throws: `QuantError.unsupportedOperation` for custom layouts, `invalidState`/`byteCountMismatch`
   ///   for inconsistent data, `invalidShape` beyond 2³² − 1 elements.
-  public init(_ tensor: QuantizedTensor) throws(QuantError) {
+  package init(_ tensor: QuantizedTensor) throws(QuantError) {
     guard let family = KernelLayoutFamily(tensor.layout) else {
       throw .unsupportedOperation(backend: "metal", operation: "kernels for the custom layout '\(tensor.layout.kind)'")
     }
@@ -122,7 +122,7 @@ public struct PreparedWeights: Sendable {
   }
 
   /// Weight rows (N).
-  public var rows: Int { Int(arguments.rows) }
+  package var rows: Int { Int(arguments.rows) }
   /// Weight columns (K).
-  public var columns: Int { Int(arguments.columns) }
+  package var columns: Int { Int(arguments.columns) }
 }

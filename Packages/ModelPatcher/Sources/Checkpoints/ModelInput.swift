@@ -1,5 +1,5 @@
 public import Foundation
-package import QuantCore
+public import QuantCore
 public import SafeTensors
 
 /// A model opened for reading: a Hugging Face folder (`config.json` + weights + other files) or a bare

@@ -74,6 +74,8 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
   case disabled(String, kind: String)
   /// The backend exists but cannot run on this machine.
   case backendUnavailable(String, available: [String])
+  /// A plugin was written against a newer plugin API than this build provides.
+  case pluginAPIMismatch(plugin: String, required: Int, supported: Int)
 
   /// A one-line message.
   public var description: String {
@@ -86,6 +88,8 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
     case .disabled(let name, let kind): "the \(kind) '\(name)' is disabled by the registry configuration"
     case .backendUnavailable(let name, let available):
       "backend '\(name)' is not available on this machine; available: \(available.joined(separator: ", "))"
+    case .pluginAPIMismatch(let plugin, let required, let supported):
+      "plugin '\(plugin)' needs plugin API \(required), but this build provides API \(supported); update swift-bitsandbytes"
     }
   }
 }

@@ -30,6 +30,9 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
 
   /// The smallest divisor bitsandbytes uses (`clamp(min=1e-38)`, a float32 subnormal).
   public static let minimumScale: Float = 1e-38
+  /// The blocksizes bitsandbytes accepts for 4-bit quantization, which every 4-bit encoder (reference,
+  /// backend hooks) and format accepts: the one place they are written.
+  public static let supportedBlocksizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
 
   /// The NaN torch's whole-tensor `max` returns on x86 (all bits set).
   public static let reductionNaN = Float(bitPattern: 0xFFFF_FFFF)

@@ -4,6 +4,9 @@ public enum ParameterKind: Sendable, Equatable {
   case bool
   /// An integer, optionally restricted to a set.
   case integer(allowed: [Int]?)
+  /// A blocksize: an integer from a fixed set (a bad value is reported as
+  /// `QuantError.unsupportedBlocksize`).
+  case blocksize(supported: [Int])
   /// A number.
   case number
   /// A string, optionally restricted to a set.
@@ -21,6 +24,9 @@ public enum ParameterKind: Sendable, Equatable {
       guard let int = value.intValue else { return ("an integer", allowed?.map(String.init) ?? []) }
       if let allowed, !allowed.contains(int) { return ("one of the allowed integers", allowed.map(String.init)) }
       return nil
+    case .blocksize(let supported):
+      guard let int = value.intValue else { return ("an integer", supported.map(String.init)) }
+      return supported.contains(int) ? nil : ("one of the supported blocksizes", supported.map(String.init))
     case .number:
       return value.doubleValue == nil ? ("a number", []) : nil
     case .string(let allowed):
@@ -83,59 +89,102 @@ public struct FormatParameters: Sendable, Equatable {
     FormatParameters(defaults.values.merging(values) { _, mine in mine })
   }
 
-  /// Reads an integer parameter, validating it against `spec`.
+  /// The value of `spec` (its default when unset), validated against its kind: the one place a
+  /// parameter value is checked when a format reads it.
+  ///
+  /// - Parameter spec: The declaration.
+  /// - Returns: The valid value.
+  /// - Throws: `QuantError.unsupportedBlocksize` for a bad ``ParameterKind/blocksize(supported:)``,
+  ///   else `QuantError.invalidArgument` naming the parameter, what it must be and the choices.
+  public func value(_ spec: FormatParameterSpec) throws(QuantError) -> ConfigValue {
+    let value = values[spec.name] ?? spec.defaultValue
+    guard let problem = spec.kind.problem(with: value) else { return value }
+    if case .blocksize(let supported) = spec.kind, let int = value.intValue {
+      throw .unsupportedBlocksize(int, supported: supported)
+    }
+    let choices = problem.choices.isEmpty ? "" : " (\(problem.choices.joined(separator: ", ")))"
+    throw .invalidArgument("parameter '\(spec.name)' must be \(problem.expected)\(choices), found \(value)")
+  }
+
+  /// Reads an integer parameter, validated by ``value(_:)``.
   ///
   /// - Parameter spec: The declaration (its default applies when unset).
   /// - Returns: The value.
   /// - Throws: `QuantError.invalidArgument` or `unsupportedBlocksize` for a bad value.
   public func integer(_ spec: FormatParameterSpec) throws(QuantError) -> Int {
-    let value = values[spec.name] ?? spec.defaultValue
-    if let problem = spec.kind.problem(with: value) {
-      if spec.name == "blocksize", let int = value.intValue, case .integer(let allowed?) = spec.kind {
-        throw .unsupportedBlocksize(int, supported: allowed)
-      }
-      throw .invalidArgument("parameter '\(spec.name)' must be \(problem.expected), found \(value)")
-    }
-    return value.intValue ?? 0
+    let value = try value(spec)
+    guard let int = value.intValue else { throw .invalidArgument("parameter '\(spec.name)' must be an integer, found \(value)") }
+    return int
   }
 
-  /// Reads a boolean parameter, validating it against `spec`.
+  /// Reads a boolean parameter, validated by ``value(_:)``.
   ///
   /// - Parameter spec: The declaration.
   /// - Returns: The value.
   /// - Throws: `QuantError.invalidArgument` for a bad value.
   public func bool(_ spec: FormatParameterSpec) throws(QuantError) -> Bool {
-    let value = values[spec.name] ?? spec.defaultValue
-    guard let result = value.boolValue else {
-      throw .invalidArgument("parameter '\(spec.name)' must be a boolean, found \(value)")
-    }
-    return result
+    let value = try value(spec)
+    guard let bool = value.boolValue else { throw .invalidArgument("parameter '\(spec.name)' must be a boolean, found \(value)") }
+    return bool
   }
 
-  /// Reads a number parameter, validating it against `spec`.
+  /// Reads a number parameter, validated by ``value(_:)``.
   ///
   /// - Parameter spec: The declaration.
   /// - Returns: The value.
   /// - Throws: `QuantError.invalidArgument` for a bad value.
   public func number(_ spec: FormatParameterSpec) throws(QuantError) -> Double {
-    let value = values[spec.name] ?? spec.defaultValue
-    guard let result = value.doubleValue else {
+    let value = try value(spec)
+    guard let number = value.doubleValue else {
       throw .invalidArgument("parameter '\(spec.name)' must be a number, found \(value)")
     }
-    return result
+    return number
   }
 
-  /// Reads a string parameter, validating it against `spec`.
+  /// Reads a string parameter, validated by ``value(_:)``.
   ///
   /// - Parameter spec: The declaration.
   /// - Returns: The value.
   /// - Throws: `QuantError.invalidArgument` for a bad value.
   public func string(_ spec: FormatParameterSpec) throws(QuantError) -> String {
-    let value = values[spec.name] ?? spec.defaultValue
-    if let problem = spec.kind.problem(with: value) {
-      throw .invalidArgument(
-        "parameter '\(spec.name)' must be \(problem.expected) (\(problem.choices.joined(separator: ", "))), found \(value)")
+    let value = try value(spec)
+    guard let string = value.stringValue else {
+      throw .invalidArgument("parameter '\(spec.name)' must be a string, found \(value)")
     }
-    return value.stringValue ?? ""
+    return string
+  }
+}
+
+/// Why a configured parameter is not acceptable to a format (see
+/// ``QuantizationFormat/parameterProblem(named:value:)``).
+public struct FormatParameterProblem: Sendable, Equatable {
+  /// Whether the name itself is unknown (else the value is bad).
+  public var isUnknownName: Bool
+  /// What is wrong (`parameter 'blocksize' of format 'nf4' must be one of the supported blocksizes`).
+  public var message: String
+  /// What was found (the name or the value).
+  public var found: String
+  /// The valid names or values.
+  public var validChoices: [String]
+}
+
+extension QuantizationFormat {
+  /// Checks a configured parameter against the format's declarations: the one check a registry file,
+  /// a job file and a rule all go through.
+  ///
+  /// - Parameters:
+  ///   - name: The parameter name as written.
+  ///   - value: The value as written.
+  /// - Returns: `nil` when the format declares `name` and `value` suits its kind, else the problem.
+  public func parameterProblem(named name: String, value: ConfigValue) -> FormatParameterProblem? {
+    guard let spec = parameterSpec(named: name) else {
+      return FormatParameterProblem(
+        isUnknownName: true, message: "format '\(self.name)' has no parameter '\(name)'", found: "'\(name)'",
+        validChoices: parameterSpecs.map(\.name))
+    }
+    guard let problem = spec.kind.problem(with: value) else { return nil }
+    return FormatParameterProblem(
+      isUnknownName: false, message: "parameter '\(name)' of format '\(self.name)' must be \(problem.expected)",
+      found: value.description, validChoices: problem.choices)
   }
 }

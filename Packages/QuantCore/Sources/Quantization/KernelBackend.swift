@@ -32,32 +32,70 @@ public protocol KernelBackend: Sendable {
   /// - Throws: `QuantError` on shape or dtype mismatches.
   func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor
 
-  /// Encodes float32 values with a 4-bit codebook quantizer, bit-identical to
-  /// `quantizer.quantizePacked4Bit(values, blocksize:packed:absmax:)`, or returns `false` when this
-  /// backend has no faster encoder (the caller then runs the reference encoder).
+  /// Encodes float32 values into the buffers of a storage layout, bit-identical to the layout's
+  /// reference encoder, or returns `false` when this backend has no faster encoder for that layout (the
+  /// caller then runs the reference encoder). Every built-in format quantizes through this one hook, so
+  /// `bnb-patch` and the functional API get the backend's encoders for every layout.
   ///
-  /// - Parameters:
-  ///   - values: The values to encode.
-  ///   - quantizer: The codebook, thresholds and tie rules.
-  ///   - blocksize: Elements per block.
-  ///   - packed: Room for `(values.count + 1) / 2` bytes.
-  ///   - absmax: Room for one scale per block.
-  /// - Returns: Whether the backend wrote `packed` and `absmax`.
-  func encodeCodebook4Bit(
-    _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
-    packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>
-  ) -> Bool
+  /// - Parameter request: The layout to encode, the input values and the caller's output buffers.
+  /// - Returns: Whether the backend wrote every output buffer of `request`.
+  func encode(_ request: EncodingRequest) -> Bool
+}
+
+/// One encoding job for ``KernelBackend/encode(_:)``, keyed by storage layout. The outputs are the
+/// caller's buffers: a backend writes into them and allocates nothing of its own for the result.
+public enum EncodingRequest {
+  /// Blockwise 4-bit codebook indices (``StorageLayout/codebook4Bit(packed:state:)``), as
+  /// `quantizer.quantizePacked4Bit(values, blocksize:packed:absmax:)` writes them.
+  ///
+  /// - `values`: the values in row-major order; `blocksize`: one of
+  ///   ``BlockwiseCodebookQuantizer/supportedBlocksizes``; `packed`: `(values.count + 1) / 2` bytes;
+  ///   `absmax`: one scale per block.
+  case codebook4Bit(
+    values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
+    packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>)
+  /// LLM.int8 row-wise codes without outliers (``StorageLayout/int8Rowwise(_:)``, bitsandbytes'
+  /// `int8_vectorwise_quant` with threshold 0): `rowScale[r] = max |x[r, :]|`,
+  /// `codes = round_half_even(x · fl32(fl32(1 / rowScale[r]) · 127))`, non-finite products give 0.
+  case int8Rowwise(
+    values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, codes: UnsafeMutableBufferPointer<Int8>,
+    rowScale: UnsafeMutableBufferPointer<Float>)
+  /// fp8 codes (``StorageLayout/float8(_:)``) of `values · multipliers[group]`, where the groups are
+  /// `tileRows × tileColumns` tiles of the `[values.count / columns, columns]` matrix, row-major over the
+  /// tile grid (one tile for per-tensor scales, `1 × columns` for per-row scales), rounded to nearest
+  /// even. With `clampToFinite` (the scaled modes) products beyond ±maxFinite become ±maxFinite, as
+  /// transformers clamps before its cast; without it, torch 2.13's cast applies (E4M3FN saturates to
+  /// ±448, E5M2 overflows to ±inf). NaN stays NaN.
+  case float8(
+    values: UnsafeBufferPointer<Float>, columns: Int, tileRows: Int, tileColumns: Int,
+    multipliers: UnsafeBufferPointer<Float>, encoding: Float8Encoding, clampToFinite: Bool,
+    codes: UnsafeMutableRawBufferPointer)
+
+  /// The layout kind being encoded (``StorageLayout/kind``'s names).
+  public var layoutKind: String {
+    switch self {
+    case .codebook4Bit: "codebook4bit"
+    case .int8Rowwise: "int8-rowwise"
+    case .float8: "fp8"
+    }
+  }
 }
 
 // MARK: - Default implementations
 
 extension KernelBackend {
   /// No accelerated encoder: the format's reference encoder runs.
+  public func encode(_ request: EncodingRequest) -> Bool { false }
+
+  /// Encodes with a 4-bit codebook through ``encode(_:)``.
+  ///
+  /// - Returns: Whether the backend wrote `packed` and `absmax`.
+  @available(*, deprecated, message: "use encode(.codebook4Bit(values:quantizer:blocksize:packed:absmax:))")
   public func encodeCodebook4Bit(
     _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
     packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>
   ) -> Bool {
-    false
+    encode(.codebook4Bit(values: values, quantizer: quantizer, blocksize: blocksize, packed: packed, absmax: absmax))
   }
 }
 

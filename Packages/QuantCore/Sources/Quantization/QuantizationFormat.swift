@@ -106,6 +106,30 @@ public protocol QuantizationFormat: Sendable {
   /// - Parameter parameters: The parameters the model was quantized with.
   /// - Returns: Top-level `config.json` keys and values, or `nil`.
   func modelConfiguration(parameters: FormatParameters) throws(QuantError) -> [(key: String, value: ConfigValue)]?
+
+  /// Entries this format adds to a model's `config.json` when a whole model is quantized with it, given
+  /// the transformers `quantization_config` the job asked for: this is where a format says what it means
+  /// for transformers (NF4, FP4 and INT8 complete `requested` into the bitsandbytes block; FP8 writes its
+  /// fine-grained block; MLX's affine format writes MLX's `quantization`). The model patcher writes what
+  /// this returns and knows no format by name.
+  ///
+  /// The default ignores `requested` and returns ``modelConfiguration(parameters:)``.
+  ///
+  /// - Parameters:
+  ///   - parameters: The parameters the model was quantized with (defaults applied).
+  ///   - requested: The job's `quantization:` block, if it has one.
+  /// - Returns: Top-level `config.json` keys and values, or `nil` for none.
+  /// - Throws: `QuantError` for parameters the target library cannot express.
+  func modelConfiguration(parameters: FormatParameters, requested: BitsAndBytesConfig?) throws(QuantError)
+    -> [(key: String, value: ConfigValue)]?
+
+  /// Whether a tensor called `tensorName` can only come from a checkpoint this format wrote (bitsandbytes'
+  /// `<weight>.SCB`, `<weight>.quant_state.bitsandbytes__nf4`), so that quantizing such a checkpoint again
+  /// is refused with a clear message. Formats without an unmistakable companion return `false` (the default).
+  ///
+  /// - Parameter tensorName: A checkpoint key.
+  /// - Returns: Whether the key marks a checkpoint already quantized with this format.
+  func marksQuantizedCheckpoint(tensorName: String) -> Bool
 }
 
 // MARK: - Default implementations
@@ -125,6 +149,16 @@ extension QuantizationFormat {
   public func modelConfiguration(parameters: FormatParameters) throws(QuantError) -> [(key: String, value: ConfigValue)]? {
     nil
   }
+
+  /// The entries of ``modelConfiguration(parameters:)``; `requested` is not consulted.
+  public func modelConfiguration(parameters: FormatParameters, requested: BitsAndBytesConfig?) throws(QuantError)
+    -> [(key: String, value: ConfigValue)]?
+  {
+    try modelConfiguration(parameters: parameters)
+  }
+
+  /// No tensor marks this format's checkpoints.
+  public func marksQuantizedCheckpoint(tensorName: String) -> Bool { false }
 
   /// Decodes through the layout's reference path, then rounds once to `dtype`.
   public func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {

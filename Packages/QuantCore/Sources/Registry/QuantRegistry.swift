@@ -38,7 +38,7 @@ public final class QuantRegistry: Sendable {
   struct State {
     var formats: [FormatEntry] = []
     var backends: [BackendEntry] = []
-    var preference: BackendPreference = .automatic(order: ["metal", "cpu", "reference"])
+    var preference: BackendPreference = .automatic(order: BackendPreference.defaultAutomaticOrder)
     var threads = 0
     var installingPlugin: String?
     var plugins: [String] = []
@@ -87,8 +87,8 @@ public final class QuantRegistry: Sendable {
   /// - Throws: `RegistryError` from the plugin's registrations, or when its API version is newer than this one.
   public func install(_ plugin: any QuantPlugin) throws(RegistryError) {
     guard plugin.apiVersion <= QuantRegistry.pluginAPIVersion else {
-      throw RegistryError.unknownFormat(
-        "plugin '\(plugin.name)' needs plugin API \(plugin.apiVersion)", available: ["API \(QuantRegistry.pluginAPIVersion)"])
+      throw RegistryError.pluginAPIMismatch(
+        plugin: plugin.name, required: plugin.apiVersion, supported: QuantRegistry.pluginAPIVersion)
     }
     state.withLock {
       $0.installingPlugin = plugin.name
@@ -188,63 +188,61 @@ public final class QuantRegistry: Sendable {
   /// - Parameter configuration: Parsed configuration (with source locations).
   /// - Throws: `ConfigurationError` at the offending YAML node for unknown names or bad parameters.
   public func apply(_ configuration: RegistryConfiguration) throws(ConfigurationError) {
-    let formatEntries = formats
-    let backendEntries = backends
-    let formatChoices = formatEntries.map(\.format.name).sorted()
-    let backendChoices = backendEntries.map(\.backend.name).sorted()
-    var updatedFormats = formatEntries
+    // One critical section: reading, checking and writing under the same lock, so a concurrent
+    // `register` is never lost.
+    try state.withLock { (state) throws(ConfigurationError) in
+      var updated = state
+      try QuantRegistry.apply(configuration, to: &updated)
+      state = updated
+    }
+  }
+
+  /// Checks `configuration` against `state` and applies it there (nothing changes on error).
+  private static func apply(_ configuration: RegistryConfiguration, to state: inout State) throws(ConfigurationError) {
+    let formatChoices = state.formats.map(\.format.name).sorted()
+    let backendChoices = state.backends.map(\.backend.name).sorted()
     for setting in configuration.formats {
-      guard let index = updatedFormats.firstIndex(where: { $0.format.name == setting.name || $0.aliases.contains(setting.name) })
+      guard
+        let index = state.formats.firstIndex(where: { $0.format.name == setting.name || $0.aliases.contains(setting.name) })
       else {
         throw ConfigurationError(
           location: setting.location, message: "unknown format '\(setting.name)'", found: "'\(setting.name)'",
           validChoices: formatChoices)
       }
-      let format = updatedFormats[index].format
-      if let enabled = setting.enabled { updatedFormats[index].isEnabled = enabled }
-      for parameterSetting in setting.defaults {
-        let parameter = parameterSetting.name
-        let value = parameterSetting.value
-        guard let spec = format.parameterSpec(named: parameter) else {
+      let format = state.formats[index].format
+      if let enabled = setting.enabled { state.formats[index].isEnabled = enabled }
+      for parameter in setting.defaults {
+        if let problem = format.parameterProblem(named: parameter.name, value: parameter.value) {
           throw ConfigurationError(
-            location: parameterSetting.keyLocation, message: "format '\(format.name)' has no parameter '\(parameter)'",
-            found: "'\(parameter)'",
-            validChoices: format.parameterSpecs.map(\.name))
+            location: problem.isUnknownName ? parameter.keyLocation : parameter.valueLocation, message: problem.message,
+            found: problem.found, validChoices: problem.validChoices)
         }
-        if let problem = spec.kind.problem(with: value) {
-          throw ConfigurationError(
-            location: parameterSetting.valueLocation,
-            message: "parameter '\(parameter)' of format '\(format.name)' must be \(problem.expected)",
-            found: value.description, validChoices: problem.choices)
-        }
-        updatedFormats[index].configuredDefaults[parameter] = value
+        state.formats[index].configuredDefaults[parameter.name] = parameter.value
       }
       for (alias, location) in setting.aliases {
-        let taken = updatedFormats.enumerated().contains { offset, entry in
+        let taken = state.formats.enumerated().contains { offset, entry in
           offset != index && (entry.format.name == alias || entry.aliases.contains(alias))
         }
         if taken {
           throw ConfigurationError(
             location: location, message: "alias '\(alias)' already names another format", found: "'\(alias)'")
         }
-        if !updatedFormats[index].aliases.contains(alias) { updatedFormats[index].aliases.append(alias) }
+        if !state.formats[index].aliases.contains(alias) { state.formats[index].aliases.append(alias) }
       }
     }
-    var updatedBackends = backendEntries
     for setting in configuration.backends {
-      guard let index = updatedBackends.firstIndex(where: { $0.backend.name == setting.name }) else {
+      guard let index = state.backends.firstIndex(where: { $0.backend.name == setting.name }) else {
         throw ConfigurationError(
           location: setting.location, message: "unknown backend '\(setting.name)'", found: "'\(setting.name)'",
           validChoices: backendChoices)
       }
-      if let enabled = setting.enabled { updatedBackends[index].isEnabled = enabled }
+      if let enabled = setting.enabled { state.backends[index].isEnabled = enabled }
     }
-    var preference = backendPreference
     if let (choice, location) = configuration.backend {
       if choice == "auto" {
-        preference = .automatic(order: configuration.autoOrder?.names ?? ["metal", "cpu", "reference"])
+        state.preference = .automatic(order: configuration.autoOrder?.names ?? BackendPreference.defaultAutomaticOrder)
       } else if backendChoices.contains(choice) {
-        preference = .named(choice)
+        state.preference = .named(choice)
       } else {
         throw ConfigurationError(
           location: location, message: "unknown backend '\(choice)'", found: "'\(choice)'",
@@ -257,14 +255,9 @@ public final class QuantRegistry: Sendable {
           location: location, message: "unknown backend '\(name)' in auto_order", found: "'\(name)'", validChoices: backendChoices
         )
       }
-      if case .automatic = preference { preference = .automatic(order: order.names) }
+      if case .automatic = state.preference { state.preference = .automatic(order: order.names) }
     }
-    state.withLock { state in
-      state.formats = updatedFormats
-      state.backends = updatedBackends
-      state.preference = preference
-      if let threads = configuration.threads { state.threads = threads }
-    }
+    if let threads = configuration.threads { state.threads = threads }
   }
 }
 
@@ -274,4 +267,8 @@ public enum BackendPreference: Sendable, Equatable {
   case automatic(order: [String])
   /// Exactly this backend.
   case named(String)
+
+  /// The `auto` order unless a configuration says otherwise (`auto_order:`): Metal where it exists, then
+  /// the CPU kernels, then the reference loops. The one place this order is written.
+  public static let defaultAutomaticOrder = ["metal", "cpu", "reference"]
 }

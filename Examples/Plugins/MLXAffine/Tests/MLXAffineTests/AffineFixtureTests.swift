@@ -65,7 +65,7 @@ struct AffineFixtureTests {
 
   @Test("affine4 and affine8 pass the conformance checks built-in formats pass", arguments: [4, 8])
   func conformance(bits: Int) {
-    let failures = FormatConformance(
+    let failures = ConformanceSuite(
       format: AffineFormat(bits: bits),
       parameterSets: [32, 64, 128].map { FormatParameters(["group_size": .int($0)]) },
       shapes: [[1, 128], [4, 256], [3, 384]], awkwardShapes: [[1, 1], [3, 33], [2, 96]],

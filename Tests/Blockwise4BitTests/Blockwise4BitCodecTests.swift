@@ -1,3 +1,4 @@
+import Blockwise4Bit
 import DoubleQuant
 import FormatConformance
 import QuantCore

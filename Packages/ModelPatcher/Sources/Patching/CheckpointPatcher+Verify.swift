@@ -77,7 +77,7 @@ public struct VerificationReport: Sendable, Codable {
   public var passed: Bool { layers.allSatisfy(\.passed) && changedPlainTensors.isEmpty }
 }
 
-extension ModelPatcher {
+extension CheckpointPatcher {
   /// Compares every quantized weight of a checkpoint, decoded through its format, with the original
   /// weights, and checks plain tensors for equality.
   ///
@@ -122,7 +122,7 @@ extension ModelPatcher {
       } catch {
         throw .tensor(file: original.path, tensor: item.name, format: format, error: error)
       }
-      var layer = ModelPatcher.metrics(x, y)
+      var layer = CheckpointPatcher.metrics(x, y)
       layer.name = item.name
       layer.format = format
       layer.passed = thresholds.accepts(layer)

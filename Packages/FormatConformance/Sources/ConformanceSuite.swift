@@ -18,12 +18,12 @@ public struct ConformanceFailure: Sendable, CustomStringConvertible {
 /// assert `conformance.run().isEmpty` with XCTest, Swift Testing or anything else.
 ///
 /// ```swift
-/// let conformance = FormatConformance(
+/// let conformance = ConformanceSuite(
 ///   format: MyFormat(), parameterSets: [FormatParameters(["group_size": .int(64)])],
 ///   shapes: [[4, 64], [3, 128]], maxRelativeRMSError: 0.1)
 /// #expect(conformance.run().isEmpty)
 /// ```
-public struct FormatConformance: Sendable {
+public struct ConformanceSuite: Sendable {
   /// The format under test.
   public var format: any QuantizationFormat
   /// Parameter sets to run every check with.
@@ -337,3 +337,8 @@ public struct SeededNormal: RandomNumberGenerator, Sendable {
     return result
   }
 }
+
+/// The conformance suite's old name: a type named after its module hides the module in qualified
+/// lookups, so it is ``ConformanceSuite`` now.
+@available(*, deprecated, renamed: "ConformanceSuite")
+public typealias FormatConformance = ConformanceSuite

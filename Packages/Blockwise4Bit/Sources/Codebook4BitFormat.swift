@@ -1,22 +1,27 @@
 public import QuantCore
 
-/// A ``QuantizationFormat`` that is a ``Blockwise4BitCodec`` with a codebook: everything but the name's
-/// documentation comes from the codec. NF4 and FP4 conform; a third-party 16-entry codebook format can too.
-public protocol Codebook4BitFormat: QuantizationFormat {
-  /// The codec configured with this format's codebook and quant type.
-  var codec: Blockwise4BitCodec { get }
-}
+/// The ``QuantizationFormat`` of a 16-entry codebook: everything comes from the codebook's
+/// ``Blockwise4BitCodec``, so NF4 (`Codebook4BitFormat<NF4>`), FP4 and a third-party codebook share one
+/// implementation. Parameters: `blocksize` (32 … 4096, default 64), `double_quant` (default `false`),
+/// `quant_storage` (`uint8` default; `int8`, `float16`, `bfloat16`, `float32`, `float64` view the same
+/// bytes) and `double_quant_rule` (`default`, or `cpu` for the nested codes a CPU build of bitsandbytes
+/// writes).
+public struct Codebook4BitFormat<Codebook: FourBitCodebook>: QuantizationFormat {
+  /// Creates the format.
+  public init() {}
 
-// MARK: - Default implementations
-
-extension Codebook4BitFormat {
+  /// The codebook's codec.
+  public var codec: Blockwise4BitCodec { Codebook.codec }
   /// The codec's quant type.
-  public var name: String { codec.quantType }
-
-  /// `blocksize`, `double_quant`, `quant_storage`.
+  public var name: String { Codebook.name }
+  /// The codebook's summary.
+  public var summary: String { Codebook.summary }
+  /// `blocksize`, `double_quant`, `quant_storage`, `double_quant_rule`.
   public var parameterSpecs: [FormatParameterSpec] { Blockwise4BitCodec.parameterSpecs }
+  /// Whether the codebook is a bitsandbytes quant type.
+  public var isBitsAndBytesCompatible: Bool { Codebook.bitsAndBytesQuantType != nil }
 
-  /// Quantizes with `blocksize`, `double_quant` and `quant_storage`.
+  /// Quantizes with the parameters (reference encoder).
   ///
   /// - Parameters:
   ///   - tensor: A float32, float16 or bfloat16 tensor with at least one element.
@@ -74,12 +79,39 @@ extension Codebook4BitFormat {
     try codec.loadCheckpoint(weightName: weightName, from: source)
   }
 
-  /// The companion keys a weight of this format may have: `absmax`, `quant_map` and the JSON state always,
-  /// ``Blockwise4BitCodec/nestedCompanionTensorNames(for:)`` when double-quantized.
+  /// The companion keys a weight of this format may have (callers filter by presence).
   ///
   /// - Parameter weightName: The weight's key.
-  /// - Returns: The full keys (callers filter by presence).
+  /// - Returns: The full keys.
   public func companionTensorNames(for weightName: String) -> [String] {
     codec.companionTensorNames(for: weightName)
+  }
+
+  /// For bitsandbytes quant types: transformers' `quantization_config`, the job's block completed with
+  /// `load_in_4bit`, this quant type, `double_quant` and `quant_storage`. Other codebooks declare
+  /// nothing.
+  ///
+  /// - Parameters:
+  ///   - parameters: The parameters the model was quantized with.
+  ///   - requested: The job's `quantization:` block, if any.
+  /// - Returns: `[("quantization_config", …)]`, or `nil`.
+  /// - Throws: `QuantError` for bad parameters.
+  public func modelConfiguration(parameters: FormatParameters, requested: BitsAndBytesConfig?) throws(QuantError)
+    -> [(key: String, value: ConfigValue)]?
+  {
+    guard let quantType = Codebook.bitsAndBytesQuantType else { return nil }
+    var config = BitsAndBytesConfig.base(fourBit: true, requested: requested)
+    config.bnb4bitQuantType = quantType
+    config.bnb4bitUseDoubleQuant = try parameters.bool(Blockwise4BitCodec.doubleQuantSpec)
+    let storage = DType(torchName: try parameters.string(Blockwise4BitCodec.quantStorageSpec))
+    config.bnb4bitQuantStorage = requested?.bnb4bitQuantStorage == nil && storage == .uint8 ? nil : storage
+    return [("quantization_config", config.configValue)]
+  }
+
+  /// The JSON state tensor `<weight>.quant_state.bitsandbytes__<quant type>` marks this format's checkpoints.
+  ///
+  /// - Parameter tensorName: A checkpoint key.
+  public func marksQuantizedCheckpoint(tensorName: String) -> Bool {
+    tensorName.hasSuffix("." + PackedQuantStateJSON.tensorSuffix(quantType: codec.quantType))
   }
 }

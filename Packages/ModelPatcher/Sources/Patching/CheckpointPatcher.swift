@@ -10,17 +10,18 @@ import SafeTensors
 /// complete; inputs are never modified.
 ///
 /// ```swift
-/// let patcher = ModelPatcher(registry: try StandardRegistry.make())
+/// let patcher = CheckpointPatcher(registry: try StandardRegistry.make())   // StandardRegistry: the BitsAndBytes umbrella
 /// let job = try QuantizationJob(contentsOf: URL(filePath: "Examples/quant.yaml"))
 /// let summary = try await patcher.quantizeModel(job) { event in print(event) }
 /// ```
-public struct ModelPatcher: Sendable {
+public struct CheckpointPatcher: Sendable {
   /// Where formats and backends are looked up.
   public let registry: QuantRegistry
 
   /// Creates a patcher.
   ///
-  /// - Parameter registry: The registry (usually ``StandardRegistry/make(extraPlugins:configurations:inline:)``).
+  /// - Parameter registry: The registry (usually `StandardRegistry.make()` of the `BitsAndBytes` umbrella,
+  ///   which installs the built-in formats and backends).
   public init(registry: QuantRegistry) {
     self.registry = registry
   }
@@ -50,11 +51,15 @@ public struct ModelPatcher: Sendable {
         file: input.url.appending(path: "config.json").path, tensor: nil,
         message: "the model is already quantized (quant_method '\(method)'); dequantize it first (bnb-patch dequantize)")
     }
-    if let name = input.checkpoint.tensorNames.first(where: { $0.hasSuffix(".SCB") || $0.contains(".quant_state.bitsandbytes__") }
-    ) {
-      throw .invalidInput(
-        file: input.fileName(of: name), tensor: name,
-        message: "the checkpoint already holds bitsandbytes tensors; dequantize it first (bnb-patch dequantize)")
+    // Every registered format (enabled or not) says which of its companion tensors give it away.
+    let formats = registry.formats.map(\.format)
+    for name in input.checkpoint.tensorNames {
+      if let format = formats.first(where: { $0.marksQuantizedCheckpoint(tensorName: name) }) {
+        throw .invalidInput(
+          file: input.fileName(of: name), tensor: name,
+          message:
+            "the checkpoint is already quantized (it holds \(format.name) tensors); dequantize it first (bnb-patch dequantize)")
+      }
     }
   }
 
@@ -119,17 +124,10 @@ public struct ModelPatcher: Sendable {
       throw .configuration(ConfigurationError(location: location, message: error.description, found: "'\(requested)'"))
     }
     for (key, value) in strict.values.sorted(by: { $0.key < $1.key }) {
-      guard let spec = format.parameterSpec(named: key) else {
+      if let problem = format.parameterProblem(named: key, value: value) {
         throw .configuration(
           ConfigurationError(
-            location: location, file: file, message: "format '\(format.name)' has no parameter '\(key)'", found: "'\(key)'",
-            validChoices: format.parameterSpecs.map(\.name)))
-      }
-      if let problem = spec.kind.problem(with: value) {
-        throw .configuration(
-          ConfigurationError(
-            location: location, file: file, message: "parameter '\(key)' of format '\(format.name)' must be \(problem.expected)",
-            found: value.description, validChoices: problem.choices))
+            location: location, file: file, message: problem.message, found: problem.found, validChoices: problem.validChoices))
       }
     }
     for layer in layers {
@@ -147,16 +145,11 @@ public struct ModelPatcher: Sendable {
   ///   - events: Called with progress and warnings.
   /// - Returns: What was done.
   /// - Throws: `ModelPatcherError`; nothing is left at the destination on failure.
+  @discardableResult
   public func quantizeModel(_ job: QuantizationJob, events: PatchEventHandler? = nil) async throws(ModelPatcherError)
     -> PatchSummary
   {
-    let start = Date()
     let (input, plan) = try self.plan(job)
-    try checkOutput(job.output, against: input.url)
-    let isFileOutput = job.output.pathExtension == "safetensors"
-    let transaction = try OutputTransaction(destination: job.output, isFolderOutput: !isFileOutput, overwrite: job.overwrite)
-    defer { transaction.rollback() }
-
     let checkpoint = input.checkpoint
     let registry = self.registry
     let backend: any KernelBackend
@@ -168,100 +161,68 @@ public struct ModelPatcher: Sendable {
     let items = plan.items
     let policy = job.nonFinite
     let inputFiles = items.map { input.fileName(of: $0.name) }
-    let totalBytes = items.reduce(0) { $0 + $1.byteCount }
-    events?(.started(tensors: items.count, bytes: totalBytes))
-
-    let writer: TensorSink =
-      isFileOutput
-      ? .file(try SafeTensorsStreamingFile(url: transaction.stagedFile))
-      : .folder(ShardedSafeTensorsWriter(folder: transaction.staging, maximumShardSize: job.maximumShardSize))
-    var summary = PatchSummary(
-      input: input.url.path, output: job.output.path, quantizedTensors: 0, keptTensors: 0, formats: [:], inputBytes: totalBytes,
-      outputBytes: 0, parameters: items.reduce(0) { $0 + $1.elementCount }, quantizedParameters: 0, quantizedBytes: 0, seconds: 0,
-      files: [], warnings: [])
-    var completedBytes = 0
-    let pipeline = TensorPipeline(
-      limit: job.threads > 0 ? job.threads : TensorPipeline.defaultLimit, byteBudget: TensorPipeline.defaultByteBudget)
-    let working = items.map {
-      TensorPipeline.workingBytes(elements: $0.elementCount, storedBytes: $0.byteCount, computed: $0.action.isQuantized)
+    let patchItems = items.map { item -> PatchItem in
+      let format: String?
+      if case .quantize(let name, _) = item.action { format = name } else { format = nil }
+      return PatchItem(
+        name: item.name, elementCount: item.elementCount, inputBytes: item.byteCount,
+        workingBytes: TensorPipeline.workingBytes(
+          elements: item.elementCount, storedBytes: item.byteCount, computed: item.action.isQuantized),
+        format: format, quantizedBytes: nil, action: format ?? "kept")
     }
-    try await pipeline.run(byteCounts: working) { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
-      let item = items[index]
-      let file = inputFiles[index]
-      guard case .quantize(let formatName, let parameters) = item.action else {
-        guard let source = checkpoint.file(containing: item.name) else {
+    let destination = PatchDestination(
+      input: input.url, output: job.output, overwrite: job.overwrite, maximumShardSize: job.maximumShardSize,
+      threads: job.threads)
+    return try await patch(
+      patchItems, to: destination, events: events,
+      configuration: { () throws(ModelPatcherError) in
+        try input.configuration.map { (json) throws(ModelPatcherError) in try patchedConfiguration(json, job: job, plan: plan) }
+      },
+      otherFiles: job.copyOtherFiles ? input.otherFiles : [],
+      work: { (index) throws(ModelPatcherError) -> TensorPipeline.Output in
+        let item = items[index]
+        let file = inputFiles[index]
+        guard case .quantize(let formatName, let parameters) = item.action else {
+          guard let source = checkpoint.file(containing: item.name) else {
+            throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
+          }
+          return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
+        }
+        guard let tensor = try? checkpoint.tensor(named: item.name) else {
           throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
         }
-        return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
-      }
-      guard let tensor = try? checkpoint.tensor(named: item.name) else {
-        throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
-      }
-      var warnings: [String] = []
-      let nonFinite = NonFiniteScan.count(in: tensor)
-      if nonFinite > 0 {
-        if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
-        warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
-      }
-      let format: any QuantizationFormat
-      do throws(RegistryError) {
-        format = try registry.format(named: formatName)
-      } catch {
-        throw .registry(error)
-      }
-      do throws(QuantError) {
-        let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
-        return TensorPipeline.Output(
-          tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
-      } catch {
-        throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
-      }
-    } sink: { (index, output) throws(ModelPatcherError) in
-      let item = items[index]
-      let written = try writer.write(output)
-      summary.outputBytes += written
-      let action: String
-      switch item.action {
-      case .quantize(let format, _):
-        summary.quantizedTensors += 1
-        summary.quantizedParameters += item.elementCount
-        summary.quantizedBytes += written
-        summary.formats[format, default: 0] += 1
-        action = format
-      case .keep:
-        summary.keptTensors += 1
-        action = "kept"
-      }
-      for warning in output.warnings {
-        summary.warnings.append(warning)
-        events?(.warning(warning))
-      }
-      completedBytes += item.byteCount
-      events?(
-        .progress(
-          PatchProgress(
-            completedTensors: index + 1, totalTensors: items.count, completedBytes: completedBytes, totalBytes: totalBytes,
-            tensorName: item.name, action: action, elapsed: Date().timeIntervalSince(start))))
-    }
-    let configuration = try input.configuration.map { (json) throws(ModelPatcherError) in
-      try patchedConfiguration(json, job: job, plan: plan)
-    }
-    summary.files = try complete(
-      transaction, writer: writer, configuration: configuration, otherFiles: job.copyOtherFiles ? input.otherFiles : [])
-    summary.seconds = Date().timeIntervalSince(start)
-    return summary
+        var warnings: [String] = []
+        let nonFinite = NonFiniteScan.count(in: tensor)
+        if nonFinite > 0 {
+          if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
+          warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
+        }
+        let format: any QuantizationFormat
+        do throws(RegistryError) {
+          format = try registry.format(named: formatName)
+        } catch {
+          throw .registry(error)
+        }
+        do throws(QuantError) {
+          let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
+          return TensorPipeline.Output(
+            tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
+        } catch {
+          throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
+        }
+      })
   }
 
   /// Finishes the weights, writes `config.json` and copies the other files (folder outputs only), then
   /// moves the output into place.
   ///
   /// - Returns: The files written, sorted.
-  func complete(_ transaction: OutputTransaction, writer: TensorSink, configuration: JSONValue?, otherFiles: [URL])
+  func complete(_ transaction: OutputTransaction, writer: any CheckpointWriter, configuration: JSONValue?, otherFiles: [URL])
     throws(ModelPatcherError) -> [String]
   {
     var files: [String]
     do {
-      files = try writer.finish()
+      files = try writer.complete()
     } catch {
       throw .safeTensors(error)
     }
@@ -298,60 +259,27 @@ public struct ModelPatcher: Sendable {
     }
   }
 
-  /// The input's `config.json` with the quantization block of the default format.
+  /// The input's `config.json` with the entries the default format declares for it (its
+  /// ``QuantizationFormat/modelConfiguration(parameters:requested:)``, given the job's `quantization:` block).
   func patchedConfiguration(_ configuration: JSONValue, job: QuantizationJob, plan: QuantizationPlan) throws(ModelPatcherError)
     -> JSONValue
   {
     let resolved = try resolveFormats(job)
-    var result = configuration
-    if let config = bitsAndBytesConfig(for: resolved.format, parameters: resolved.parameters, base: job.quantization) {
-      result.setMember("quantization_config", to: config.jsonValue)
-      return result
-    }
     let format: any QuantizationFormat
     do {
       format = try registry.format(named: resolved.format)
     } catch {
       throw .registry(error)
     }
+    var result = configuration
     do {
-      for (key, value) in try format.modelConfiguration(parameters: resolved.parameters) ?? [] {
+      for (key, value) in try format.modelConfiguration(parameters: resolved.parameters, requested: job.quantization) ?? [] {
         result.setMember(key, to: value.jsonValue)
       }
     } catch {
       throw .tensor(file: job.model.path, tensor: "config.json", format: resolved.format, error: error)
     }
     return result
-  }
-
-  /// The transformers configuration matching a bitsandbytes format and its parameters, over `base`.
-  func bitsAndBytesConfig(for format: String, parameters: FormatParameters, base: BitsAndBytesConfig?) -> BitsAndBytesConfig? {
-    var config = base ?? BitsAndBytesConfig()
-    let fourBit = format == "nf4" || format == "fp4"
-    if let base, base.loadIn4bit != fourBit {
-      // Another family than the job's block (for example --format int8 over a 4-bit job): start from
-      // transformers' defaults, keeping only the settings both families share.
-      config = BitsAndBytesConfig(
-        llmInt8Threshold: base.llmInt8Threshold, llmInt8SkipModules: base.llmInt8SkipModules,
-        llmInt8EnableFP32CPUOffload: base.llmInt8EnableFP32CPUOffload, llmInt8HasFP16Weight: base.llmInt8HasFP16Weight)
-    }
-    switch format {
-    case "nf4", "fp4":
-      config.loadIn4bit = true
-      config.loadIn8bit = false
-      config.bnb4bitQuantType = format
-      if let doubleQuant = parameters["double_quant"]?.boolValue { config.bnb4bitUseDoubleQuant = doubleQuant }
-      if let storage = parameters["quant_storage"]?.stringValue.flatMap(DType.init(torchName:)) {
-        config.bnb4bitQuantStorage = base?.bnb4bitQuantStorage == nil && storage == .uint8 ? nil : storage
-      }
-    case "int8":
-      config.loadIn8bit = true
-      config.loadIn4bit = false
-      if let threshold = parameters["threshold"]?.doubleValue { config.llmInt8Threshold = threshold }
-    default:
-      return nil
-    }
-    return config
   }
 
   func write(_ text: String, to url: URL) throws(ModelPatcherError) {
@@ -363,58 +291,10 @@ public struct ModelPatcher: Sendable {
   }
 }
 
-/// Where the pipeline writes: one file, or a folder of shards.
-enum TensorSink {
-  case file(SafeTensorsStreamingFile)
-  case folder(ShardedSafeTensorsWriter)
-
-  /// Writes one pipeline output.
-  ///
-  /// - Returns: The bytes written.
-  func write(_ output: TensorPipeline.Output) throws(ModelPatcherError) -> Int {
-    var bytes = 0
-    do throws(SafeTensorsError) {
-      for named in output.tensors {
-        switch self {
-        case .file(let file): try file.writer.add(named.tensor, named: named.name)
-        case .folder(let writer): try writer.add(named.tensor, named: named.name)
-        }
-        bytes += named.tensor.byteCount
-      }
-      for copy in output.copies {
-        switch self {
-        case .file(let file): try file.writer.addCopy(of: copy.name, in: copy.file, named: copy.name)
-        case .folder(let writer): try writer.addCopy(of: copy.name, in: copy.file, named: copy.name)
-        }
-        bytes += copy.file.entry(named: copy.name)?.byteCount ?? 0
-      }
-    } catch {
-      throw .safeTensors(error)
-    }
-    return bytes
-  }
-
-  func finish() throws(SafeTensorsError) -> [String] {
-    switch self {
-    case .file(let file):
-      try file.writer.finish()
-      return [file.writer.url.lastPathComponent]
-    case .folder(let writer): return try writer.finish()
-    }
-  }
-}
-
-/// A single-file output.
-final class SafeTensorsStreamingFile {
-  let writer: SafeTensorsWriter
-  init(url: URL) throws(ModelPatcherError) {
-    do {
-      writer = try SafeTensorsWriter(url: url)
-    } catch {
-      throw .safeTensors(error)
-    }
-  }
-}
+/// The model patcher's old name: a type named after its module hides the module in qualified lookups
+/// (`ModelPatcher.QuantizationJob`), so it is ``CheckpointPatcher`` now.
+@available(*, deprecated, renamed: "CheckpointPatcher")
+public typealias ModelPatcher = CheckpointPatcher
 
 /// Counts NaN and infinite values straight from the bits.
 enum NonFiniteScan {

@@ -6,6 +6,7 @@ import FormatINT8
 import FormatNF4
 public import Foundation
 import MetalKernels
+public import ModelPatcher
 public import QuantCore
 
 /// Builds the registry `bnb-patch` and the model patcher use: the built-in formats and backends,
@@ -54,4 +55,12 @@ public enum StandardRegistry {
     }
     return registry
   }
+
+  /// The backend the functional API uses when given none: the first available backend of the built-in
+  /// plugins in ``BackendPreference/defaultAutomaticOrder`` (Metal on Apple GPUs, else the CPU kernels).
+  public static let preferredBackend: any KernelBackend = {
+    let registry = QuantRegistry()
+    for plugin in builtinPlugins { try? registry.install(plugin) }
+    return (try? registry.preferredBackend()) ?? ReferenceBackend()
+  }()
 }

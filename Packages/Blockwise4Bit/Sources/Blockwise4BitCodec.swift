@@ -1,3 +1,4 @@
+public import DoubleQuant
 public import QuantCore
 
 /// Everything a bitsandbytes-style 4-bit codebook format does, for any 16-entry codebook: blockwise
@@ -16,7 +17,7 @@ public struct Blockwise4BitCodec: Sendable {
   public let quantizer: BlockwiseCodebookQuantizer
 
   /// The blocksizes bitsandbytes accepts for 4-bit quantization.
-  public static let supportedBlocksizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+  public static var supportedBlocksizes: [Int] { BlockwiseCodebookQuantizer.supportedBlocksizes }
   /// The input dtypes bitsandbytes accepts.
   public static let supportedDTypes: [DType] = [.float32, .float16, .bfloat16]
   /// The `quant_storage` dtypes transformers accepts (the packed bytes are the same; only the view changes).
@@ -35,6 +36,20 @@ public struct Blockwise4BitCodec: Sendable {
     self.quantType = quantType
     self.code = code
     self.quantizer = try BlockwiseCodebookQuantizer(code: code)
+  }
+
+  /// Creates the codec of a codebook table compiled into a program (NF4's, FP4's), given as float32 bit
+  /// patterns. Such a table is a constant, so a wrong one is a programming error, not bad input.
+  ///
+  /// - Parameters:
+  ///   - quantType: The name stored in checkpoints.
+  ///   - bitPatterns: 16 float32 bit patterns, index → value.
+  public init(constantTable quantType: String, bitPatterns: [UInt32]) {
+    do {
+      try self.init(quantType: quantType, code: bitPatterns.map(Float.init(bitPattern:)))
+    } catch {
+      preconditionFailure("the built-in \(quantType) codebook must be 16 finite values: \(error)")
+    }
   }
 
   // MARK: - Quantization
@@ -77,7 +92,8 @@ public struct Blockwise4BitCodec: Sendable {
       values.withUnsafeBufferPointer { input in
         absmax.withUnsafeMutableBufferPointer { scales in
           let accelerated =
-            backend?.encodeCodebook4Bit(input, quantizer: quantizer, blocksize: blocksize, packed: raw, absmax: scales) ?? false
+            backend?.encode(
+              .codebook4Bit(values: input, quantizer: quantizer, blocksize: blocksize, packed: raw, absmax: scales)) ?? false
           if !accelerated { quantizer.quantizePacked4Bit(input, blocksize: blocksize, packed: raw, absmax: scales) }
         }
       }
@@ -133,7 +149,7 @@ public struct Blockwise4BitCodec: Sendable {
 
   /// `blocksize`: one of 32 … 4096, default 64.
   public static let blocksizeSpec = FormatParameterSpec(
-    name: "blocksize", kind: .integer(allowed: supportedBlocksizes), defaultValue: .int(defaultBlocksize),
+    name: "blocksize", kind: .blocksize(supported: supportedBlocksizes), defaultValue: .int(defaultBlocksize),
     summary: "Elements per absmax block.")
   /// `double_quant`: default false.
   public static let doubleQuantSpec = FormatParameterSpec(

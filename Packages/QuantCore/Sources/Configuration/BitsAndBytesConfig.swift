@@ -1,14 +1,36 @@
-import Foundation
-public import QuantCore
-package import SafeTensors
-
 /// transformers' `BitsAndBytesConfig`: the `quantization_config` of a bitsandbytes model.
 ///
 /// Field names in JSON and YAML are transformers' own (`load_in_4bit`, `bnb_4bit_quant_type`, …).
 /// Reading accepts both `load_in_4bit` and `_load_in_4bit`; writing produces exactly
 /// `BitsAndBytesConfig.to_dict()` of transformers 5.24 (spec §4.3), which `config.json` stores with
 /// sorted keys.
+///
+/// **Defaults are transformers' own**, so that a file means the same thing here and there: a config
+/// that sets only `load_in_4bit: true` is **FP4** without double quantization (transformers'
+/// `bnb_4bit_quant_type="fp4"`), even though NF4 is what most people want for LLMs. Say what you mean
+/// with the factories, which take the quant type as a required, typed argument:
+///
+/// ```swift
+/// var config = BitsAndBytesConfig.fourBit(.nf4, doubleQuant: true)
+/// config.bnb4bitComputeDType = .bfloat16          // every field is a var: set any, in any order
+/// let int8 = BitsAndBytesConfig.eightBit(threshold: 6.0)
+/// ```
+///
+/// The formats that write bitsandbytes checkpoints (NF4, FP4, INT8) build this block themselves
+/// (``QuantizationFormat/modelConfiguration(parameters:requested:)``); the model patcher only passes
+/// the job's block along.
 public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
+  /// `bnb_4bit_quant_type`: the 4-bit codebooks bitsandbytes knows.
+  public enum QuantType: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    /// 4-bit NormalFloat (recommended for LLMs by bitsandbytes).
+    case nf4
+    /// bitsandbytes' 4-bit float (transformers' default).
+    case fp4
+
+    /// The name as written in `config.json` (`"nf4"`).
+    public var description: String { rawValue }
+  }
+
   /// `load_in_8bit`: LLM.int8 weights.
   public var loadIn8bit: Bool
   /// `load_in_4bit`: 4-bit weights (`bnb_4bit_quant_type`).
@@ -23,8 +45,8 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
   public var llmInt8HasFP16Weight: Bool
   /// `bnb_4bit_compute_dtype`; `nil` is written as `"float32"`, as transformers does.
   public var bnb4bitComputeDType: DType?
-  /// `bnb_4bit_quant_type`: `"nf4"` or `"fp4"` (transformers' default is `"fp4"`).
-  public var bnb4bitQuantType: String
+  /// `bnb_4bit_quant_type`: ``QuantType/nf4`` or ``QuantType/fp4`` (transformers' default is `fp4`).
+  public var bnb4bitQuantType: QuantType
   /// `bnb_4bit_use_double_quant`: double-quantized absmax.
   public var bnb4bitUseDoubleQuant: Bool
   /// `bnb_4bit_quant_storage`; `nil` is `uint8`.
@@ -33,9 +55,13 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
   /// The storage dtypes transformers accepts for `bnb_4bit_quant_storage`.
   public static let quantStorageChoices: [DType] = [.float16, .float32, .int8, .uint8, .float64, .bfloat16]
   /// The 4-bit quant types bitsandbytes knows.
-  public static let quantTypeChoices = ["nf4", "fp4"]
+  public static let quantTypeChoices = QuantType.allCases.map(\.rawValue)
 
   /// Creates a configuration with transformers' defaults for every unspecified field.
+  ///
+  /// Prefer ``fourBit(_:doubleQuant:computeDType:quantStorage:skipModules:)`` and
+  /// ``eightBit(threshold:skipModules:)``: this initializer mirrors transformers' keyword list (so its
+  /// arguments come in that order) and its `loadIn4bit: true` alone means FP4, as in transformers.
   ///
   /// - Parameters:
   ///   - loadIn8bit: `load_in_8bit`.
@@ -51,7 +77,7 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
   public init(
     loadIn8bit: Bool = false, loadIn4bit: Bool = false, llmInt8Threshold: Double = 6.0, llmInt8SkipModules: [String]? = nil,
     llmInt8EnableFP32CPUOffload: Bool = false, llmInt8HasFP16Weight: Bool = false, bnb4bitComputeDType: DType? = nil,
-    bnb4bitQuantType: String = "fp4", bnb4bitUseDoubleQuant: Bool = false, bnb4bitQuantStorage: DType? = nil
+    bnb4bitQuantType: QuantType = .fp4, bnb4bitUseDoubleQuant: Bool = false, bnb4bitQuantStorage: DType? = nil
   ) {
     self.loadIn8bit = loadIn8bit
     self.loadIn4bit = loadIn4bit
@@ -63,6 +89,26 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
     self.bnb4bitQuantType = bnb4bitQuantType
     self.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant
     self.bnb4bitQuantStorage = bnb4bitQuantStorage
+  }
+
+  /// The initializer with the quant type as a string, for code written before ``QuantType`` existed.
+  ///
+  /// - Precondition: `bnb4bitQuantType` is `"nf4"` or `"fp4"` (a string literal in source code; read
+  ///   user input with ``QuantType/init(rawValue:)`` and handle `nil`).
+  @available(*, deprecated, message: "pass the quant type as .nf4 or .fp4, or use BitsAndBytesConfig.fourBit(_:)")
+  public init(
+    loadIn8bit: Bool = false, loadIn4bit: Bool = false, llmInt8Threshold: Double = 6.0, llmInt8SkipModules: [String]? = nil,
+    llmInt8EnableFP32CPUOffload: Bool = false, llmInt8HasFP16Weight: Bool = false, bnb4bitComputeDType: DType? = nil,
+    bnb4bitQuantType: String, bnb4bitUseDoubleQuant: Bool = false, bnb4bitQuantStorage: DType? = nil
+  ) {
+    guard let quantType = QuantType(rawValue: bnb4bitQuantType) else {
+      preconditionFailure("unknown bnb_4bit_quant_type '\(bnb4bitQuantType)'; use .nf4 or .fp4")
+    }
+    self.init(
+      loadIn8bit: loadIn8bit, loadIn4bit: loadIn4bit, llmInt8Threshold: llmInt8Threshold, llmInt8SkipModules: llmInt8SkipModules,
+      llmInt8EnableFP32CPUOffload: llmInt8EnableFP32CPUOffload, llmInt8HasFP16Weight: llmInt8HasFP16Weight,
+      bnb4bitComputeDType: bnb4bitComputeDType, bnb4bitQuantType: quantType, bnb4bitUseDoubleQuant: bnb4bitUseDoubleQuant,
+      bnb4bitQuantStorage: bnb4bitQuantStorage)
   }
 
   /// The field names, as transformers spells them.
@@ -118,7 +164,7 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
       llmInt8EnableFP32CPUOffload: try container.decodeIfPresent(Bool.self, forKey: .llmInt8EnableFP32CPUOffload) ?? false,
       llmInt8HasFP16Weight: try container.decodeIfPresent(Bool.self, forKey: .llmInt8HasFP16Weight) ?? false,
       bnb4bitComputeDType: try decodeDType(.bnb4bitComputeDType),
-      bnb4bitQuantType: try container.decodeIfPresent(String.self, forKey: .bnb4bitQuantType) ?? "fp4",
+      bnb4bitQuantType: try container.decodeIfPresent(QuantType.self, forKey: .bnb4bitQuantType) ?? .fp4,
       bnb4bitUseDoubleQuant: try container.decodeIfPresent(Bool.self, forKey: .bnb4bitUseDoubleQuant) ?? false,
       bnb4bitQuantStorage: try decodeDType(.bnb4bitQuantStorage))
   }
@@ -147,8 +193,8 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
   /// Checks the combination as transformers' `post_init` does.
   ///
   /// - Parameter file: The file the configuration came from, for messages.
-  /// - Throws: `ConfigurationError` for both or neither of `load_in_4bit`/`load_in_8bit`, an unknown
-  ///   quant type or a storage dtype transformers refuses.
+  /// - Throws: `ConfigurationError` for both or neither of `load_in_4bit`/`load_in_8bit`, or a storage
+  ///   dtype transformers refuses.
   public func validate(file: String) throws(ConfigurationError) {
     if loadIn4bit && loadIn8bit {
       throw ConfigurationError(
@@ -159,11 +205,6 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
         location: nil, file: file, message: "the quantization block sets neither load_in_4bit nor load_in_8bit",
         validChoices: ["load_in_4bit: true", "load_in_8bit: true"])
     }
-    if loadIn4bit && !BitsAndBytesConfig.quantTypeChoices.contains(bnb4bitQuantType) {
-      throw ConfigurationError(
-        location: nil, file: file, message: "unknown bnb_4bit_quant_type", found: "'\(bnb4bitQuantType)'",
-        validChoices: BitsAndBytesConfig.quantTypeChoices)
-    }
     if let storage = bnb4bitQuantStorage, !BitsAndBytesConfig.quantStorageChoices.contains(storage) {
       throw ConfigurationError(
         location: nil, file: file, message: "unsupported bnb_4bit_quant_storage", found: "'\(storage)'",
@@ -172,7 +213,7 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
   }
 
   /// The registry name of the format this configuration quantizes with (`nf4`, `fp4` or `int8`).
-  public var formatName: String { loadIn8bit ? "int8" : bnb4bitQuantType }
+  public var formatName: String { loadIn8bit ? "int8" : bnb4bitQuantType.rawValue }
 
   /// The format parameters this configuration implies (`double_quant`, `quant_storage` for 4-bit;
   /// `threshold` for 8-bit).
@@ -185,45 +226,28 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
 
   // MARK: - JSON
 
-  /// The `quantization_config` object exactly as transformers' `to_dict()` produces it.
-  package var jsonValue: JSONValue {
-    let skip: JSONValue = llmInt8SkipModules.map { .array($0.map { .string($0) }) } ?? .null
-    return .object([
-      JSONMember(key: "quant_method", value: .string("bitsandbytes")),
-      JSONMember(key: "_load_in_8bit", value: .bool(loadIn8bit)),
-      JSONMember(key: "_load_in_4bit", value: .bool(loadIn4bit)),
-      JSONMember(key: "llm_int8_threshold", value: .number(JSONNumber(llmInt8Threshold))),
-      JSONMember(key: "llm_int8_skip_modules", value: skip),
-      JSONMember(key: "llm_int8_enable_fp32_cpu_offload", value: .bool(llmInt8EnableFP32CPUOffload)),
-      JSONMember(key: "llm_int8_has_fp16_weight", value: .bool(llmInt8HasFP16Weight)),
-      JSONMember(key: "bnb_4bit_quant_type", value: .string(bnb4bitQuantType)),
-      JSONMember(key: "bnb_4bit_use_double_quant", value: .bool(bnb4bitUseDoubleQuant)),
-      JSONMember(key: "bnb_4bit_compute_dtype", value: .string((bnb4bitComputeDType ?? .float32).rawValue)),
-      JSONMember(key: "bnb_4bit_quant_storage", value: .string((bnb4bitQuantStorage ?? .uint8).rawValue)),
-      JSONMember(key: "load_in_4bit", value: .bool(loadIn4bit)),
-      JSONMember(key: "load_in_8bit", value: .bool(loadIn8bit)),
+  /// The `quantization_config` object exactly as transformers' `to_dict()` produces it (every field, in
+  /// its order; `config.json` sorts the keys).
+  public var configValue: ConfigValue {
+    .object([
+      ("quant_method", .string("bitsandbytes")),
+      ("_load_in_8bit", .bool(loadIn8bit)),
+      ("_load_in_4bit", .bool(loadIn4bit)),
+      ("llm_int8_threshold", .double(llmInt8Threshold)),
+      ("llm_int8_skip_modules", llmInt8SkipModules.map { .array($0.map(ConfigValue.string)) } ?? .null),
+      ("llm_int8_enable_fp32_cpu_offload", .bool(llmInt8EnableFP32CPUOffload)),
+      ("llm_int8_has_fp16_weight", .bool(llmInt8HasFP16Weight)),
+      ("bnb_4bit_quant_type", .string(bnb4bitQuantType.rawValue)),
+      ("bnb_4bit_use_double_quant", .bool(bnb4bitUseDoubleQuant)),
+      ("bnb_4bit_compute_dtype", .string((bnb4bitComputeDType ?? .float32).rawValue)),
+      ("bnb_4bit_quant_storage", .string((bnb4bitQuantStorage ?? .uint8).rawValue)),
+      ("load_in_4bit", .bool(loadIn4bit)),
+      ("load_in_8bit", .bool(loadIn8bit)),
     ])
   }
 
-  /// Reads a `quantization_config` object from `config.json`.
-  ///
-  /// - Parameters:
-  ///   - json: The object.
-  ///   - file: The file, for messages.
-  /// - Returns: The configuration, or `nil` when `quant_method` is not `bitsandbytes`.
-  /// - Throws: `ModelPatcherError.invalidInput` for mistyped fields.
-  package static func from(json: JSONValue, file: String) throws(ModelPatcherError) -> BitsAndBytesConfig? {
-    guard json.members != nil else {
-      throw .invalidInput(file: file, tensor: nil, message: "quantization_config must be an object")
-    }
-    if let method = json["quant_method"]?.stringValue, method != "bitsandbytes" { return nil }
-    do {
-      let data = Data(json.text(style: .compact).utf8)
-      return try JSONDecoder().decode(BitsAndBytesConfig.self, from: data)
-    } catch {
-      throw .invalidInput(file: file, tensor: nil, message: "invalid quantization_config: \(error)")
-    }
-  }
+  /// ``configValue`` as JSON.
+  package var jsonValue: JSONValue { configValue.jsonValue }
 
   // MARK: - YAML
 
@@ -257,7 +281,8 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
         value, "bnb_4bit_compute_dtype", choices: [.float32, .float16, .bfloat16])
     }
     if let value = node["bnb_4bit_quant_type"] {
-      bnb4bitQuantType = try value.string("bnb_4bit_quant_type", choices: BitsAndBytesConfig.quantTypeChoices)
+      let name = try value.string("bnb_4bit_quant_type", choices: BitsAndBytesConfig.quantTypeChoices)
+      bnb4bitQuantType = QuantType(rawValue: name) ?? .fp4
     }
     if let value = node["bnb_4bit_use_double_quant"] { bnb4bitUseDoubleQuant = try value.bool("bnb_4bit_use_double_quant") }
     if let value = node["bnb_4bit_quant_storage"], !value.isNull {
@@ -275,5 +300,59 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
       throw node.error("invalid value for \(what)", validChoices: choices.map(\.rawValue))
     }
     return dtype
+  }
+}
+
+// MARK: - Factories
+
+extension BitsAndBytesConfig {
+  /// A 4-bit configuration (`load_in_4bit: true`) with the quant type said out loud.
+  ///
+  /// - Parameters:
+  ///   - quantType: `.nf4` (bitsandbytes' recommendation for LLMs) or `.fp4`.
+  ///   - doubleQuant: `bnb_4bit_use_double_quant` (transformers' default: `false`).
+  ///   - computeDType: `bnb_4bit_compute_dtype` (`nil`: float32, as transformers).
+  ///   - quantStorage: `bnb_4bit_quant_storage` (`nil`: uint8).
+  ///   - skipModules: `llm_int8_skip_modules` (`nil`: transformers' defaults).
+  /// - Returns: The configuration; every other field is transformers' default.
+  public static func fourBit(
+    _ quantType: QuantType, doubleQuant: Bool = false, computeDType: DType? = nil, quantStorage: DType? = nil,
+    skipModules: [String]? = nil
+  ) -> BitsAndBytesConfig {
+    BitsAndBytesConfig(
+      loadIn4bit: true, llmInt8SkipModules: skipModules, bnb4bitComputeDType: computeDType, bnb4bitQuantType: quantType,
+      bnb4bitUseDoubleQuant: doubleQuant, bnb4bitQuantStorage: quantStorage)
+  }
+
+  /// An LLM.int8 configuration (`load_in_8bit: true`).
+  ///
+  /// - Parameters:
+  ///   - threshold: `llm_int8_threshold`, the activation outlier threshold (transformers' default: 6.0).
+  ///   - skipModules: `llm_int8_skip_modules` (`nil`: transformers' defaults).
+  /// - Returns: The configuration; every other field is transformers' default.
+  public static func eightBit(threshold: Double = 6.0, skipModules: [String]? = nil) -> BitsAndBytesConfig {
+    BitsAndBytesConfig(loadIn8bit: true, llmInt8Threshold: threshold, llmInt8SkipModules: skipModules)
+  }
+
+  /// The starting point for a format that writes this block: `requested` (the job's own block) when it
+  /// is of the same family (4-bit or 8-bit), else transformers' defaults keeping only the settings both
+  /// families share (threshold, skipped modules, offload, fp16 weights), for example for `--format int8`
+  /// over a 4-bit job. The family flags are set.
+  ///
+  /// - Parameters:
+  ///   - fourBit: Whether the format is a 4-bit one.
+  ///   - requested: The job's `quantization:` block, if any.
+  /// - Returns: The configuration for the format to complete.
+  public static func base(fourBit: Bool, requested: BitsAndBytesConfig?) -> BitsAndBytesConfig {
+    var config = requested ?? BitsAndBytesConfig()
+    if let requested, requested.loadIn4bit != fourBit {
+      config = BitsAndBytesConfig(
+        llmInt8Threshold: requested.llmInt8Threshold, llmInt8SkipModules: requested.llmInt8SkipModules,
+        llmInt8EnableFP32CPUOffload: requested.llmInt8EnableFP32CPUOffload,
+        llmInt8HasFP16Weight: requested.llmInt8HasFP16Weight)
+    }
+    config.loadIn4bit = fourBit
+    config.loadIn8bit = !fourBit
+    return config
   }
 }
