@@ -117,7 +117,7 @@ targets += [
   // committed corpora and crash inputs in `swift test`.
   .target(
     name: "FuzzHarnesses",
-    dependencies: ["QuantCore", "SafeTensors", "ModelPatcher"],
+    dependencies: ["QuantCore", "SafeTensors", "ModelPatcher", "BitsAndBytes"],
     path: "Tools/fuzz/Harnesses",
     swiftSettings: swiftSettings
   ),

@@ -10,6 +10,12 @@ import FuzzHarnesses
 #if FUZZING
   nonisolated(unsafe) private var selectedTarget = FuzzTarget.json
 
+  /// libFuzzer's start-up hook: reads the target from `BNB_FUZZ_TARGET`.
+  ///
+  /// - Parameters:
+  ///   - argc: The argument count (unused).
+  ///   - argv: The arguments (unused).
+  /// - Returns: 0; exits with status 64 for an unknown target.
   @_cdecl("LLVMFuzzerInitialize")
   public func fuzzerInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>)
     -> CInt
@@ -24,6 +30,12 @@ import FuzzHarnesses
     return 0
   }
 
+  /// libFuzzer's per-input hook: runs the selected target on one input.
+  ///
+  /// - Parameters:
+  ///   - data: The input bytes.
+  ///   - count: Their number.
+  /// - Returns: 0 (the input is always acceptable to keep).
   @_cdecl("LLVMFuzzerTestOneInput")
   public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     selectedTarget.run(UnsafeRawBufferPointer(start: data, count: count))

@@ -1,3 +1,4 @@
+import BitsAndBytes
 public import Foundation
 import ModelPatcher
 import QuantCore
