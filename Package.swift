@@ -113,6 +113,26 @@ targets += [
     path: "Tools/bnb-patch",
     swiftSettings: swiftSettings
   ),
+  // Fuzz targets (Tools/fuzz): the harness library, the libFuzzer/replay driver, and the replay of the
+  // committed corpora and crash inputs in `swift test`.
+  .target(
+    name: "FuzzHarnesses",
+    dependencies: ["QuantCore", "SafeTensors", "ModelPatcher", "BitsAndBytes"],
+    path: "Tools/fuzz/Harnesses",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-fuzz",
+    dependencies: ["FuzzHarnesses"],
+    path: "Tools/fuzz/Driver",
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "FuzzRegressionTests",
+    dependencies: ["FuzzHarnesses", "TestSupport"],
+    path: "Tests/FuzzRegressionTests",
+    swiftSettings: swiftSettings
+  ),
   .executableTarget(
     name: "bnb-bench",
     dependencies: ["BitsAndBytes", argumentParser],

@@ -183,7 +183,8 @@ public struct QuantizationJob: Sendable {
     return size
   }
 
-  /// `"5GB"` → 5 000 000 000, `"2GiB"` → 2 147 483 648, `"123"` → 123; `nil` when malformed.
+  /// `"5GB"` → 5 000 000 000, `"2GiB"` → 2 147 483 648, `"123"` → 123; `nil` when malformed, not
+  /// finite, or too large for `Int` (`"infGB"`, `"1e30B"`).
   ///
   /// - Parameter text: The size.
   /// - Returns: The number of bytes.
@@ -195,7 +196,7 @@ public struct QuantizationJob: Sendable {
     let upper = text.uppercased().trimmingCharacters(in: .whitespaces)
     for (suffix, scale) in units where upper.hasSuffix(suffix) {
       guard let value = Double(upper.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value >= 0 else { return nil }
-      return Int(value * Double(scale))
+      return Int(exactly: (value * Double(scale)).rounded(.down))
     }
     return Int(upper)
   }

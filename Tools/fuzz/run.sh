@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer harnesses of Tools/fuzz with AddressSanitizer.
+#
+#   Tools/fuzz/run.sh [--time SECONDS | --runs N] [--jobs J] [--keep] [TARGET...]
+#
+# TARGET is one of the cases of FuzzTarget (default: all). Each target starts from its committed corpus
+# (Tools/fuzz/corpus/<target> and Tools/fuzz/crashes/<target>) copied to a scratch folder; --keep merges
+# what the fuzzer found back into Tools/fuzz/corpus/<target> (minimised with -merge=1).
+# A crash, leak, timeout (> 10 s per input) or allocation over 1 GiB is a finding: its input is written
+# to Tools/fuzz/findings/<target>/ and the script exits 1. CI runs `Tools/fuzz/run.sh --time 20`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+time_limit=60 runs="" jobs=1 keep=0 targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --time) time_limit="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 64 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json)
+
+echo "== building bnb-fuzz with -sanitize=fuzzer,address (.build/fuzz)"
+swift build --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING --product bnb-fuzz \
+  2>&1 | grep -v -e "Cannot export local symbol" -e "warning:" -e "|" || true
+binary="$(swift build --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING --show-bin-path)/bnb-fuzz"
+[ -x "$binary" ] || { echo "bnb-fuzz was not built" >&2; exit 1; }
+
+status=0
+for target in "${targets[@]}"; do
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/corpus" "Tools/fuzz/findings/$target"
+  for kind in corpus crashes; do
+    [ -d "Tools/fuzz/$kind/$target" ] && cp "Tools/fuzz/$kind/$target"/* "$work/corpus/" 2>/dev/null || true
+  done
+  limit=(-max_total_time="$time_limit")
+  [ -f "Tools/fuzz/dict/$target.dict" ] && limit+=(-dict="Tools/fuzz/dict/$target.dict")
+  [ -n "$runs" ] && limit[0]=-runs="$runs"
+  echo "== $target: ${limit[*]}, $jobs job(s)"
+  set +e
+  BNB_FUZZ_TARGET="$target" ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1" "$binary" "$work/corpus" \
+    "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 \
+    -jobs="$jobs" -workers="$jobs" -artifact_prefix="Tools/fuzz/findings/$target/" 2>"$work/log"
+  code=$?
+  set -e
+  grep -E "^(stat::|#[0-9]+ *DONE|==[0-9]+==ERROR|SUMMARY|Done [0-9]+ runs)" "$work/log" || tail -20 "$work/log"
+  if [ $code -ne 0 ]; then
+    echo "!! $target: finding (exit $code); inputs in Tools/fuzz/findings/$target/" >&2
+    tail -40 "$work/log" >&2
+    status=1
+  else
+    rmdir "Tools/fuzz/findings/$target" 2>/dev/null || true
+  fi
+  if [ $keep -eq 1 ] && [ $code -eq 0 ]; then
+    BNB_FUZZ_TARGET="$target" "$binary" -merge=1 "Tools/fuzz/corpus/$target" "$work/corpus" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+done
+rmdir Tools/fuzz/findings 2>/dev/null || true
+exit $status
