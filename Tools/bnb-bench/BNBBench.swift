@@ -15,7 +15,8 @@ struct BNBBench: ParsableCommand {
       (packed data + scales); ratios compare with the dense float32 kernel and the read bandwidth of this run.
       """)
 
-  @Option(help: "Comma-separated formats: nf4, fp4, nf4-dq (double quant), dynamic8, int8, fp8, fp8-e5m2, f32.")
+  @Option(
+    help: "Comma-separated formats: nf4, fp4, nf4-dq (double quant), dynamic8, int8, fp8, fp8-e5m2, and dense f32, bf16, f16.")
   var formats = "nf4,fp4,int8,fp8"
 
   @Option(help: "Comma-separated N x K shapes (out x in features).")
@@ -42,6 +43,15 @@ struct BNBBench: ParsableCommand {
 
   @Flag(help: "Reuse one weight copy (cache-hot) instead of rotating through ≥ 160 MiB of copies.")
   var hot = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Python with numpy: also time OpenBLAS sgemm/sgemv (Tools/bench/openblas_sgemm.py) in this run, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, and report ratios to it.",
+      valueName: "python"))
+  var openblas: String?
+
+  @Option(help: "The OpenBLAS script (for --openblas).")
+  var openblasScript = "Tools/bench/openblas_sgemm.py"
 
   @Flag(help: "Print JSON instead of a table.")
   var json = false
@@ -75,6 +85,13 @@ struct BNBBench: ParsableCommand {
     }
 
     for shape in shapeList {
+      if let python = openblas, opList.contains("linear") {
+        let measured = try OpenBLASReference.measure(
+          python: python, script: openblasScript, n: shape.n, k: shape.k, m: rowCounts, threads: threadCounts,
+          repeats: max(repeats, 1))
+        report.openBLASKernel = measured.kernel
+        report.openBLAS += measured.results
+      }
       let workload = Workload(n: shape.n, k: shape.k, minimumBytes: hot ? 0 : 160 << 20)
       for threadCount in threadCounts {
         let bandwidth = report.readBandwidth[String(threadCount)] ?? 0
@@ -99,7 +116,7 @@ struct BNBBench: ParsableCommand {
             }
           }
         }
-        for format in formatList where format != .f32 {
+        for format in formatList where !format.isDense {
           if opList.contains("quantize"),
             let seconds = try workload.quantizeSeconds(format: format, threads: threadCount, timer: timer)
           {
@@ -120,6 +137,7 @@ struct BNBBench: ParsableCommand {
         }
       }
     }
+    report.attachOpenBLASRatios()
     if json {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -8,7 +8,10 @@ enum BenchFormat: String, CaseIterable {
   case nf4DoubleQuant = "nf4-dq"
   case dynamic8, int8, fp8
   case fp8E5M2 = "fp8-e5m2"
-  case f32
+  case f32, bf16, f16
+
+  /// Dense weights (no quantization): run through `denseLinear`.
+  var isDense: Bool { self == .f32 || self == .bf16 || self == .f16 }
 
   var hasFastMode: Bool { self == .nf4 || self == .fp4 || self == .nf4DoubleQuant }
 }
@@ -65,6 +68,7 @@ final class Workload {
   let minimumBytes: Int
   private var dense: [Float]
   private var cache: [BenchFormat: [QuantizedTensor]] = [:]
+  private var denseCache: [BenchFormat: [Tensor]] = [:]
 
   init(n: Int, k: Int, minimumBytes: Int) {
     self.n = n
@@ -91,6 +95,7 @@ final class Workload {
     case .int8: return count + n * 4
     case .fp8, .fp8E5M2: return count + n * 4
     case .f32: return count * 4
+    case .bf16, .f16: return count * 2
     }
   }
 
@@ -161,8 +166,8 @@ final class Workload {
         format: "fp8", shape: shape, originalDType: .bfloat16,
         layout: .float8(Float8Weights(values: values, encoding: encoding, scales: .rows([Float](repeating: 0.2 / 448, count: n))))
       )
-    case .f32:
-      throw BenchError("f32 is the dense baseline, not a quantized format")
+    case .f32, .bf16, .f16:
+      throw BenchError("\(format.rawValue) is a dense format, not a quantized one")
     }
   }
 
@@ -185,8 +190,30 @@ final class Workload {
     }
   }
 
+  /// Dense half-precision copies of the weights (rotated like the quantized ones).
+  func denseWeights(_ format: BenchFormat) throws -> [Tensor] {
+    if let cached = denseCache[format] { return cached }
+    let dtype: DType = format == .bf16 ? .bfloat16 : .float16
+    let one = try Tensor(converting: dense, to: dtype, shape: [n, k])
+    let made = try (0..<copies(format)).map { index in
+      index == 0 ? one : try Tensor(dtype: dtype, shape: [n, k], bytes: one.bytes)
+    }
+    denseCache = [format: made]
+    return made
+  }
+
   func linearSeconds(format: BenchFormat, m: Int, threads: Int, mode: CPUBackend.Mode, timer: Timer) throws -> Double {
     if format == .f32 { return denseSeconds(m: m, threads: threads, timer: timer) }
+    if format.isDense {
+      let copies = try denseWeights(format)
+      let backend = CPUBackend(threads: threads)
+      let x = try input(m: m)
+      var index = 0
+      return try timer.median {
+        _ = try backend.denseLinear(x, weight: copies[index % copies.count], bias: nil)
+        index += 1
+      }
+    }
     let copies = try weights(format)
     let backend = CPUBackend(threads: threads, mode: mode)
     let x = try input(m: m)
@@ -237,7 +264,7 @@ final class Workload {
           _ = backend.encodeFloat8(values, multiplier: multiplier, encoding: format == .fp8 ? .e4m3 : .e5m2)
         }
       }
-    case .dynamic8, .f32:
+    case .dynamic8, .f32, .bf16, .f16:
       return nil
     }
   }

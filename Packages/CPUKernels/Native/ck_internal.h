@@ -70,8 +70,18 @@ void ck_avx2_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long tileR
                      long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy);
 void ck_avx2_f32_gemv(const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, long M, float *y,
                       long ldy);
-void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc, float *y,
+void ck_avx2_half_gemv(const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                       long M, float *y, long ldy);
+void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
+                         long ldy, int accumulate);
+void ck_avx512_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
                            long ldy, int accumulate);
+void ck_avx512_cb4_gemv(const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0,
+                        long r1, const float *xp, long ldx, long M, float *y, long ldy);
+void ck_avx512_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols,
+                       long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy);
+/* Whether the CPU and OS support AVX-512 F/BW/VL (cached after the first call). */
+int ck_has_avx512(void);
 void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
                            float *absmax);
 void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats);

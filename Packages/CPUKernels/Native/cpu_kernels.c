@@ -1,6 +1,7 @@
 /* Scalar reference kernels and the ISA dispatch of every public entry point. */
 #include "ck_internal.h"
 #include <math.h>
+#include <stdlib.h>
 
 #if CK_HAVE_X86
 #include <cpuid.h>
@@ -22,6 +23,36 @@ int ck_best_isa(void) {
   return CK_ISA_NEON;
 #else
   return CK_ISA_SCALAR;
+#endif
+}
+
+#if CK_HAVE_X86
+static int ck_detect_avx512(void) {
+  if (ck_best_isa() != CK_ISA_AVX2) return 0;
+  const char *knob = getenv("BNB_CPU_AVX512"); /* "off": measure the AVX2 kernels on an AVX-512 machine */
+  if (knob && strcmp(knob, "off") == 0) return 0;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+  if (!(f && bw && vl)) return 0;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0xE6) == 0xE6; /* the OS saves opmask and ZMM state */
+}
+
+int ck_has_avx512(void) {
+  static volatile int cached = -1; /* idempotent: racing first calls store the same value */
+  int value = cached;
+  if (value < 0) cached = value = ck_detect_avx512();
+  return value;
+}
+#endif
+
+void ck_cpu_relax(void) {
+#if CK_HAVE_X86
+  __builtin_ia32_pause();
+#elif CK_HAVE_NEON
+  __asm__ volatile("yield");
 #endif
 }
 
@@ -106,10 +137,32 @@ void ck_cb4_decode(int isa, const uint8_t *packed, const float *code16, const fl
   ck_scalar_cb4_decode(packed, code16, scales, bs, e0, count, permuted, out);
 }
 
+int ck_cb4_gemv_order(int isa, long K, long bs) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && K % 32 == 0 && bs % 32 == 0 && ck_has_avx512()) return 16;
+#endif
+  (void)isa, (void)K, (void)bs;
+  return 8;
+}
+
+void ck_permute16i(const float *x, float *xp, long k) {
+  long full = k & ~15L;
+  for (long g = 0; g < full; g += 16)
+    for (int j = 0; j < 8; j++) {
+      xp[g + 2 * j] = x[g + j];
+      xp[g + 2 * j + 1] = x[g + 8 + j];
+    }
+  for (long i = full; i < k; i++) xp[i] = x[i];
+}
+
 void ck_cb4_gemv(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0,
                  long r1, const float *xp, long ldx, long M, float *y, long ldy) {
   if (K % 32 == 0 && bs % 32 == 0) {
 #if CK_HAVE_X86
+    if (ck_cb4_gemv_order(isa, K, bs) == 16) {
+      ck_avx512_cb4_gemv(packed, code16, scales, bs, K, r0, r1, xp, ldx, M, y, ldy);
+      return;
+    }
     if (USE_AVX2(isa)) {
       ck_avx2_cb4_gemv(packed, code16, scales, bs, K, r0, r1, xp, ldx, M, y, ldy);
       return;
@@ -269,6 +322,10 @@ void ck_f8_decode(int isa, const uint8_t *v, int e5m2, const float *scales, long
 void ck_f8_gemv(int isa, const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols,
                 long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy) {
 #if CK_HAVE_X86
+  if (USE_AVX2(isa) && K % 32 == 0 && tileCols % 32 == 0 && ck_has_avx512()) {
+    ck_avx512_f8_gemv(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, x, ldx, M, y, ldy);
+    return;
+  }
   if (USE_AVX2(isa) && K % 16 == 0 && tileCols % 16 == 0) {
     ck_avx2_f8_gemv(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, x, ldx, M, y, ldy);
     return;
@@ -309,21 +366,70 @@ void ck_f32_gemv(int isa, const float *w, long ldw, long K, long r0, long r1, co
     }
 }
 
-void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
-                      float *y, long ldy, int accumulate) {
+/* ---- dense half-precision GEMV and packed GEMM ---- */
+
+static inline float ck_half_load(const uint16_t *w, int kind, long i) {
+  return kind == CK_F16 ? ck_half_to_float(w[i]) : ck_float((uint32_t)w[i] << 16);
+}
+
+void ck_half_gemv(int isa, const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                  long M, float *y, long ldy) {
 #if CK_HAVE_X86
   if (USE_AVX2(isa)) {
-    ck_avx2_f32_gemm_tile(x, ldx, M, w, ldw, nrows, kc, y, ldy, accumulate);
+    ck_avx2_half_gemv(w, kind, ldw, K, r0, r1, x, ldx, M, y, ldy);
     return;
   }
 #endif
   (void)isa;
-  for (long m = 0; m < M; m++)
+  for (long r = r0; r < r1; r++)
+    for (long m = 0; m < M; m++) {
+      float sum = 0;
+      for (long k = 0; k < K; k++) sum += x[m * ldx + k] * ck_half_load(w, kind, r * ldw + k);
+      y[m * ldy + r] = sum;
+    }
+}
+
+void ck_gemm_pack_a(const float *x, long ldx, long rows, long kc, float *a) {
+  const long panels = (rows + CK_GEMM_MR - 1) / CK_GEMM_MR;
+  for (long p = 0; p < panels; p++) {
+    float *dst = a + p * kc * CK_GEMM_MR;
+    for (int i = 0; i < CK_GEMM_MR; i++) {
+      const long row = p * CK_GEMM_MR + i;
+      if (row < rows) {
+        const float *src = x + row * ldx;
+        for (long k = 0; k < kc; k++) dst[k * CK_GEMM_MR + i] = src[k];
+      } else {
+        for (long k = 0; k < kc; k++) dst[k * CK_GEMM_MR + i] = 0.0f;
+      }
+    }
+  }
+}
+
+static float ck_weight_load(const void *w, int wkind, long i) {
+  return wkind == CK_F32 ? ((const float *)w)[i] : ck_half_load(w, wkind, i);
+}
+
+void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
+                    long ldy, int accumulate) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && ck_has_avx512()) {
+    ck_avx512_gemm_packed(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate);
+    return;
+  }
+  if (USE_AVX2(isa)) {
+    ck_avx2_gemm_packed(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long m = 0; m < M; m++) {
+    const float *ap = a + (m / CK_GEMM_MR) * kc * CK_GEMM_MR + m % CK_GEMM_MR;
     for (long n = 0; n < nrows; n++) {
       float sum = 0;
-      for (long k = 0; k < kc; k++) sum += x[m * ldx + k] * w[n * ldw + k];
+      for (long k = 0; k < kc; k++) sum = fmaf(ap[k * CK_GEMM_MR], ck_weight_load(w, wkind, n * ldw + k), sum);
       y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
     }
+  }
 }
 
 /* ---- quantize ---- */

@@ -498,10 +498,9 @@ CK_TARGET void ck_avx2_f32_gemv(const float *w, long ldw, long K, long r0, long 
   }
 }
 
-/* GEMM: the weight tile [nrows ≤ 16][kc] is transposed into a packed panel [kc][16] (8×8 AVX transposes),
-   then an outer-product microkernel keeps a 6 × 16 block of outputs in 12 registers: per k, two panel
-   loads, six broadcasts of activations and twelve FMAs. */
-enum { CK_PANEL_K = 256 };
+/* GEMM (ck_gemm_packed below): weight rows are transposed into packed panels [kc][16] with 8×8 AVX
+   transposes, and an outer-product microkernel keeps a 6 × 16 block of outputs in 12 registers: per k, two
+   panel loads, six broadcasts of packed activations and twelve FMAs. */
 
 CK_INLINE void transpose8x8(__m256 r[8]) {
   __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -522,75 +521,348 @@ CK_INLINE void transpose8x8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* panel[k * 16 + n] = w[n * ldw + k] for n < nrows (zero beyond), k < kc. */
-CK_INLINE void pack_panel(const float *w, long ldw, long nrows, long kc, float *panel) {
+/* ---- dense half-precision GEMV ---- */
+
+CK_INLINE __m256 half_load8(const uint16_t *p, int kind) {
+  __m128i h = _mm_loadu_si128((const __m128i *)p);
+  if (kind == CK_F16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+CK_INLINE void half_rows(const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                         float *y, long ldy, const int MR) {
+  const long K32 = K & ~31L;
+  for (long r = r0; r < r1; r++) {
+    const uint16_t *row = w + r * ldw;
+    __m256 acc[4];
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    for (long k = 0; k < K32; k += 32) {
+      CK_PREFETCH(row + k);
+      __m256 w0 = half_load8(row + k, kind), w1 = half_load8(row + k + 8, kind), w2 = half_load8(row + k + 16, kind),
+             w3 = half_load8(row + k + 24, kind);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = x + m * ldx + k;
+        __m256 d = _mm256_mul_ps(w0, _mm256_loadu_ps(xm));
+        d = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xm + 8), d);
+        d = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xm + 16), d);
+        d = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xm + 24), d);
+        acc[m] = _mm256_add_ps(acc[m], d);
+      }
+    }
+    for (int m = 0; m < MR; m++) {
+      float sum = hsum8(acc[m]);
+      for (long k = K32; k < K; k++) {
+        float wk = kind == CK_F16 ? ck_half_to_float(row[k]) : ck_float((uint32_t)row[k] << 16);
+        sum += x[m * ldx + k] * wk;
+      }
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+CK_TARGET void ck_avx2_half_gemv(const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x,
+                                 long ldx, long M, float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: half_rows(w, kind, ldw, K, r0, r1, xm, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- packed GEMM: 6 × 16 microkernel over a packed activation panel and a packed weight panel ---- */
+
+/* panel[k * 16 + j] = w[j * ldw + k] (widened to float32) for j < nrows (zero beyond), k < kc. */
+/* With `stride` 32, the panel holds 32 rows: call twice (rows 0-15 at panel, rows 16-31 at panel + 16). */
+CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long kc, float *panel, const long stride) {
   const long k8 = kc & ~7L;
   for (int half = 0; half < 2; half++) {
     for (long k = 0; k < k8; k += 8) {
       __m256 r[8];
       for (int i = 0; i < 8; i++) {
         long n = half * 8 + i;
-        r[i] = n < nrows ? _mm256_loadu_ps(w + n * ldw + k) : _mm256_setzero_ps();
+        if (n >= nrows)
+          r[i] = _mm256_setzero_ps();
+        else if (wkind == CK_F32)
+          r[i] = _mm256_loadu_ps((const float *)w + n * ldw + k);
+        else
+          r[i] = half_load8((const uint16_t *)w + n * ldw + k, wkind);
       }
       transpose8x8(r);
-      for (int j = 0; j < 8; j++) _mm256_storeu_ps(panel + (k + j) * 16 + half * 8, r[j]);
+      for (int j = 0; j < 8; j++) _mm256_store_ps(panel + (k + j) * stride + half * 8, r[j]);
     }
   }
   for (long k = k8; k < kc; k++)
-    for (long n = 0; n < 16; n++) panel[k * 16 + n] = n < nrows ? w[n * ldw + k] : 0.0f;
+    for (long n = 0; n < 16; n++) {
+      float v = 0.0f;
+      if (n < nrows) {
+        if (wkind == CK_F32)
+          v = ((const float *)w)[n * ldw + k];
+        else if (wkind == CK_F16)
+          v = ck_half_to_float(((const uint16_t *)w)[n * ldw + k]);
+        else
+          v = ck_float((uint32_t)((const uint16_t *)w)[n * ldw + k] << 16);
+      }
+      panel[k * stride + n] = v;
+    }
 }
 
-CK_INLINE void gemm_6x16(const float *x, long ldx, const float *panel, long kc, float *y, long ldy, long nrows,
-                         int accumulate, const int MR) {
-  __m256 c[6][2];
-  for (int m = 0; m < MR; m++) c[m][0] = c[m][1] = _mm256_setzero_ps();
+CK_INLINE void gemm_kernel_6x16(const float *a, const float *b, long kc, float *y, long ldy, long mr, long nr,
+                                int accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (long k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_loadu_ps(panel + 16 * k), b1 = _mm256_loadu_ps(panel + 16 * k + 8);
-    for (int m = 0; m < MR; m++) {
-      const __m256 a = _mm256_broadcast_ss(x + m * ldx + k);
-      c[m][0] = _mm256_fmadd_ps(a, b0, c[m][0]);
-      c[m][1] = _mm256_fmadd_ps(a, b1, c[m][1]);
-    }
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 t;
+    t = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(t, b0, c00);
+    c01 = _mm256_fmadd_ps(t, b1, c01);
+    t = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(t, b0, c10);
+    c11 = _mm256_fmadd_ps(t, b1, c11);
+    t = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(t, b0, c20);
+    c21 = _mm256_fmadd_ps(t, b1, c21);
+    t = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(t, b0, c30);
+    c31 = _mm256_fmadd_ps(t, b1, c31);
+    t = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(t, b0, c40);
+    c41 = _mm256_fmadd_ps(t, b1, c41);
+    t = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(t, b0, c50);
+    c51 = _mm256_fmadd_ps(t, b1, c51);
+    a += 6;
+    b += 16;
   }
-  for (int m = 0; m < MR; m++) {
+  __m256 c[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (long m = 0; m < mr; m++) {
     float *ym = y + m * ldy;
-    if (nrows == 16) {
+    if (nr == 16) {
+      __m256 v0 = c[m][0], v1 = c[m][1];
       if (accumulate) {
-        c[m][0] = _mm256_add_ps(c[m][0], _mm256_loadu_ps(ym));
-        c[m][1] = _mm256_add_ps(c[m][1], _mm256_loadu_ps(ym + 8));
+        v0 = _mm256_add_ps(_mm256_loadu_ps(ym), v0);
+        v1 = _mm256_add_ps(_mm256_loadu_ps(ym + 8), v1);
       }
-      _mm256_storeu_ps(ym, c[m][0]);
-      _mm256_storeu_ps(ym + 8, c[m][1]);
+      _mm256_storeu_ps(ym, v0);
+      _mm256_storeu_ps(ym + 8, v1);
     } else {
       float tmp[16];
       _mm256_storeu_ps(tmp, c[m][0]);
       _mm256_storeu_ps(tmp + 8, c[m][1]);
-      for (long n = 0; n < nrows; n++) ym[n] = accumulate ? ym[n] + tmp[n] : tmp[n];
+      for (long n = 0; n < nr; n++) ym[n] = accumulate ? ym[n] + tmp[n] : tmp[n];
     }
   }
 }
 
-CK_TARGET void ck_avx2_f32_gemm_tile(const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
-                                     float *y, long ldy, int accumulate) {
-  float panel[CK_PANEL_K * 16] __attribute__((aligned(32)));
-  for (long n0 = 0; n0 < nrows; n0 += 16) {
-    const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
-    for (long k0 = 0; k0 < kc; k0 += CK_PANEL_K) {
-      const long kk = kc - k0 < CK_PANEL_K ? kc - k0 : CK_PANEL_K;
-      const int acc = accumulate || k0 > 0;
-      pack_panel(w + n0 * ldw + k0, ldw, nr, kk, panel);
-      for (long m0 = 0; m0 < M; m0 += 6) {
-        const float *xm = x + m0 * ldx + k0;
-        float *ym = y + m0 * ldy + n0;
-        switch (M - m0 >= 6 ? 6 : M - m0) {
-        case 1: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 1); break;
-        case 2: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 2); break;
-        case 3: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 3); break;
-        case 4: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 4); break;
-        case 5: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 5); break;
-        default: gemm_6x16(xm, ldx, panel, kk, ym, ldy, nr, acc, 6); break;
+CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc,
+                                   float *y, long ldy, int accumulate) {
+  float panel[CK_GEMM_KC * 16] __attribute__((aligned(64)));
+  const long esize = wkind == CK_F32 ? 4 : 2;
+  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
+    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
+    const int acc = accumulate || k0 > 0;
+    for (long n0 = 0; n0 < nrows; n0 += 16) {
+      const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
+      pack_b_panel((const char *)w + (n0 * ldw + k0) * esize, wkind, ldw, nr, kk, panel, 16);
+      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
+        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
+        gemm_kernel_6x16(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
+      }
+    }
+  }
+}
+
+
+/* AVX-512: the same microkernel 32 columns wide (12 zmm accumulators). Each output is the same float32 FMA
+   chain over k as in the AVX2 and scalar kernels, so every ISA gives bit-identical results. */
+#define CK_TARGET512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
+
+CK_TARGET512 static inline __attribute__((always_inline)) void gemm_kernel_6x32(const float *a, const float *b,
+                                                                                 long kc, float *y, long ldy, long mr,
+                                                                                 long nr, int accumulate) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (long k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    __m512 t;
+    t = _mm512_set1_ps(a[0]);
+    c00 = _mm512_fmadd_ps(t, b0, c00);
+    c01 = _mm512_fmadd_ps(t, b1, c01);
+    t = _mm512_set1_ps(a[1]);
+    c10 = _mm512_fmadd_ps(t, b0, c10);
+    c11 = _mm512_fmadd_ps(t, b1, c11);
+    t = _mm512_set1_ps(a[2]);
+    c20 = _mm512_fmadd_ps(t, b0, c20);
+    c21 = _mm512_fmadd_ps(t, b1, c21);
+    t = _mm512_set1_ps(a[3]);
+    c30 = _mm512_fmadd_ps(t, b0, c30);
+    c31 = _mm512_fmadd_ps(t, b1, c31);
+    t = _mm512_set1_ps(a[4]);
+    c40 = _mm512_fmadd_ps(t, b0, c40);
+    c41 = _mm512_fmadd_ps(t, b1, c41);
+    t = _mm512_set1_ps(a[5]);
+    c50 = _mm512_fmadd_ps(t, b0, c50);
+    c51 = _mm512_fmadd_ps(t, b1, c51);
+    a += 6;
+    b += 32;
+  }
+  __m512 c[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+  for (long m = 0; m < mr; m++) {
+    float *ym = y + m * ldy;
+    __m512 v0 = c[m][0], v1 = c[m][1];
+    if (accumulate) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ym), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ym + 16), v1);
+    }
+    _mm512_mask_storeu_ps(ym, m0, v0);
+    _mm512_mask_storeu_ps(ym + 16, m1, v1);
+  }
+}
+
+CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows,
+                                        long kc, float *y, long ldy, int accumulate) {
+  float panel[CK_GEMM_KC * 32] __attribute__((aligned(64)));
+  const long esize = wkind == CK_F32 ? 4 : 2;
+  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
+    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
+    const int acc = accumulate || k0 > 0;
+    for (long n0 = 0; n0 < nrows; n0 += 32) {
+      const long nr = nrows - n0 < 32 ? nrows - n0 : 32;
+      const char *wb = (const char *)w + (n0 * ldw + k0) * esize;
+      pack_b_panel(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
+      pack_b_panel(wb + 16 * ldw * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
+      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
+        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
+        gemm_kernel_6x32(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
+      }
+    }
+  }
+}
+
+/* ---- 4-bit GEMV with AVX-512: a 16-entry float32 table per block, one vpermps per 16 weights ----
+   One 64-bit broadcast load puts packed bytes 0-3 (elements 0-7) in the even dword lanes and bytes 4-7
+   (elements 8-15) in the odd ones; a per-lane shift brings each lane's nibble to bits 3:0, which is all
+   vpermps reads. The table is code16 · absmax (recomputed per block), so every weight is the exact
+   dequantized value fl32(code[q] · absmax); lane 2j holds element j and lane 2j + 1 element 8 + j, the
+   order of ck_permute16i. */
+CK_TARGET512 static inline __attribute__((always_inline)) void cb4_gemv_rows512(
+    const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0, long r1,
+    const float *xp, long ldx, float *y, long ldy, const int MR) {
+  const __m512 code = _mm512_loadu_ps(code16);
+  const __m512i shifts = _mm512_setr_epi32(4, 4, 0, 0, 12, 12, 8, 8, 20, 20, 16, 16, 28, 28, 24, 24);
+  const long steps = K / 32, per = bs / 32;
+  for (long r = r0; r < r1; r++) {
+    const long e = r * K;
+    long b = e / bs, left = (bs - e % bs) / 32;
+    const uint8_t *row = packed + (e >> 1);
+    __m512 table = _mm512_mul_ps(code, _mm512_set1_ps(scales[b]));
+    __m512 a0[4], a1[4];
+    for (int m = 0; m < MR; m++) a0[m] = a1[m] = _mm512_setzero_ps();
+    for (long s = 0; s < steps; s++) {
+      if ((s & 3) == 0) CK_PREFETCH(row + 16 * s);
+      uint64_t lo, hi;
+      memcpy(&lo, row + 16 * s, 8);
+      memcpy(&hi, row + 16 * s + 8, 8);
+      const __m512i i0 = _mm512_srlv_epi32(_mm512_set1_epi64((long long)lo), shifts);
+      const __m512i i1 = _mm512_srlv_epi32(_mm512_set1_epi64((long long)hi), shifts);
+      const __m512 w0 = _mm512_permutexvar_ps(i0, table), w1 = _mm512_permutexvar_ps(i1, table);
+      for (int m = 0; m < MR; m++) {
+        const float *xm = xp + m * ldx + 32 * s;
+        a0[m] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xm), a0[m]);
+        a1[m] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xm + 16), a1[m]);
+      }
+      if (--left == 0) {
+        b++;
+        left = per;
+        if (s + 1 < steps) table = _mm512_mul_ps(code, _mm512_set1_ps(scales[b]));
+      }
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[m], a1[m]));
+  }
+}
+
+CK_TARGET512 void ck_avx512_cb4_gemv(const uint8_t *packed, const float *code16, const float *scales, long bs, long K,
+                                     long r0, long r1, const float *xp, long ldx, long M, float *y, long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *x = xp + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 1); break;
+    case 2: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 2); break;
+    case 3: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 3); break;
+    default: cb4_gemv_rows512(packed, code16, scales, bs, K, r0, r1, x, ldx, ym, ldy, 4); break;
+    }
+  }
+}
+
+/* ---- fp8 GEMV with AVX-512: 32 weights per step (the F16C trick on 512-bit vectors) ---- */
+
+/* 32 fp8 bytes → two vectors of 16 floats in element order (E4M3 values 2^-8 too small, as f8_load16). */
+CK_TARGET512 static inline __attribute__((always_inline)) void f8_load32(const uint8_t *p, int e5m2, __m512 *lo,
+                                                                          __m512 *hi) {
+  __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)p));
+  __m512i h;
+  if (e5m2) {
+    h = _mm512_slli_epi16(b, 8);
+  } else {
+    __m512i mag = _mm512_and_si512(b, _mm512_set1_epi16(0x7F));
+    __m512i sign = _mm512_slli_epi16(_mm512_and_si512(b, _mm512_set1_epi16(0x80)), 8);
+    h = _mm512_or_si512(_mm512_slli_epi16(mag, 7), sign);
+    __mmask32 nan = _mm512_cmpeq_epi16_mask(mag, _mm512_set1_epi16(0x7F));
+    h = _mm512_mask_mov_epi16(h, nan, _mm512_or_si512(h, _mm512_set1_epi16(0x7C00)));
+  }
+  *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+  *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+}
+
+CK_TARGET512 static inline __attribute__((always_inline)) void f8_rows512(
+    const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols, long gridCols, long K, long r0,
+    long r1, const float *x, long ldx, float *y, long ldy, const int MR) {
+  const float unit = e5m2 ? 1.0f : 256.0f;
+  for (long r = r0; r < r1; r++) {
+    const uint8_t *row = v + r * K;
+    const float *srow = scales + (r / tileRows) * gridCols;
+    __m512 tot[4];
+    for (int m = 0; m < MR; m++) tot[m] = _mm512_setzero_ps();
+    for (long c0 = 0; c0 < K; c0 += tileCols) {
+      long c1 = c0 + tileCols < K ? c0 + tileCols : K;
+      __m512 s0[4], s1[4];
+      for (int m = 0; m < MR; m++) s0[m] = s1[m] = _mm512_setzero_ps();
+      for (long k = c0; k < c1; k += 32) {
+        __m512 lo, hi;
+        if ((k & 63) == 0) CK_PREFETCH(row + k);
+        f8_load32(row + k, e5m2, &lo, &hi);
+        for (int m = 0; m < MR; m++) {
+          const float *xm = x + m * ldx + k;
+          s0[m] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(xm), s0[m]);
+          s1[m] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xm + 16), s1[m]);
         }
       }
+      const __m512 sc = _mm512_set1_ps(srow[c0 / tileCols] * unit);
+      for (int m = 0; m < MR; m++) tot[m] = _mm512_fmadd_ps(_mm512_add_ps(s0[m], s1[m]), sc, tot[m]);
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = _mm512_reduce_add_ps(tot[m]);
+  }
+}
+
+CK_TARGET512 void ck_avx512_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long tileRows, long tileCols,
+                                    long gridCols, long K, long r0, long r1, const float *x, long ldx, long M, float *y,
+                                    long ldy) {
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const float *xm = x + m0 * ldx;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 1); break;
+    case 2: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 2); break;
+    case 3: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 3); break;
+    default: f8_rows512(v, e5m2, scales, tileRows, tileCols, gridCols, K, r0, r1, xm, ldx, ym, ldy, 4); break;
     }
   }
 }

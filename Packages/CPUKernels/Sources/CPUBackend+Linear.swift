@@ -13,6 +13,13 @@ extension CPUBackend {
   /// - Returns: `[..., N]` in the input's dtype, accumulated in float32.
   /// - Throws: `QuantError` on shape or dtype mismatches or inconsistent weights.
   public func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    try linear(input, weight: weight, decodedScales: nil, bias: bias)
+  }
+
+  /// `linear` with block scales already decoded (a ``PreparedLinearWeight``'s), or `nil` to decode them.
+  func linear(_ input: Tensor, weight: QuantizedTensor, decodedScales: [Float]?, bias: Tensor?) throws(QuantError)
+    -> Tensor
+  {
     let problem = try LinearProblem(input: input, weight: weight, bias: bias)
     guard let inputKind = floatKind(input.dtype) else {
       throw .unsupportedDType(input.dtype, operation: "cpu linear", supported: [.float32, .float16, .bfloat16])
@@ -24,7 +31,9 @@ extension CPUBackend {
     let threads = threadCount
     let mode = self.mode
     let storage = try TensorStorage(byteCount: m * n * input.dtype.byteSize) { (raw) throws(QuantError) in
-      try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch) {
+      try PreparedWeight.with(
+        weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch, decodedScales: decodedScales
+      ) {
         (prepared) throws(QuantError) in
         try input.withUnsafeBytes { (inputBytes) throws(QuantError) in
           let run = LinearRun(
@@ -44,25 +53,6 @@ extension CPUBackend {
     }
     return try Tensor(dtype: input.dtype, shape: problem.outputShape, storage: storage)
   }
-
-  /// Dense float32 `y = x · wᵀ` with this backend's kernels and threads (the benchmark's baseline).
-  ///
-  /// - Parameters:
-  ///   - x: `[m, k]` activations.
-  ///   - weight: `[n, k]` weights.
-  ///   - m: Activation rows.
-  ///   - n: Weight rows.
-  ///   - k: Shared dimension.
-  ///   - y: Receives `[m, n]`.
-  package func denseLinear(
-    x: UnsafePointer<Float>, weight: UnsafePointer<Float>, m: Int, n: Int, k: Int, into y: UnsafeMutablePointer<Float>
-  ) {
-    let prepared = PreparedWeight(kind: .dense(weight), rows: n, columns: k, isa: isa)
-    let run = LinearRun(
-      weight: prepared, m: m, n: n, k: k, threads: threadCount, isa: isa, mode: .exact, input: UnsafeRawPointer(x),
-      inputKind: Int32(CK_F32), scratch: scratch)
-    try? run.compute(into: y, bias: nil)
-  }
 }
 
 /// One `linear` call: activations prepared once, then GEMV or GEMM over thread chunks of weight rows.
@@ -81,7 +71,7 @@ struct LinearRun: @unchecked Sendable {
   /// The largest batch that runs the fused GEMV.
   static let gemvMaxRows = 8
   /// Weight rows per decoded GEMM tile.
-  static let tileRows = 16
+  static let tileRows = 32
 
   func compute(into y: UnsafeMutablePointer<Float>, bias: [Float]?) throws(QuantError) {
     if mode == .fast, m <= LinearRun.gemvMaxRows,
@@ -103,10 +93,15 @@ struct LinearRun: @unchecked Sendable {
   private func withActivations<R>(_ body: (UnsafePointer<Float>) throws(QuantError) -> R) throws(QuantError) -> R {
     try scratch.withBuffer(of: Float.self, count: m * k + k) { (x) throws(QuantError) in
       if weight.wantsPermutedActivations {
+        // The GEMV may want the AVX-512 order (ck_cb4_gemv_order); decoded GEMM tiles use ck_permute8's.
+        var interleaved = false
+        if m <= LinearRun.gemvMaxRows, case .codebook4(_, _, _, let blocksize) = weight.kind {
+          interleaved = ck_cb4_gemv_order(isa, k, blocksize) == 16
+        }
         let row = x + m * k
         for r in 0..<m {
           ck_load_floats(isa, input.map { $0 + r * k * elementSize }, inputKind, row, k)
-          ck_permute8(row, x + r * k, k)
+          if interleaved { ck_permute16i(row, x + r * k, k) } else { ck_permute8(row, x + r * k, k) }
         }
       } else {
         ck_load_floats(isa, input, inputKind, x, m * k)
@@ -131,39 +126,62 @@ struct LinearRun: @unchecked Sendable {
     }
   }
 
-  /// Columns per GEMM tile: the activations' slice (`m × kc`) should stay in L2 and a 4-row weight
-  /// strip (`4 × kc`) in L1.
-  private var tileColumns: Int {
-    if weight.isCustom { return k }
-    let fit = (384 * 1024 / 4) / max(m, 1)
-    return min(k, max(256, min(1024, fit / 32 * 32)))
-  }
-
   private func gemm(x: SendableConstPointer<Float>, y: SendablePointer<Float>) throws(QuantError) {
-    let kc = tileColumns
-    let tileRows = LinearRun.tileRows
-    let permuted = weight.wantsPermutedActivations
-    let failure = FirstError()
+    let weight = self.weight
+    let isa = self.isa
     let scratch = self.scratch
-    ParallelChunks.run(count: n, threads: threads, alignment: tileRows) { rows in
-      scratch.withBuffer(of: Float.self, count: tileRows * kc) { tile in
-        do throws(QuantError) {
-          var n0 = rows.lowerBound
-          while n0 < rows.upperBound {
-            let nrows = min(tileRows, rows.upperBound - n0)
-            var k0 = 0
-            while k0 < k {
-              let kcount = min(kc, k - k0)
-              try weight.decodeTile(
-                rows: n0..<(n0 + nrows), columns: k0..<(k0 + kcount), permuted: permuted, into: tile, ld: kcount)
-              ck_f32_gemm_tile(
-                isa, x.pointer + k0, k, m, tile, kcount, nrows, kcount, y.pointer + n0, n, k0 > 0 ? 1 : 0)
-              k0 += kcount
+    let (n, k) = (self.n, self.k)
+    let tileRows = LinearRun.tileRows
+    let failure = FirstError()
+    PackedActivations.forEachBlock(x: x.pointer, m: m, k: k, threads: threads, isa: isa, scratch: scratch) { block in
+      let out = SendablePointer(y.pointer + block.firstRow * n)
+      if weight.isCustom {
+        // Custom layouts decode whole rows: 16 full rows per tile, then every k block of the activations.
+        ParallelChunks.run(count: n, threads: threads, alignment: tileRows) { rows in
+          scratch.withBuffer(of: Float.self, count: tileRows * k) { tile in
+            do throws(QuantError) {
+              for n0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
+                let nrows = min(tileRows, rows.upperBound - n0)
+                try weight.decodeTile(rows: n0..<(n0 + nrows), columns: 0..<k, permuted: false, into: tile, ld: k)
+                for index in 0..<block.kBlocks {
+                  let (k0, kc) = block.columns(index)
+                  ck_gemm_packed(
+                    isa, block.panels(index), block.rows, tile + k0, Int32(CK_F32), k, nrows, kc,
+                    out.pointer + n0, n, index > 0 ? 1 : 0)
+                }
+              }
+            } catch {
+              failure.record(error)
             }
-            n0 += nrows
           }
-        } catch {
-          failure.record(error)
+        }
+        return
+      }
+      let permuted = weight.wantsPermutedActivations
+      ParallelChunks.run(count: n, threads: threads, alignment: tileRows) { rows in
+        scratch.withBuffer(of: Float.self, count: tileRows * PackedActivations.blockColumns) { tile in
+          do throws(QuantError) {
+            // One tile: weight rows n0..<n0+nrows × k block `index`, multiplied into every activation panel.
+            func multiply(_ n0: Int, _ index: Int) throws(QuantError) {
+              let nrows = min(tileRows, rows.upperBound - n0)
+              let (k0, kc) = block.columns(index)
+              try weight.decodeTile(
+                rows: n0..<(n0 + nrows), columns: k0..<(k0 + kc), permuted: permuted, into: tile, ld: kc)
+              ck_gemm_packed(
+                isa, block.panels(index), block.rows, tile, Int32(CK_F32), kc, nrows, kc, out.pointer + n0, n,
+                index > 0 ? 1 : 0)
+            }
+            let tiles = stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows)
+            if block.fitsInL2 {
+              // Few activation rows: all packed activations stay in L2, so walk each weight row along K
+              // (sequential reads the hardware prefetcher follows) instead of K block by K block.
+              for n0 in tiles { for index in 0..<block.kBlocks { try multiply(n0, index) } }
+            } else {
+              for index in 0..<block.kBlocks { for n0 in tiles { try multiply(n0, index) } }
+            }
+          } catch {
+            failure.record(error)
+          }
         }
       }
     }

@@ -12,9 +12,13 @@ internal import _CPUKernelsNative
 /// - Dequantize decodes in parallel straight into the output (bit-identical to the reference decode).
 /// - `linear` with up to 8 activation rows runs a fused GEMV: weights are decoded in registers and never
 ///   written to memory; weight rows are split across threads.
-/// - Larger batches run a GEMM: each thread decodes tiles of 16 weight rows × up to 1024 columns into a
-///   cache-resident buffer and multiplies them with a register-blocked FMA microkernel. The full weight
-///   is never materialised.
+/// - Larger batches run a GEMM: activations are packed once into panels, each thread decodes tiles of 32
+///   weight rows × 256 columns into a cache-resident buffer and multiplies them with a register-blocked
+///   FMA microkernel (AVX-512 where available). The full weight is never materialised.
+/// - Dense float32/float16/bfloat16 weights run through ``denseLinear(_:weight:bias:)``; a quantized
+///   weight used many times can be prepared once with ``prepare(_:)``.
+/// - Threads come from a persistent pool shared by every backend (workers spin briefly, then sleep
+///   between calls), so short per-token calls do not pay for thread dispatch.
 ///
 /// **Numerics.** ``Mode/exact`` (the default) decodes weights exactly (`code[q] · absmax` etc.) and
 /// accumulates in float32, like bitsandbytes' dequantize + matmul; only the summation order differs

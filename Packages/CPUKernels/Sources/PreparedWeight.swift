@@ -17,7 +17,6 @@ struct PreparedWeight: @unchecked Sendable {
     case float8(
       values: UnsafePointer<UInt8>?, e5m2: Bool, scales: UnsafePointer<Float>?, tileRows: Int, tileColumns: Int,
       gridColumns: Int)
-    case dense(UnsafePointer<Float>)
     case custom(any CustomStorageLayout)
   }
 
@@ -50,8 +49,6 @@ struct PreparedWeight: @unchecked Sendable {
       ck_i8_decode(isa, values, rowScale, columns, e0, count, out)
     case .float8(let values, let e5m2, let scales, let tileRows, let tileColumns, let gridColumns):
       ck_f8_decode(isa, values, e5m2 ? 1 : 0, scales, tileRows, tileColumns, gridColumns, columns, e0, count, out)
-    case .dense(let values):
-      out.update(from: values + e0, count: count)
     case .custom(let layout):
       // Custom layouts decode whole rows: decode the covering rows, then copy the requested part.
       let firstRow = e0 / columns
@@ -103,8 +100,6 @@ struct PreparedWeight: @unchecked Sendable {
     case .float8(let values, let e5m2, let scales, let tileRows, let tileColumns, let gridColumns):
       ck_f8_gemv(
         isa, values, e5m2 ? 1 : 0, scales, tileRows, tileColumns, gridColumns, columns, r0, r1, x, ldx, m, y, ldy)
-    case .dense(let values):
-      ck_f32_gemv(isa, values, columns, columns, r0, r1, x, ldx, m, y, ldy)
     case .custom:
       break
     }
@@ -119,7 +114,7 @@ extension PreparedWeight {
   /// Nested (double-quantized) absmax is decoded once here, in parallel, into a per-call buffer.
   static func with<R>(
     _ layout: StorageLayout, shape: [Int], isa: Int32, threads: Int, scratch: ScratchPool,
-    _ body: (PreparedWeight) throws(QuantError) -> R
+    decodedScales: [Float]? = nil, _ body: (PreparedWeight) throws(QuantError) -> R
   ) throws(QuantError) -> R {
     let columns = shape.last ?? 1
     let rows = columns == 0 ? 0 : shape.dropLast().reduce(1, *)
@@ -131,7 +126,8 @@ extension PreparedWeight {
       guard packed.byteCount >= needed else {
         throw .byteCountMismatch(context: "4-bit packed data", expected: needed, found: packed.byteCount)
       }
-      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, decoded: decodedScales, threads: threads, scratch: scratch) {
+        (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try packed.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook4(
@@ -147,7 +143,8 @@ extension PreparedWeight {
       guard codes.byteCount >= state.elementCount else {
         throw .byteCountMismatch(context: "8-bit codes", expected: state.elementCount, found: codes.byteCount)
       }
-      return try withScales(state.absmax, threads: threads, scratch: scratch) { (scales) throws(QuantError) in
+      return try withScales(state.absmax, decoded: decodedScales, threads: threads, scratch: scratch) {
+        (scales) throws(QuantError) in
         try state.code.withUnsafeBufferPointer { (code) throws(QuantError) in
           try codes.withUnsafeBytes { (bytes) throws(QuantError) in
             let kind = Kind.codebook8(
@@ -208,8 +205,12 @@ extension PreparedWeight {
 
   /// Calls `body` with float32 block scales: the plain array, or nested scales decoded in parallel.
   private static func withScales<R>(
-    _ absmax: BlockScales, threads: Int, scratch: ScratchPool, _ body: (UnsafePointer<Float>?) throws(QuantError) -> R
+    _ absmax: BlockScales, decoded: [Float]?, threads: Int, scratch: ScratchPool,
+    _ body: (UnsafePointer<Float>?) throws(QuantError) -> R
   ) throws(QuantError) -> R {
+    if let decoded, decoded.count == absmax.count {
+      return try decoded.withUnsafeBufferPointer { (buffer) throws(QuantError) in try body(buffer.baseAddress) }
+    }
     switch absmax {
     case .plain(let values):
       return try values.withUnsafeBufferPointer { (buffer) throws(QuantError) in try body(buffer.baseAddress) }

@@ -30,6 +30,8 @@ enum { CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2 };
 
 /* The fastest ISA this CPU supports (cpuid + OS register-state check on x86-64). */
 int ck_best_isa(void);
+/* A spin-wait hint to the CPU (`pause` on x86-64, `yield` on arm64). */
+void ck_cpu_relax(void);
 
 /* ---- Element conversion ---- */
 /* Widens n values of `kind` (CK_F32/CK_F16/CK_BF16) to float32 (exact). */
@@ -49,8 +51,12 @@ void ck_decode_nested(const uint8_t *codes, const float *absmax2, const float *c
    every full group of 8 (counted from e0, which must then be a multiple of 8) is in permuted order. */
 void ck_cb4_decode(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long e0,
                    long count, int permuted, float *out);
-/* y = x · Wᵀ for rows [r0, r1), M activation rows of length K, permuted (row stride ldx). Exact mode:
+/* y = x · Wᵀ for rows [r0, r1), M activation rows of length K, permuted in ck_cb4_gemv_order (row stride ldx). Exact mode:
    weights decode exactly; per 32-element step the dot product is scaled once by its block's absmax. */
+/* The activation order ck_cb4_gemv wants for these arguments: 8 = ck_permute8, 16 = ck_permute16i. */
+int ck_cb4_gemv_order(int isa, long K, long bs);
+/* Interleaves the halves of every full group of 16: [x0 x8 x1 x9 … x7 x15]; a partial tail is unchanged. */
+void ck_permute16i(const float *x, float *xp, long k);
 void ck_cb4_gemv(int isa, const uint8_t *packed, const float *code16, const float *scales, long bs, long K, long r0,
                  long r1, const float *xp, long ldx, long M, float *y, long ldy);
 
@@ -86,10 +92,24 @@ void ck_f8_gemv(int isa, const uint8_t *v, int e5m2, const float *scales, long t
 /* y[m, r] = Σ_k x[m, k] · w[r, k] for rows [r0, r1) of a dense [N, K] matrix (row stride ldw). */
 void ck_f32_gemv(int isa, const float *w, long ldw, long K, long r0, long r1, const float *x, long ldx, long M,
                  float *y, long ldy);
-/* The GEMM microkernel driver for one decoded tile: y[m, n] (+)= Σ_{k<kc} x[m, k] · w[n, k] for m < M and
-   n < nrows (x row stride ldx, w row stride ldw, y row stride ldy). `accumulate` = 0 overwrites y. */
-void ck_f32_gemm_tile(int isa, const float *x, long ldx, long M, const float *w, long ldw, long nrows, long kc,
-                      float *y, long ldy, int accumulate);
+
+/* ---- dense GEMV for half-precision weights ---- */
+/* y[m, r] = Σ_k x[m, k] · w[r, k] for rows [r0, r1) of a dense [N, K] matrix of `kind` (CK_F16 or CK_BF16,
+   widened exactly to float32), accumulated in float32. */
+void ck_half_gemv(int isa, const uint16_t *w, int kind, long ldw, long K, long r0, long r1, const float *x, long ldx,
+                  long M, float *y, long ldy);
+
+/* ---- packed GEMM (blocked as in BLIS: an activation block packed once, weight panels of 16 rows) ---- */
+enum { CK_GEMM_MR = 6, CK_GEMM_NR = 16, CK_GEMM_KC = 256 };
+/* Packs activation rows [0, rows) (row stride ldx) and columns [0, kc) into panels of CK_GEMM_MR rows:
+   a[(p * kc + k) * CK_GEMM_MR + i] = x[(CK_GEMM_MR * p + i) * ldx + k], zero for rows ≥ `rows`. */
+void ck_gemm_pack_a(const float *x, long ldx, long rows, long kc, float *a);
+/* y[m, n] (+)= Σ_{k < kc} a[m, k] · w[n, k] for m < M, n < nrows, with `a` packed by ck_gemm_pack_a (the same
+   kc) and weights w of `wkind` (CK_F32, CK_F16, CK_BF16; row stride ldw, in elements). Every output is one
+   float32 accumulator over k in order, added to y when `accumulate` (else stored), whatever M, nrows or the
+   position of the output in its tile: results do not depend on how callers split rows. */
+void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
+                    long ldy, int accumulate);
 
 /* ---- quantize ---- */
 /* Blockwise 4-bit encoder over n elements starting at a block boundary, bit-identical to QuantCore's

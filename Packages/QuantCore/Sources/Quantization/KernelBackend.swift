@@ -32,6 +32,17 @@ public protocol KernelBackend: Sendable {
   /// - Throws: `QuantError` on shape or dtype mismatches.
   func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor
 
+  /// Computes `input · weightᵀ + bias` with dense weights `[N, K]` (kept layers: lm_head, embeddings).
+  /// The default (`KernelBackend+Dense.swift`) runs the reference loops.
+  ///
+  /// - Parameters:
+  ///   - input: Activations `[..., K]` in float32, float16 or bfloat16.
+  ///   - weight: Dense weights `[N, K]` in float32, float16 or bfloat16.
+  ///   - bias: Optional `[N]`, any float dtype.
+  /// - Returns: `[..., N]` in the input's dtype, accumulated in float32.
+  /// - Throws: `QuantError` on shape or dtype mismatches.
+  func denseLinear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws(QuantError) -> Tensor
+
   /// Encodes float32 values into the buffers of a storage layout, bit-identical to the layout's
   /// reference encoder, or returns `false` when this backend has no faster encoder for that layout (the
   /// caller then runs the reference encoder). Every built-in format quantizes through this one hook, so
