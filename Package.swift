@@ -45,7 +45,7 @@ let modules: [Module] = [
     testDependencies: ["MetalEmulator", "FormatNF4", "FormatFP4", "FormatConformance"]
   ),
   // Test machinery for the Metal shaders on Linux: a target, not a product.
-  Module(name: "MetalEmulator", resources: [.copy("Shim")], testResources: [.copy("Kernels")], isProduct: false),
+  Module(name: "MetalEmulator", dependencies: ["QuantCore"], resources: [.copy("Shim")], testResources: [.copy("Kernels")], isProduct: false),
   Module(name: "SafeTensors", dependencies: ["QuantCore"]),
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.

@@ -1,9 +1,8 @@
 import QuantCore
-import Synchronization
 
 /// Collects the first error thrown by parallel workers, to rethrow it after they finish.
 final class FirstError: Sendable {
-  private let stored = Mutex<QuantError?>(nil)
+  private let stored = Locked<QuantError?>(nil)
 
   /// Records `error` unless an earlier one was recorded.
   func record(_ error: QuantError) {

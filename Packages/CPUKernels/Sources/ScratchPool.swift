@@ -1,4 +1,4 @@
-import Synchronization
+import QuantCore
 
 /// Reusable scratch memory for kernel calls, so the hot path does not allocate (and, more
 /// importantly, does not page-fault fresh memory) on every call.
@@ -13,7 +13,7 @@ final class ScratchPool: Sendable {
     let memory: UnsafeMutableRawBufferPointer
   }
 
-  private let free = Mutex<[Buffer]>([])
+  private let free = Locked<[Buffer]>([])
 
   deinit {
     free.withLock { buffers in

@@ -1,3 +1,4 @@
+import QuantCore
 import Dispatch
 import Synchronization
 internal import _CPUKernelsNative
@@ -37,7 +38,7 @@ final class WorkerPool: @unchecked Sendable {
   /// Worker threads the pool may start.
   let capacity: Int
   private let workers: [Worker]
-  private let started = Mutex<Int>(0)
+  private let started = Locked<Int>(0)
   /// Incremented once per job; workers compare it with the last one they saw.
   private let generation = Atomic<Int>(0)
   /// Workers `0..<enlisted` take part in the current job.

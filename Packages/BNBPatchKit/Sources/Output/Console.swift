@@ -1,11 +1,11 @@
+import QuantCore
 import Foundation
-import Synchronization
 
 /// Where `bnb-patch` writes: the process's standard output and error, or buffers (for running the
 /// CLI in-process, as the tests do).
 public final class Console: Sendable {
   private let isCapturing: Bool
-  private let capture = Mutex((output: "", error: ""))
+  private let capture = Locked((output: "", error: ""))
   /// Whether standard error is a terminal (progress then redraws one line).
   public let errorIsTerminal: Bool
 

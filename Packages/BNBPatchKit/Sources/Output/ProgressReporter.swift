@@ -1,13 +1,13 @@
+import QuantCore
 import Foundation
 import ModelPatcher
-import Synchronization
 
 /// Shows model-patcher progress on standard error: one redrawn line on a terminal, plain lines
 /// otherwise, nothing with `--quiet`. Warnings always go through.
 final class ProgressReporter: Sendable {
   private let console: Console
   private let quiet: Bool
-  private let lastLineLength = Mutex(0)
+  private let lastLineLength = Locked(0)
 
   init(console: Console, quiet: Bool) {
     self.console = console

@@ -1,5 +1,5 @@
+import QuantCore
 import Foundation
-import Synchronization
 
 /// How emulated kernels are compiled.
 public struct EmulatorCompileOptions: Sendable, Hashable {
@@ -50,7 +50,7 @@ enum EmulatorCompiler {
 
   /// Serializes compilations in this process: parallel tests asking for the same library wait for
   /// the first compile instead of starting their own (other processes are safe through atomic renames).
-  private static let compileLock = Mutex(())
+  private static let compileLock = Locked(())
 
   /// Returns the path of a shared library holding the kernels of `sources`, compiling it if needed.
   static func library(

@@ -1,5 +1,5 @@
+import QuantCore
 public import Foundation
-import Synchronization
 
 /// A grid or threadgroup size (Metal's `MTLSize`).
 public struct EmulatedSize: Sendable, Hashable, CustomStringConvertible {
@@ -81,8 +81,8 @@ public final class EmulatedLibrary: @unchecked Sendable {
   private let dispatchFunction: DispatchFunction
   private let functionIndex: [String: Int32]
 
-  private static let loaded = Mutex<[String: EmulatedLibrary]>([:])
-  private static let dispatchLock = Mutex(())
+  private static let loaded = Locked<[String: EmulatedLibrary]>([:])
+  private static let dispatchLock = Locked(())
 
   /// Compiles `.metal` sources (or reuses the cached result) and loads them.
   ///

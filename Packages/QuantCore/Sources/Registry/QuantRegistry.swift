@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The table of quantization formats and compute backends, configured by YAML.
 ///
@@ -44,7 +43,7 @@ public final class QuantRegistry: Sendable {
     var plugins: [String] = []
   }
 
-  private let state = Mutex(State())
+  private let state = Locked(State())
 
   /// Creates an empty registry (not even the reference backend).
   public init() {}
