@@ -11,6 +11,10 @@ public final class KVCache {
 
   /// The number of positions stored.
   public private(set) var count = 0
+  /// The token ids of the stored positions (a chat finds its common prefix with them).
+  public private(set) var tokens: [Int] = []
+  /// Whether the stored keys were rotated with LongRoPE's long factors.
+  var usesLongFactors = false
   /// Positions the storage holds without growing.
   public private(set) var capacity = 0
   /// The model's layer count.
@@ -38,12 +42,19 @@ public final class KVCache {
   public var byteCount: Int { 2 * layerCount * capacity * rowWidth * MemoryLayout<Float>.stride }
 
   /// Forgets every position (the storage stays allocated).
-  public func reset() { count = 0 }
+  public func reset() {
+    count = 0
+    tokens.removeAll(keepingCapacity: true)
+    usesLongFactors = false
+  }
 
   /// Keeps the first `positions` positions (a common prefix) and forgets the rest.
   ///
   /// - Parameter positions: How many to keep; clamped to `0...count`.
-  public func truncate(to positions: Int) { count = max(0, min(positions, count)) }
+  public func truncate(to positions: Int) {
+    count = max(0, min(positions, count))
+    tokens.removeLast(tokens.count - count)
+  }
 
   /// Makes room for `positions` more positions.
   func reserve(_ positions: Int) {
@@ -74,8 +85,11 @@ public final class KVCache {
   /// Layer `layer`'s values `[capacity, rowWidth]`.
   func values(layer: Int) -> UnsafeMutablePointer<Float> { values[layer] }
 
-  /// Records that `positions` positions were written after ``count``.
-  func advance(by positions: Int) { count += positions }
+  /// Records that the positions of `newTokens` were written after ``count``.
+  func advance(with newTokens: ArraySlice<Int>) {
+    count += newTokens.count
+    tokens.append(contentsOf: newTokens)
+  }
 }
 
 /// Scratch buffers of a forward pass, grown to the largest chunk seen and reused.

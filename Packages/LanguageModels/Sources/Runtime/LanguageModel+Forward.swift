@@ -15,31 +15,48 @@ extension LanguageModel {
     guard end <= config.maxPositionEmbeddings else {
       throw .sequenceTooLong(positions: end, maximum: config.maxPositionEmbeddings)
     }
-    let startCount = cache.count
+    // LongRoPE picks its factors per call from the sequence length; when that choice changes, the cached
+    // keys are recomputed with the new factors (transformers' Phi-3 drops its cache the same way).
+    let savedTokens = cache.tokens
+    let usesLong = rope.longInverseFrequencies != nil && end > rope.longThreshold
+    var run = tokens
+    var firstOutput = 0
+    if cache.count > 0, usesLong != cache.usesLongFactors {
+      run = savedTokens + tokens
+      firstOutput = savedTokens.count
+      cache.reset()
+    }
     let vocabulary = config.vocabularySize
     var result = [Float](repeating: 0, count: (allPositions ? tokens.count : 1) * vocabulary)
     let adapterSnapshot = adapterTable
-    cache.reserve(tokens.count)
+    let startCount = cache.count
+    cache.reserve(run.count)
     do throws(LanguageModelError) {
       var offset = 0
-      while offset < tokens.count {
-        let rows = min(prefillChunkSize, tokens.count - offset)
-        let chunk = Array(tokens[offset..<offset + rows])
-        let isLast = offset + rows == tokens.count
-        let state = try runChunk(chunk, cache: cache, lastPosition: end - 1, adapters: adapterSnapshot)
-        if allPositions {
+      while offset < run.count {
+        let rows = min(prefillChunkSize, run.count - offset)
+        let isLast = offset + rows == run.count
+        let state = try runChunk(run[offset..<offset + rows], cache: cache, lastPosition: end - 1, adapters: adapterSnapshot)
+        let hidden = config.hiddenSize
+        if allPositions, offset + rows > firstOutput {
+          let skip = max(0, firstOutput - offset)
+          let outRows = rows - skip
+          let outStart = offset + skip - firstOutput
           try result.withUnsafeMutableBufferPointer { (out) throws(LanguageModelError) in
-            let target = UnsafeMutableBufferPointer(rebasing: out[offset * vocabulary..<(offset + rows) * vocabulary])
-            try project(state, rows: rows, into: target, cache: cache, adapters: adapterSnapshot)
+            let target = UnsafeMutableBufferPointer(
+              rebasing: out[outStart * vocabulary..<(outStart + outRows) * vocabulary])
+            let source = UnsafeBufferPointer(rebasing: state[skip * hidden..<rows * hidden])
+            try project(source, rows: outRows, into: target, cache: cache, adapters: adapterSnapshot)
           }
-        } else if isLast {
-          let lastRow = UnsafeBufferPointer(rebasing: state[(rows - 1) * config.hiddenSize..<rows * config.hiddenSize])
+        } else if !allPositions, isLast {
+          let lastRow = UnsafeBufferPointer(rebasing: state[(rows - 1) * hidden..<rows * hidden])
           try result.withUnsafeMutableBufferPointer { (out) throws(LanguageModelError) in
             try project(lastRow, rows: 1, into: out, cache: cache, adapters: adapterSnapshot)
           }
         }
         offset += rows
       }
+      cache.usesLongFactors = usesLong
     } catch {
       cache.truncate(to: startCount)
       throw error
@@ -50,7 +67,7 @@ extension LanguageModel {
   /// Embeds `tokens`, runs every layer over them and advances the cache; returns the final hidden states
   /// (before the last norm) in the workspace.
   private func runChunk(
-    _ tokens: [Int], cache: KVCache, lastPosition: Int, adapters: [String: any LinearAdapter]
+    _ tokens: ArraySlice<Int>, cache: KVCache, lastPosition: Int, adapters: [String: any LinearAdapter]
   ) throws(LanguageModelError) -> UnsafeBufferPointer<Float> {
     let config = configuration
     let rows = tokens.count
@@ -66,7 +83,7 @@ extension LanguageModel {
       cache: cache, backend: backend, rope: rope, cos: UnsafeBufferPointer(cos), sin: UnsafeBufferPointer(sin),
       adapters: adapters)
     for block in blocks { try block.forward(state, rows: rows, context: context) }
-    cache.advance(by: rows)
+    cache.advance(with: tokens)
     return UnsafeBufferPointer(state)
   }
 
@@ -88,11 +105,11 @@ extension LanguageModel {
   }
 
   /// Looks up embedding rows (converted to float32) and applies Gemma's `sqrt(hidden_size)` scaling.
-  private func embed(_ tokens: [Int], into state: UnsafeMutableBufferPointer<Float>) {
+  private func embed(_ tokens: ArraySlice<Int>, into state: UnsafeMutableBufferPointer<Float>) {
     let hidden = configuration.hiddenSize
     let rowBytes = hidden * embedding.dtype.byteSize
     embedding.withUnsafeBytes { table in
-      for (row, token) in tokens.enumerated() {
+      for (row, token) in tokens.enumerated() {  // enumerated() counts from 0 on a slice
         let source = UnsafeRawBufferPointer(rebasing: table[token * rowBytes..<(token + 1) * rowBytes])
         let target = UnsafeMutableBufferPointer(rebasing: state[row * hidden..<(row + 1) * hidden])
         ElementConversion.load(source, as: embedding.dtype, into: target)
