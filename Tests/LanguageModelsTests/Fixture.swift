@@ -19,6 +19,9 @@ struct LanguageModelFixture {
   let logits: [Float]
   /// transformers' greedy continuation (empty for quantized fixtures).
   let greedy: [Int]
+  /// For bitsandbytes fixtures: the logits of the float32 model holding bitsandbytes' reference
+  /// dequantization of the weights.
+  let logitsDequantized: [Float]?
 
   init(_ name: String) throws {
     self.name = name
@@ -27,6 +30,7 @@ struct LanguageModelFixture {
     prompt = try reference.tensor(named: "prompt_ids")!.scalars(as: Int64.self).map { Int($0) }
     logits = try reference.tensor(named: "logits")!.floats()
     greedy = try reference.tensor(named: "greedy_ids")?.scalars(as: Int64.self).map { Int($0) } ?? []
+    logitsDequantized = try reference.tensor(named: "logits_dequantized")?.floats()
   }
 
   func load(threads: Int = 1, chunk: Int = 256, quantization: BitsAndBytesConfig? = nil) throws -> LanguageModel {
