@@ -15,7 +15,7 @@ struct QuantizedLoadingTests {
 
   /// transformers + bitsandbytes NF4 with double quantization on CPU. Against the float32 model holding
   /// bitsandbytes' reference dequantization only summation order differs (measured 1e-7); bitsandbytes'
-  /// own CPU kernels (0.50.2 on an AVX-512 host) differ from that reference by 6.7e-3 relative, which
+  /// own CPU kernels (0.50.2) differ from that reference by 6.7e-3 relative, which
   /// bounds the agreement with transformers' logits.
   @Test func bitsAndBytesNF4CheckpointMatchesTransformers() throws {
     let fixture = try LanguageModelFixture("bnb-nf4-dq")
