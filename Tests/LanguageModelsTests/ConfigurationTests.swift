@@ -32,7 +32,8 @@ struct ConfigurationTests {
   }
 
   @Test func ropeScalingAndRopeParametersAgree() throws {
-    let block = #""rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64"#
+    let block =
+      #""rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64"#
     let old = try Self.parse(#""rope_theta": 10000.0, "rope_scaling": {\#(block)}"#)
     let new = try Self.parse(#""rope_parameters": {\#(block), "rope_theta": 10000.0}"#)
     #expect(old.rope == new.rope)
@@ -68,19 +69,25 @@ struct ConfigurationTests {
   }
 
   @Test func unsupportedArchitectureListsTheSupportedOnes() {
-    #expect(throws: LanguageModelError.unsupportedArchitecture(
-      file: "config.json", found: "gpt2", supported: ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2"])) {
+    #expect(
+      throws: LanguageModelError.unsupportedArchitecture(
+        file: "config.json", found: "gpt2", supported: ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2"])
+    ) {
       try Self.parse("", type: "gpt2")
     }
   }
 
   @Test func badKeysNameTheKey() {
-    #expect(throws: LanguageModelError.invalidConfiguration(
-      file: "config.json", key: "hidden_size", reason: "expected an integer, found a string")) {
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: "config.json", key: "hidden_size", reason: "expected an integer, found a string")
+    ) {
       try ModelConfiguration(jsonText: #"{"model_type": "llama", "hidden_size": "x"}"#)
     }
-    #expect(throws: LanguageModelError.invalidConfiguration(
-      file: "config.json", key: "num_key_value_heads", reason: "3 does not divide num_attention_heads (4)")) {
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: "config.json", key: "num_key_value_heads", reason: "3 does not divide num_attention_heads (4)")
+    ) {
       try Self.parse(#""num_key_value_heads": 3"#.replacingOccurrences(of: "x", with: ""))
     }
     #expect(throws: LanguageModelError.self) {

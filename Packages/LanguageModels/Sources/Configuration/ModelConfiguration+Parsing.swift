@@ -77,7 +77,8 @@ extension ModelConfiguration {
     let layerTypes = try Self.layerTypes(
       reader: reader, architecture: architecture, layers: layers, slidingWindow: slidingWindow)
     if layerTypes.contains(.sliding), slidingWindow == nil {
-      throw .invalidConfiguration(file: file, key: "sliding_window", reason: "layer_types uses sliding attention but no window is set")
+      throw .invalidConfiguration(
+        file: file, key: "sliding_window", reason: "layer_types uses sliding attention but no window is set")
     }
     self.init(
       architecture: architecture,

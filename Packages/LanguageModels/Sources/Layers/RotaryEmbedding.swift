@@ -57,7 +57,9 @@ package struct RotaryEmbedding: Sendable {
       guard short.count == half, longFactors.count == half else {
         throw .invalidConfiguration(
           file: "config.json", key: "rope_scaling.short_factor",
-          reason: "short_factor and long_factor need \(half) entries (rotary dimension / 2), found \(short.count) and \(longFactors.count)")
+          reason:
+            "short_factor and long_factor need \(half) entries (rotary dimension / 2), found \(short.count) and \(longFactors.count)"
+        )
       }
       frequencies = (0..<half).map { 1 / (Float(short[$0]) * powers[$0]) }
       long = (0..<half).map { 1 / (Float(longFactors[$0]) * powers[$0]) }

@@ -100,15 +100,18 @@ final class Workspace {
     for buffer in buffers.values { buffer.deallocate() }
   }
 
-  /// A buffer of at least `count` floats, reused across calls (contents undefined).
-  func buffer(_ name: String, count: Int) -> UnsafeMutableBufferPointer<Float> {
-    if let existing = buffers[name], existing.count >= count {
-      return UnsafeMutableBufferPointer(rebasing: existing[0..<count])
-    }
+  /// The start of a buffer of at least `count` floats, reused across calls (contents undefined).
+  func pointer(_ name: String, count: Int) -> UnsafeMutablePointer<Float> {
+    if let existing = buffers[name], existing.count >= count, let start = existing.baseAddress { return start }
     buffers[name]?.deallocate()
-    let fresh = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
-    fresh.initialize(repeating: 0)
-    buffers[name] = fresh
-    return UnsafeMutableBufferPointer(rebasing: fresh[0..<count])
+    let start = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    start.initialize(repeating: 0, count: max(count, 1))
+    buffers[name] = UnsafeMutableBufferPointer(start: start, count: max(count, 1))
+    return start
+  }
+
+  /// A buffer of `count` floats, reused across calls (contents undefined).
+  func buffer(_ name: String, count: Int) -> UnsafeMutableBufferPointer<Float> {
+    UnsafeMutableBufferPointer(start: pointer(name, count: count), count: count)
   }
 }

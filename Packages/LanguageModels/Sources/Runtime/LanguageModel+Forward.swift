@@ -73,7 +73,8 @@ extension LanguageModel {
     let rows = tokens.count
     let hidden = config.hiddenSize
     let workspace = cache.workspace
-    let state = workspace.buffer("model.state", count: rows * hidden)
+    let stateStart = workspace.pointer("model.state", count: rows * hidden)
+    let state = UnsafeMutableBufferPointer(start: stateStart, count: rows * hidden)
     embed(tokens, into: state)
     let half = rope.rotaryDimension / 2
     let cos = workspace.buffer("rope.cos", count: rows * half)
@@ -82,7 +83,7 @@ extension LanguageModel {
     let context = ForwardContext(
       cache: cache, backend: backend, rope: rope, cos: UnsafeBufferPointer(cos), sin: UnsafeBufferPointer(sin),
       adapters: adapters)
-    for block in blocks { try block.forward(state, rows: rows, context: context) }
+    for block in blocks { try block.forward(stateStart, rows: rows, width: hidden, context: context) }
     cache.advance(with: tokens)
     return UnsafeBufferPointer(state)
   }
@@ -92,8 +93,11 @@ extension LanguageModel {
     _ states: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>, cache: KVCache,
     adapters: [String: any LinearAdapter]
   ) throws(LanguageModelError) {
-    let normed = cache.workspace.buffer("model.normed", count: rows * configuration.hiddenSize)
-    finalNorm.apply(states.baseAddress!, rows: rows, into: normed.baseAddress!)
+    let count = rows * configuration.hiddenSize
+    let normedStart = cache.workspace.pointer("model.normed", count: count)
+    let normed = UnsafeMutableBufferPointer(start: normedStart, count: count)
+    guard let statesStart = states.baseAddress else { return }
+    finalNorm.apply(statesStart, rows: rows, into: normedStart)
     try outputProjection.apply(UnsafeBufferPointer(normed), rows: rows, into: output, backend: backend)
     if let adapter = adapters[outputProjection.name] {
       adapter.addDelta(input: UnsafeBufferPointer(normed), rows: rows, output: output)

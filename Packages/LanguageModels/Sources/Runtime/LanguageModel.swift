@@ -111,10 +111,13 @@ public final class LanguageModel: Sendable {
       all.append(
         WeightStorage(format: embedding.dtype.rawValue, parameters: embedding.elementCount, bytes: embedding.byteCount))
     }
-    let norms = blocks.flatMap { block in
-      [block.inputNorm, block.postAttentionNorm, block.preFeedForwardNorm, block.postFeedForwardNorm,
-        block.attention.queryNorm, block.attention.keyNorm].compactMap { $0 }
-    } + [finalNorm]
+    let norms =
+      blocks.flatMap { block in
+        [
+          block.inputNorm, block.postAttentionNorm, block.preFeedForwardNorm, block.postFeedForwardNorm,
+          block.attention.queryNorm, block.attention.keyNorm,
+        ].compactMap { $0 }
+      } + [finalNorm]
     for norm in norms {
       all.append(WeightStorage(format: "float32", parameters: norm.scale.count, bytes: 4 * norm.scale.count))
     }
