@@ -77,6 +77,31 @@ struct QuantizedLoadingTests {
     #expect(relativeError(a, plain) < 0.5)
   }
 
+  /// A job (`quant.yaml`) with a format and rules quantizes at load as `bnb-patch` runs it: the rule keeps
+  /// layer 0's MLP in bfloat16 and stores layer 1's attention as int8.
+  @Test func quantizeAtLoadFollowsAJobsRules() async throws {
+    let fixture = try LanguageModelFixture("llama")
+    let output = Self.temporaryFolder("job")
+    defer { try? FileManager.default.removeItem(at: output) }
+    var job = QuantizationJob(model: fixture.directory, output: output)
+    job.format = "nf4"
+    job.rules = [
+      TensorRule(pattern: "model.layers.0.mlp.*", format: nil),
+      TensorRule(pattern: "model.layers.1.self_attn.*", format: "int8"),
+    ]
+    try await CheckpointPatcher(registry: try StandardRegistry.make()).quantizeModel(job)
+    let atLoad = try LanguageModel.load(directory: fixture.directory, quantizationJob: job, threads: 1)
+    let patched = try LanguageModel.load(directory: output, backend: atLoad.backend)
+    let footprint = atLoad.memoryFootprint()
+    #expect(footprint == patched.memoryFootprint())
+    #expect(footprint.parametersByFormat["int8"] == 4096 + 2048 + 2048 + 4096)
+    #expect(footprint.parametersByFormat["nf4"] == (4096 + 2048 + 2048 + 4096) + 3 * 8192)
+    #expect(footprint.parametersByFormat["bfloat16"] == 2 * 128 * 64 + 3 * 8192)
+    #expect(
+      try atLoad.logitsForAllPositions(for: fixture.prompt, cache: atLoad.makeCache())
+        == patched.logitsForAllPositions(for: fixture.prompt, cache: patched.makeCache()))
+  }
+
   /// Asking to quantize an already quantized checkpoint is refused with the file named.
   @Test func quantizingAQuantizedCheckpointIsRefused() throws {
     let fixture = try LanguageModelFixture("bnb-nf4-dq")

@@ -62,6 +62,26 @@ struct RuntimeConsistencyTests {
     #expect(relativeError(reused, fresh) <= 1e-5)
   }
 
+  /// A chat turn re-sends the conversation; only the part after the common prefix is computed.
+  @Test func keepCommonPrefixRunsOnlyTheNewTokens() throws {
+    let fixture = try LanguageModelFixture("gemma2")
+    let model = try fixture.load()
+    let cache = model.makeCache()
+    let first = fixture.prompt + fixture.greedy.prefix(4)
+    _ = try model.logits(for: first, cache: cache)
+    // The next turn shares the prompt, then diverges.
+    let second = fixture.prompt + [7, 8, 9]
+    let rest = cache.keepCommonPrefix(with: second)
+    #expect(Array(rest) == [7, 8, 9])
+    #expect(cache.count == fixture.prompt.count)
+    let reused = try model.logits(for: Array(rest), cache: cache)
+    let fresh = try model.logits(for: second, cache: model.makeCache())
+    #expect(relativeError(reused, fresh) <= 1e-5)
+    // Sending exactly what is cached keeps all but the last token, so there are logits to return.
+    #expect(Array(cache.keepCommonPrefix(with: second)) == [9])
+    #expect(cache.keepCommonPrefix(with: []).isEmpty)
+  }
+
   /// An adapter's delta lands on its projection's output.
   @Test func adapterAddsToItsProjection() throws {
     struct AddOne: LinearAdapter {

@@ -18,7 +18,7 @@ struct WeightSource {
   /// Weights to quantize at load: name → (format, parameters).
   let loadPlan: [String: (format: String, parameters: FormatParameters)]
 
-  init(directory: URL, registry: QuantRegistry, quantization: BitsAndBytesConfig?, backend: any KernelBackend)
+  init(directory: URL, registry: QuantRegistry, quantization: QuantizationJob?, backend: any KernelBackend)
     throws(LanguageModelError)
   {
     do {
@@ -39,9 +39,9 @@ struct WeightSource {
     storedFormats = formats
     companionKeys = companions
     var plan: [String: (format: String, parameters: FormatParameters)] = [:]
-    if let quantization {
-      let job = QuantizationJob(
-        model: directory, output: directory.appending(path: ".bnb-load-unused"), quantization: quantization)
+    if var job = quantization {
+      job.model = directory
+      job.output = directory.appending(path: ".bnb-load-unused")
       do {
         let (_, made) = try CheckpointPatcher(registry: registry).plan(job)
         for item in made.items {

@@ -56,6 +56,20 @@ public final class KVCache {
     tokens.removeLast(tokens.count - count)
   }
 
+  /// Keeps the longest stored prefix that `tokens` starts with (at most `tokens.count - 1` positions, so
+  /// at least one token is left to run) and returns the tokens still to run: a chat turn re-sends the
+  /// whole conversation and only the new part is computed.
+  ///
+  /// - Parameter tokens: The full token sequence of the next call.
+  /// - Returns: The suffix of `tokens` after the kept prefix.
+  public func keepCommonPrefix(with tokens: [Int]) -> ArraySlice<Int> {
+    var common = 0
+    let limit = min(count, tokens.count - 1)
+    while common < limit, self.tokens[common] == tokens[common] { common += 1 }
+    truncate(to: common)
+    return tokens[common...]
+  }
+
   /// Makes room for `positions` more positions.
   func reserve(_ positions: Int) {
     let needed = count + positions
