@@ -1,5 +1,4 @@
 import Foundation
-package import QuantCore
 
 /// The query/key/value projections: three linears, or Phi-3's one fused `qkv_proj`.
 package enum QKVProjection: Sendable {
@@ -86,41 +85,13 @@ package struct SelfAttention: Sendable {
 
     let mixedStart = workspace.pointer("attention.mixed", count: rows * queryWidth)
     let mixed = UnsafeMutableBufferPointer(start: mixedStart, count: rows * queryWidth)
-    let scores = workspace.buffer("attention.scores", count: start + rows)
-    let keys = UnsafePointer(cache.keys(layer: layer))
-    let values = UnsafePointer(cache.values(layer: layer))
-    let group = heads / keyValueHeads
-    for row in 0..<rows {
-      let position = start + row
-      let first = window.map { max(0, position - $0 + 1) } ?? 0
-      for head in 0..<heads {
-        let kvHead = head / group
-        let query = queriesStart + (row * heads + head) * headDimension
-        var maximum = -Float.infinity
-        for j in first...position {
-          let key = keys + j * kvWidth + kvHead * headDimension
-          var dot: Float = 0
-          for d in 0..<headDimension { dot += query[d] * key[d] }
-          var score = dot * scale
-          if let softcap { score = Foundation.tanh(score / softcap) * softcap }
-          scores[j] = score
-          maximum = max(maximum, score)
-        }
-        var sum: Float = 0
-        for j in first...position {
-          let e = Foundation.exp(scores[j] - maximum)
-          scores[j] = e
-          sum += e
-        }
-        let out = mixedStart + (row * heads + head) * headDimension
-        out.update(repeating: 0, count: headDimension)
-        for j in first...position {
-          let weight = scores[j] / sum
-          let value = values + j * kvWidth + kvHead * headDimension
-          for d in 0..<headDimension { out[d] += weight * value[d] }
-        }
-      }
-    }
+    let kernel = AttentionKernel(
+      heads: heads, keyValueHeads: keyValueHeads, headDimension: headDimension, scale: scale, softcap: softcap,
+      window: window)
+    kernel.run(
+      queries: UnsafePointer(queriesStart), keys: UnsafePointer(cache.keys(layer: layer)),
+      values: UnsafePointer(cache.values(layer: layer)), rows: rows, start: start, output: mixedStart,
+      workspace: workspace, threads: context.threads)
     try context.run(output, UnsafeBufferPointer(mixed), rows: rows, into: result)
   }
 }

@@ -1,5 +1,4 @@
 import Foundation
-package import QuantCore
 
 /// The gate/up projections: two linears, or Phi-3's fused `gate_up_proj` (`[gate | up]` per row).
 package enum GateUpProjection: Sendable {

@@ -1,3 +1,4 @@
+import CPUKernels
 import Foundation
 import QuantCore
 
@@ -82,10 +83,17 @@ extension LanguageModel {
     rope.tables(start: cache.count, count: rows, lastPosition: lastPosition, cos: cos, sin: sin)
     let context = ForwardContext(
       cache: cache, backend: backend, rope: rope, cos: UnsafeBufferPointer(cos), sin: UnsafeBufferPointer(sin),
-      adapters: adapters)
+      adapters: adapters, threads: attentionThreads)
     for block in blocks { try block.forward(stateStart, rows: rows, width: hidden, context: context) }
     cache.advance(with: tokens)
     return UnsafeBufferPointer(state)
+  }
+
+  /// Threads for attention: the CPU backend's setting (0: one per core), one per core for other backends.
+  var attentionThreads: Int {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    guard let cpu = backend as? CPUBackend else { return cores }
+    return cpu.threads > 0 ? cpu.threads : cores
   }
 
   /// Final norm, output projection and (Gemma 2) final soft-capping of `rows` hidden states.

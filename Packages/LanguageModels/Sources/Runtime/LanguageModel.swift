@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import QuantCore
 
 /// A decoder-only language model loaded from a model folder, run on a ``KernelBackend``.
