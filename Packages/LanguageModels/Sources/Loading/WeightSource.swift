@@ -84,12 +84,17 @@ struct WeightSource {
     guard let entry = input.checkpoint.entry(named: name) else {
       throw .missingTensor(file: weightsFile, tensor: name)
     }
+    guard [.float32, .float16, .bfloat16].contains(entry.dtype) else {
+      var reason = "dtype \(entry.dtype) (expected float32, float16 or bfloat16)"
+      if !entry.dtype.isFloatingPoint {
+        let method = input.configuration?["quantization_config"]?["quant_method"]?.stringValue
+        reason += "; it looks quantized by a format no installed plugin recognises"
+        if let method { reason += " (config.json quant_method '\(method)')" }
+      }
+      throw .unsupportedTensor(file: file(of: name), tensor: name, reason: reason)
+    }
     guard entry.shape == shape else {
       throw .shapeMismatch(file: file(of: name), tensor: name, expected: shape, found: entry.shape)
-    }
-    guard [.float32, .float16, .bfloat16].contains(entry.dtype) else {
-      throw .unsupportedTensor(
-        file: file(of: name), tensor: name, reason: "dtype \(entry.dtype) (expected float32, float16 or bfloat16)")
     }
     do {
       guard let tensor = try input.checkpoint.tensor(named: name) else {
