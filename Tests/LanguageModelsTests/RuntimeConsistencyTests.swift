@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModels
+import QuantCore
 import Testing
 
 /// The runtime agrees with itself: cached decoding, chunked prefill and thread counts do not change
@@ -60,6 +61,30 @@ struct RuntimeConsistencyTests {
     let reused = try model.logits(for: Array(fixture.greedy.prefix(3)), cache: cache)
     let fresh = try model.logits(for: fixture.prompt + fixture.greedy.prefix(3), cache: model.makeCache())
     #expect(relativeError(reused, fresh) <= 1e-5)
+  }
+
+  /// Half-precision caches take half the memory and stay close to the float32 cache; decoding through
+  /// them still equals a full forward pass with the same storage.
+  @Test(arguments: [DType.float16, .bfloat16])
+  func halfPrecisionCache(storage: DType) throws {
+    let fixture = try LanguageModelFixture("gemma2")
+    let model = try fixture.load()
+    let sequence = fixture.prompt + fixture.greedy
+    let exactCache = model.makeCache()
+    let exact = try model.logitsForAllPositions(for: sequence, cache: exactCache)
+    let cache = try model.makeCache(storage: storage)
+    let half = try model.logitsForAllPositions(for: sequence, cache: cache)
+    let error = relativeError(half, exact)
+    print("\(storage) cache: relative error \(error)")
+    #expect(error > 0 && error <= 2e-2)
+    #expect(cache.byteCount * 2 == exactCache.byteCount)
+    #expect(model.memoryFootprint(including: cache).cacheBytes == cache.byteCount)
+    let stepwise = try model.makeCache(storage: storage)
+    _ = try model.logits(for: fixture.prompt, cache: stepwise)
+    var last: [Float] = []
+    for token in fixture.greedy { last = try model.logits(for: [token], cache: stepwise) }
+    #expect(relativeError(last, Array(half.suffix(model.configuration.vocabularySize))) <= 1e-3)
+    #expect(throws: LanguageModelError.self) { try model.makeCache(storage: .int8) }
   }
 
   /// A chat turn re-sends the conversation; only the part after the common prefix is computed.

@@ -55,8 +55,7 @@ package struct SelfAttention: Sendable {
     let start = cache.count
     let queriesStart = workspace.pointer("attention.q", count: rows * queryWidth)
     let queries = UnsafeMutableBufferPointer(start: queriesStart, count: rows * queryWidth)
-    let keysOut = cache.keys(layer: layer) + start * kvWidth
-    let valuesOut = cache.values(layer: layer) + start * kvWidth
+    let (keysOut, valuesOut) = cache.newRows(layer: layer, rows: rows)
     let newKeys = UnsafeMutableBufferPointer(start: keysOut, count: rows * kvWidth)
     let newValues = UnsafeMutableBufferPointer(start: valuesOut, count: rows * kvWidth)
     switch qkv {
@@ -88,9 +87,9 @@ package struct SelfAttention: Sendable {
     let kernel = AttentionKernel(
       heads: heads, keyValueHeads: keyValueHeads, headDimension: headDimension, scale: scale, softcap: softcap,
       window: window)
+    let (keys, values) = cache.commit(layer: layer, rows: rows)
     kernel.run(
-      queries: UnsafePointer(queriesStart), keys: UnsafePointer(cache.keys(layer: layer)),
-      values: UnsafePointer(cache.values(layer: layer)), rows: rows, start: start, output: mixedStart,
+      queries: UnsafePointer(queriesStart), keys: keys, values: values, rows: rows, start: start, output: mixedStart,
       workspace: workspace, threads: context.threads)
     try context.run(output, UnsafeBufferPointer(mixed), rows: rows, into: result)
   }

@@ -69,11 +69,27 @@ public final class LanguageModel: Sendable {
   /// The adapters registered now.
   var adapterTable: [String: any LinearAdapter] { adapters.withLock { $0 } }
 
-  /// A new, empty cache for one sequence.
+  /// A new, empty cache for one sequence, storing float32 keys and values.
   public func makeCache() -> KVCache {
     KVCache(
       layerCount: configuration.layerCount, rowWidth: configuration.keyValueHeads * configuration.headDimension,
-      maximumPositions: configuration.maxPositionEmbeddings)
+      maximumPositions: configuration.maxPositionEmbeddings, storage: .float32)
+  }
+
+  /// A new, empty cache for one sequence storing keys and values as `storage`.
+  ///
+  /// - Parameter storage: `.float32` (exact), `.float16` or `.bfloat16` (half the memory; each key and
+  ///   value rounded once when stored).
+  /// - Returns: The cache.
+  /// - Throws: `LanguageModelError.invalidConfiguration` for other dtypes.
+  public func makeCache(storage: DType) throws(LanguageModelError) -> KVCache {
+    guard KVCache.storageTypes.contains(storage) else {
+      throw .invalidConfiguration(
+        file: "KVCache", key: "storage", reason: "\(storage) is not supported (supported: float32, float16, bfloat16)")
+    }
+    return KVCache(
+      layerCount: configuration.layerCount, rowWidth: configuration.keyValueHeads * configuration.headDimension,
+      maximumPositions: configuration.maxPositionEmbeddings, storage: storage)
   }
 
   /// Runs `tokens` after what `cache` holds and returns the logits of the last position.
