@@ -130,6 +130,14 @@ struct RuntimeConsistencyTests {
     #expect(throws: LanguageModelError.self) { try model.setAdapter(AddOne(), for: "model.layers.9.q_proj") }
   }
 
+  /// Loading reports each decoder layer.
+  @Test func loadingReportsProgress() throws {
+    let fixture = try LanguageModelFixture("phi3-default")
+    var seen: [[Int]] = []
+    _ = try LanguageModel.load(directory: fixture.directory, threads: 1) { seen.append([$0, $1]) }
+    #expect(seen == [[1, 2], [2, 2]])
+  }
+
   /// Weights by format, and the cache's storage.
   @Test func memoryFootprintCountsWeightsAndCache() throws {
     let fixture = try LanguageModelFixture("llama")
