@@ -95,6 +95,35 @@ struct BadInputTests {
     }
   }
 
+  @Test func missingFilesAreNamed() throws {
+    let noWeights = try Self.editedCopy(of: "llama") {
+      try FileManager.default.removeItem(at: $0.appending(path: "model.safetensors"))
+    }
+    defer { try? FileManager.default.removeItem(at: noWeights) }
+    do {
+      _ = try LanguageModel.load(directory: noWeights)
+      Issue.record("loaded a folder without weights")
+    } catch {
+      guard case .checkpoint(let file, let reason) = error else {
+        Issue.record("unexpected \(error)")
+        return
+      }
+      #expect(file.hasPrefix(noWeights.path) && reason.contains("model.safetensors"))
+    }
+    let noConfig = try Self.editedCopy(of: "llama") { try FileManager.default.removeItem(at: $0.appending(path: "config.json")) }
+    defer { try? FileManager.default.removeItem(at: noConfig) }
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: noConfig.appending(path: "config.json").path, key: "config.json", reason: "the file cannot be read")
+    ) { try LanguageModel.load(directory: noConfig) }
+  }
+
+  @Test func cacheOfAnotherModelIsRefused() throws {
+    let llama = try LanguageModelFixture("llama").load()
+    let mha = try LanguageModelFixture("llama-f32-mha").load()
+    #expect(throws: LanguageModelError.self) { try llama.logits(for: [1], cache: mha.makeCache()) }
+  }
+
   @Test func unsupportedArchitectureInFolder() throws {
     let folder = try Self.editedCopy(of: "llama") { folder in
       let url = folder.appending(path: "config.json")
