@@ -55,6 +55,16 @@ struct ConfigurationTests {
     #expect(config.attentionScale == 1.0 / 16)  // query_pre_attn_scalar 256 by default
   }
 
+  /// An explicit `null` turns a feature off instead of taking the architecture's default.
+  @Test func explicitNullOverridesDefaults() throws {
+    let mistral = try Self.parse(#""sliding_window": null"#, type: "mistral")
+    #expect(mistral.slidingWindow == nil && mistral.layerTypes == [.full, .full])
+    #expect(try Self.parse("", type: "mistral").slidingWindow == 4096)
+    let gemma = try Self.parse(
+      #""head_dim": 16, "final_logit_softcapping": null, "attn_logit_softcapping": null"#, type: "gemma2")
+    #expect(gemma.finalLogitSoftcap == nil && gemma.attentionLogitSoftcap == nil)
+  }
+
   @Test func qwenSlidingOnlyWhenEnabled() throws {
     #expect(try Self.parse(#""sliding_window": 8"#, type: "qwen2").slidingWindow == nil)
     let enabled = try Self.parse(#""sliding_window": 8, "use_sliding_window": true, "max_window_layers": 1"#, type: "qwen2")
