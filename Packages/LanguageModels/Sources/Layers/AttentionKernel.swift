@@ -60,13 +60,13 @@ struct AttentionKernel {
     var maximum = -Float.infinity
     for j in first...position {
       var score = dot(query, keys + j * kvWidth + kvOffset) * scale
-      if let softcap { score = Foundation.tanh(score / softcap) * softcap }
+      if let softcap { score = tanh(score / softcap) * softcap }
       scores[j] = score
       maximum = max(maximum, score)
     }
     var sum: Float = 0
     for j in first...position {
-      let e = Foundation.exp(scores[j] - maximum)
+      let e = exp(scores[j] - maximum)
       scores[j] = e
       sum += e
     }

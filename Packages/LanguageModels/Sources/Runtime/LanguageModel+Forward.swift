@@ -112,7 +112,7 @@ extension LanguageModel {
     }
     if let cap = configuration.finalLogitSoftcap {
       let capF = Float(cap)
-      for i in 0..<output.count { output[i] = Foundation.tanh(output[i] / capF) * capF }
+      for i in 0..<output.count { output[i] = tanh(output[i] / capF) * capF }
     }
   }
 
