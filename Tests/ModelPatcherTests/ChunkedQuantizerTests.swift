@@ -143,4 +143,19 @@ struct ChunkedQuantizerTests {
       #expect(unaligned == 4, "\(dtype) unaligned")
     }
   }
+
+  @Test func wideningIsExactForEveryHalfPattern() throws {
+    let patterns = (0...UInt16.max).map { $0 }
+    for bfloat16 in [false, true] {
+      let dtype: DType = bfloat16 ? .bfloat16 : .float16
+      let expected = try Tensor(dtype: dtype, shape: [patterns.count], bytes: patterns.withUnsafeBytes { Array($0) }).floats()
+      var widened = [Float](repeating: 0, count: patterns.count)
+      let found = patterns.withUnsafeBytes { bytes in
+        widened.withUnsafeMutableBufferPointer { HalfWidening.widen(bytes, bfloat16: bfloat16, into: $0) }
+      }
+      #expect(widened.map(\.bitPattern) == expected.map(\.bitPattern), "\(dtype)")
+      // Exponent all ones: 2 signs × 2^10 (float16) or 2^7 (bfloat16) mantissas.
+      #expect(found == (bfloat16 ? 256 : 2048), "\(dtype)")
+    }
+  }
 }

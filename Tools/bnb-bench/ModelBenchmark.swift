@@ -20,7 +20,7 @@ struct ModelBenchmark: ParsableCommand {
     abstract: "Time bnb-patch on a synthetic Llama-shaped fp16 checkpoint against reading it and writing its output.",
     discussion: """
       Build both tools in release mode first: swift build -c release --product bnb-patch --product bnb-bench
-      Example: nice .build/release/bnb-bench model --gigabytes 1 --formats nf4-dq,fp4,int8,fp8,blockwise8
+      Example: nice .build/release/bnb-bench model --gigabytes 1 --patch-formats nf4-dq,int8
       """)
 
   @Option(help: "Approximate size of the synthetic checkpoint in GB (decides the number of layers).")
@@ -41,27 +41,32 @@ struct ModelBenchmark: ParsableCommand {
   @Option(help: "Layers (0 = as many as --gigabytes allows, at least 1).")
   var layers = 0
 
+  // Names differ from the kernel benchmark's options (--formats, --threads, --json), which its parser
+  // would otherwise take.
   @Option(help: "Comma-separated formats: nf4-dq, nf4, fp4, int8, fp8, blockwise8.")
-  var formats = "nf4-dq,fp4,int8,fp8,blockwise8"
+  var patchFormats = "nf4-dq,fp4,int8,fp8,blockwise8"
 
   @Option(help: "The bnb-patch executable (default: the one next to this program).")
   var patch: String?
 
   @Option(help: "Tensors in flight for bnb-patch (0 = one per core).")
-  var threads = 0
+  var patchThreads = 0
 
   @Option(help: "Where the temporary folder goes (default: the system's temporary folder).")
   var folder: String?
 
+  @Flag(help: "Keep the temporary folder (the synthetic model and its job files) for profiling.")
+  var keep = false
+
   @Flag(help: "Print JSON instead of a table.")
-  var json = false
+  var reportJSON = false
 
   func run() throws {
     let patchTool = patch ?? URL(filePath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "bnb-patch").path
     guard FileManager.default.isExecutableFile(atPath: patchTool) else {
       throw ValidationError("no bnb-patch at \(patchTool); build it (swift build -c release --product bnb-patch) or pass --patch")
     }
-    let jobs = try list(formats).map { name throws(ValidationError) -> ModelBenchFormat in
+    let jobs = try list(patchFormats).map { name throws(ValidationError) -> ModelBenchFormat in
       guard let format = ModelBenchFormat(rawValue: name) else {
         throw ValidationError("unknown format '\(name)'; choose from \(ModelBenchFormat.allCases.map(\.rawValue))")
       }
@@ -69,7 +74,7 @@ struct ModelBenchmark: ParsableCommand {
     }
     let base = URL(filePath: folder ?? NSTemporaryDirectory()).appending(path: "bnb-bench-model-\(getpid())")
     try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: base) }
+    defer { if !keep { try? FileManager.default.removeItem(at: base) } }
     let shape = LlamaShape(
       hidden: hidden, intermediate: intermediate, keyValue: keyValue, vocabulary: vocabulary, layers: layers,
       gigabytes: gigabytes)
@@ -83,18 +88,18 @@ struct ModelBenchmark: ParsableCommand {
     for format in jobs {
       let output = base.appending(path: "out-\(format.rawValue)")
       let job = base.appending(path: "\(format.rawValue).yaml")
-      try Data(format.jobYAML(model: model, output: output, threads: threads).utf8).write(to: job)
+      try Data(format.jobYAML(model: model, output: output, threads: patchThreads).utf8).write(to: job)
       let run = try ChildProcess.run(patchTool, ["--config", job.path, "--quiet"])
       guard run.status == 0 else { throw ValidationError("bnb-patch failed (exit \(run.status)) for \(format.rawValue)") }
       let outputBytes = try DiskProbe.size(of: output)
-      try? FileManager.default.removeItem(at: output)
+      if !keep { try? FileManager.default.removeItem(at: output) }
       let writeSeconds = try DiskProbe.writeSeconds(bytes: outputBytes, at: base.appending(path: "write-probe"))
       report.results.append(
         ModelBenchResult(
           format: format.rawValue, seconds: run.seconds, outputBytes: outputBytes, writeSeconds: writeSeconds,
           peakResidentBytes: run.peakResidentBytes, inputBytes: inputBytes, readSeconds: report.readSeconds))
     }
-    if json {
+    if reportJSON {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       print(String(decoding: try encoder.encode(report), as: UTF8.self))

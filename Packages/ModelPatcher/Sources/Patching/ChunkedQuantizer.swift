@@ -75,7 +75,9 @@ struct ChunkedQuantizer {
       let step = stepRows * columns
       ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
     }
-    let buffer = ChunkBuffer(byteCount: (ranges.map(\.count).max() ?? 0) * source.dtype.byteSize)
+    let largest = ranges.map(\.count).max() ?? 0
+    let isHalf = source.dtype == .float16 || source.dtype == .bfloat16
+    let buffer = ChunkBuffer(byteCount: largest * source.dtype.byteSize, widening: isHalf ? largest : 0)
     var assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
     let parameters = plan.chunkParameters(job.parameters)
     var nonFinite = 0
@@ -123,10 +125,19 @@ struct ChunkedQuantizer {
   ) throws(ModelPatcherError) -> Tensor {
     let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer.memory[0..<(elements.count * source.dtype.byteSize)])
     try source.read(elements: elements, into: bytes)
-    if scan { found += NonFiniteScan.count(in: UnsafeRawBufferPointer(bytes), dtype: source.dtype) }
+    var dtype = source.dtype
+    var stored = UnsafeRawBufferPointer(bytes)
+    if scan, let floats = buffer.floats, dtype == .float16 || dtype == .bfloat16 {
+      // Half precision is widened here, with the NaN/infinity count in the same pass, so the format
+      // receives float32 and converts nothing (the bytes it writes are the same: widening is exact).
+      let destination = UnsafeMutableBufferPointer(rebasing: floats[0..<elements.count])
+      found += HalfWidening.widen(UnsafeRawBufferPointer(bytes), bfloat16: dtype == .bfloat16, into: destination)
+      (dtype, stored) = (.float32, UnsafeRawBufferPointer(destination))
+    } else if scan {
+      found += NonFiniteScan.count(in: UnsafeRawBufferPointer(bytes), dtype: dtype)
+    }
     do {
-      return try Tensor(
-        dtype: source.dtype, shape: shape, storage: TensorStorage(borrowing: UnsafeRawBufferPointer(bytes), release: nil))
+      return try Tensor(dtype: dtype, shape: shape, storage: TensorStorage(borrowing: stored, release: nil))
     } catch {
       throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
     }
@@ -157,13 +168,19 @@ struct ChunkedQuantizer {
   }
 }
 
-/// One chunk's worth of input bytes, reused for every chunk of a tensor.
+/// One chunk's worth of input bytes (and of float32 values when the input is half precision), reused
+/// for every chunk of a tensor.
 final class ChunkBuffer {
   let memory: UnsafeMutableRawBufferPointer
+  let floats: UnsafeMutableBufferPointer<Float>?
 
-  init(byteCount: Int) {
+  init(byteCount: Int, widening elements: Int = 0) {
     memory = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+    floats = elements > 0 ? .allocate(capacity: elements) : nil
   }
 
-  deinit { memory.deallocate() }
+  deinit {
+    memory.deallocate()
+    floats?.deallocate()
+  }
 }

@@ -93,14 +93,9 @@ public final class SafeTensorsWriter {
     defer { Platform.close(input) }
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 22, alignment: 64)
     defer { buffer.deallocate() }
-    var copied = 0
-    while copied < entry.byteCount {
-      let count = min(buffer.count, entry.byteCount - copied)
-      let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-      try Platform.readAll(input, into: chunk, at: file.header.dataStart + entry.start + copied, path: file.url.path)
-      try Platform.writeAll(scratch, UnsafeRawBufferPointer(chunk), path: url.path)
-      copied += count
-    }
+    try RangeCopy.append(
+      from: input, offset: file.header.dataStart + entry.start, to: scratch, count: entry.byteCount, buffer: buffer,
+      path: url.path)
     entries.append(
       SafeTensorsEntry(name: name, dtype: entry.dtype, shape: entry.shape, start: start, end: start + entry.byteCount))
   }
@@ -130,14 +125,8 @@ public final class SafeTensorsWriter {
       defer { buffer.deallocate() }
       for entry in placed {
         guard let original = originals[entry.name] else { continue }
-        var copied = 0
-        while copied < original.byteCount {
-          let count = min(buffer.count, original.byteCount - copied)
-          let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-          try Platform.readAll(source, into: chunk, at: original.start + copied, path: path)
-          try Platform.writeAll(fd, UnsafeRawBufferPointer(chunk), path: path)
-          copied += count
-        }
+        try RangeCopy.append(
+          from: source, offset: original.start, to: fd, count: original.byteCount, buffer: buffer, path: path)
       }
     }
     return SafeTensorsHeader(entries: placed, metadata: metadata, length: headerBytes.count - 8)
