@@ -50,7 +50,7 @@ let modules: [Module] = [
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.

@@ -12,8 +12,8 @@ struct ChunkAssembler {
   private let columns: Int
   /// The codes (packed 4-bit, 8-bit codes, int8 or fp8 values) of the whole tensor.
   private let data: OwnedBytes
-  /// Block absmax, row scales or tile multipliers, in order.
-  private var scales: [Float] = []
+  /// Block absmax, row scales or tile multipliers of the whole tensor, in order.
+  private var scales: [Float]
   private var code: [Float] = []
   private var quantType = ""
   private var name = ""
@@ -23,11 +23,71 @@ struct ChunkAssembler {
     self.shape = shape
     self.dtype = dtype
     self.format = format
-    count = shape.reduce(1, *)
-    columns = max(shape.last ?? 1, 1)
+    let count = shape.reduce(1, *)
+    let columns = max(shape.last ?? 1, 1)
+    let rows = count / columns
+    self.count = count
+    self.columns = columns
+    let scaleCount: Int
     switch plan {
-    case .codebook4Bit: data = OwnedBytes(byteCount: (count + 1) / 2)
-    default: data = OwnedBytes(byteCount: count)
+    case .whole: scaleCount = 0
+    case .codebook4Bit(let plan): scaleCount = BlockwiseCodebookQuantizer.blockCount(count, blocksize: plan.blocksize)
+    case .codebook8Bit(let blocksize, _): scaleCount = BlockwiseCodebookQuantizer.blockCount(count, blocksize: blocksize)
+    case .int8Rows: scaleCount = rows
+    case .float8(_, let tileRows, let tileColumns):
+      if let tileColumns {
+        scaleCount = (rows + tileRows - 1) / tileRows * ((columns + tileColumns - 1) / tileColumns)
+      } else {
+        scaleCount = rows
+      }
+    }
+    scales = [Float](repeating: 0, count: scaleCount)
+    if case .codebook4Bit = plan {
+      data = OwnedBytes(byteCount: (count + 1) / 2)
+    } else {
+      data = OwnedBytes(byteCount: count)
+    }
+  }
+
+  /// Where the scales of the chunk starting at element `start` begin.
+  private func scaleOffset(_ start: Int) -> Int {
+    switch plan {
+    case .whole: 0
+    case .codebook4Bit(let plan): start / plan.blocksize
+    case .codebook8Bit(let blocksize, _): start / blocksize
+    case .int8Rows: start / columns
+    case .float8(_, let tileRows, let tileColumns):
+      tileColumns.map { start / columns / tileRows * ((columns + $0 - 1) / $0) } ?? start / columns
+    }
+  }
+
+  private mutating func place(_ values: [Float], at start: Int) -> Bool {
+    let offset = scaleOffset(start)
+    guard offset + values.count <= scales.count else { return false }
+    scales.replaceSubrange(offset..<(offset + values.count), with: values)
+    return true
+  }
+
+  /// Encodes the chunk of elements `range` from its float32 `values` straight into the output buffers.
+  ///
+  /// - Returns: `false` when the encoder could not (the caller then quantizes the whole tensor).
+  mutating func encode(
+    _ values: UnsafeBufferPointer<Float>, at range: Range<Int>, with encoder: DirectEncoder, backend: any KernelBackend
+  ) -> Bool {
+    let data = self.data
+    let offset = scaleOffset(range.lowerBound)
+    return scales.withUnsafeMutableBufferPointer { scales in
+      encoder.encode(
+        values, at: range, columns: columns, data: data.memory, scales: scales, scaleOffset: offset, backend: backend)
+    }
+  }
+
+  /// Records the format's codebook and names, which the directly encoded chunks do not carry.
+  mutating func adopt(_ probe: QuantizedTensor) {
+    name = probe.format
+    switch probe.layout {
+    case .codebook4Bit(_, let state), .codebook8Bit(_, let state): (code, quantType) = (state.code, state.quantType)
+    default: break
     }
   }
 
@@ -41,33 +101,48 @@ struct ChunkAssembler {
         range.lowerBound % 2 == 0, packed.byteCount == (range.count + 1) / 2
       else { return false }
       copy(packed, to: range.lowerBound / 2)
-      scales.append(contentsOf: absmax)
       (code, quantType) = (state.code, state.quantType)
+      return place(absmax, at: range.lowerBound)
     case (.codebook8Bit(let blocksize, let codesDType), .codebook8Bit(let codes, let state)):
       guard state.blocksize == blocksize, codes.dtype == codesDType, case .plain(let absmax) = state.absmax,
         codes.byteCount == range.count
       else { return false }
       copy(codes, to: range.lowerBound)
-      scales.append(contentsOf: absmax)
       (code, quantType) = (state.code, state.quantType)
+      return place(absmax, at: range.lowerBound)
     case (.int8Rows, .int8Rowwise(let weights)):
       guard weights.outlierColumns.isEmpty, weights.values.byteCount == range.count,
         weights.rowScale.count == range.count / columns
       else { return false }
       copy(weights.values, to: range.lowerBound)
-      scales.append(contentsOf: weights.rowScale)
+      return place(weights.rowScale, at: range.lowerBound)
     case (.float8(let encoding, let tileRows, let tileColumns), .float8(let weights)):
       guard weights.encoding == encoding, weights.values.byteCount == range.count else { return false }
+      copy(weights.values, to: range.lowerBound)
       switch weights.scales {
-      case .rows(let values) where tileColumns == nil: scales.append(contentsOf: values)
+      case .rows(let values) where tileColumns == nil: return place(values, at: range.lowerBound)
       case .tiles(let rows, let found, let values) where rows == tileRows && found == tileColumns:
-        scales.append(contentsOf: values)
+        return place(values, at: range.lowerBound)
       default: return false
       }
-      copy(weights.values, to: range.lowerBound)
     default: return false
     }
-    return true
+  }
+
+  /// Whether the codes and scales assembled so far are exactly `tensor`'s (a plain, unnested layout).
+  func matches(_ tensor: QuantizedTensor) -> Bool {
+    let (codes, expectedScales): (Tensor, [Float])
+    switch tensor.layout {
+    case .codebook4Bit(let packed, let state):
+      guard case .plain(let absmax) = state.absmax else { return false }
+      (codes, expectedScales) = (packed, absmax)
+    case .int8Rowwise(let weights): (codes, expectedScales) = (weights.values, weights.rowScale)
+    default: return false
+    }
+    let sameCodes = codes.withUnsafeBytes { bytes in
+      bytes.count == data.memory.count && bytes.elementsEqual(UnsafeRawBufferPointer(data.memory))
+    }
+    return sameCodes && expectedScales.map(\.bitPattern) == scales.map(\.bitPattern)
   }
 
   private func copy(_ tensor: Tensor, to offset: Int) {

@@ -36,6 +36,8 @@ struct ChunkedQuantizer {
     var nonFinite: Int
     /// The chunks quantized (1 when the tensor was quantized whole).
     var chunks = 1
+    /// Whether the chunks were encoded straight into the output (``DirectEncoder``).
+    var direct = false
   }
 
   /// Quantizes `source` as `job` says.
@@ -47,21 +49,30 @@ struct ChunkedQuantizer {
     let count = shape.reduce(1, *)
     let columns = max(shape.last ?? 1, 1)
     let rows = count / columns
-    // The probe is one row: a tensor of one row, or of rows wider than the largest default chunk, runs whole.
+    // The probe is one row: a tensor of one row, of rows wider than the largest default chunk, or of another
+    // dtype than float32, float16 or bfloat16, runs whole.
     guard chunkElements > 0, count > chunkElements, shape.count >= 2, rows > 1,
+      [DType.float32, .float16, .bfloat16].contains(source.dtype),
       columns <= max(chunkElements, Self.defaultChunkElements)
     else {
       return try whole(source, job: job)
     }
-    let probeBuffer = ChunkBuffer(byteCount: columns * source.dtype.byteSize)
-    let probe = try chunk(source, elements: 0..<columns, shape: [1, columns], buffer: probeBuffer, job: job, scan: false)
-    let plan = try ChunkPlan.learn(
-      from: quantizeChunk(probe, job.parameters, job: job), parameters: job.parameters,
-      format: job.format,
+    let probeBuffer = ChunkBuffer(byteCount: columns * source.dtype.byteSize, widening: columns)
+    let probeRaw = try read(source, elements: 0..<columns, into: probeBuffer)
+    let probe = try tensor(probeRaw, dtype: source.dtype, shape: [1, columns], job: job)
+    let probeResult = try quantizeChunk(probe, job.parameters, job: job)
+    var plainProbe = probeResult
+    let plan = ChunkPlan.learn(
+      from: probeResult, parameters: job.parameters, format: job.format,
       quantizeAgain: { (parameters) throws(QuantError) in
-        try job.format.quantize(probe, parameters: parameters, backend: job.backend)
+        plainProbe = try job.format.quantize(probe, parameters: parameters, backend: job.backend)
+        return plainProbe
       })
     if case .whole = plan { return try whole(source, job: job) }
+    let probeValues = floats(probeRaw, dtype: source.dtype, nonFinite: 1, buffer: probeBuffer)
+    let direct = DirectEncoder.verified(
+      plan: plan, plainProbe: plainProbe, values: probeValues, sourceDType: source.dtype, parameters: job.parameters,
+      backend: job.backend)
     let ranges: [Range<Int>]
     let isRows: Bool
     switch plan.unit {
@@ -79,23 +90,41 @@ struct ChunkedQuantizer {
     let isHalf = source.dtype == .float16 || source.dtype == .bfloat16
     let buffer = ChunkBuffer(byteCount: largest * source.dtype.byteSize, widening: isHalf ? largest : 0)
     var assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
+    assembler.adopt(probeResult)
     let parameters = plan.chunkParameters(job.parameters)
+    // int8 rounds its input to float16 itself: it gets the chunk as stored; other formats get float32.
+    let passStored: Bool
+    if case .int8Rows = plan { passStored = true } else { passStored = false }
     var nonFinite = 0
     for (index, range) in ranges.enumerated() {
-      let chunkShape = isRows ? [range.count / columns, columns] : [range.count]
-      let tensor = try chunk(source, elements: range, shape: chunkShape, buffer: buffer, job: job, scan: true, found: &nonFinite)
+      let raw = try read(source, elements: range, into: buffer)
+      let found = NonFiniteScan.count(in: raw, dtype: source.dtype)
+      nonFinite += found
       if nonFinite > 0 && job.refuseNonFinite {
         // The message gives the whole tensor's count: the rest is scanned, not quantized.
         for rest in ranges[(index + 1)...] {
-          _ = try chunk(source, elements: rest, shape: [rest.count], buffer: buffer, job: job, scan: true, found: &nonFinite)
+          nonFinite += NonFiniteScan.count(in: try read(source, elements: rest, into: buffer), dtype: source.dtype)
         }
         throw .nonFiniteWeights(file: job.fileName, tensor: job.tensorName, count: nonFinite)
       }
-      let quantized = try quantizeChunk(tensor, parameters, job: job)
-      guard assembler.append(quantized, at: range) else { return try whole(source, job: job) }
+      let accepted: Bool
+      if let direct {
+        let values = floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)
+        accepted = assembler.encode(values, at: range, with: direct, backend: job.backend)
+      } else {
+        let chunkShape = isRows ? [range.count / columns, columns] : [range.count]
+        let input =
+          passStored
+          ? try tensor(raw, dtype: source.dtype, shape: chunkShape, job: job)
+          : try tensor(
+            UnsafeRawBufferPointer(floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)), dtype: .float32,
+            shape: chunkShape, job: job)
+        accepted = assembler.append(try quantizeChunk(input, parameters, job: job), at: range)
+      }
+      guard accepted else { return try whole(source, job: job) }
     }
     do {
-      return Result(tensor: try assembler.finish(), nonFinite: nonFinite, chunks: ranges.count)
+      return Result(tensor: try assembler.finish(), nonFinite: nonFinite, chunks: ranges.count, direct: direct != nil)
     } catch {
       throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
     }
@@ -111,33 +140,35 @@ struct ChunkedQuantizer {
     }
   }
 
-  /// Reads `elements` into `buffer` and views them as a tensor of `shape` (valid until the next read).
-  private func chunk(
-    _ source: some TensorChunkSource, elements: Range<Int>, shape: [Int], buffer: ChunkBuffer, job: Job, scan: Bool
-  ) throws(ModelPatcherError) -> Tensor {
-    var ignored = 0
-    return try chunk(source, elements: elements, shape: shape, buffer: buffer, job: job, scan: scan, found: &ignored)
-  }
-
-  private func chunk(
-    _ source: some TensorChunkSource, elements: Range<Int>, shape: [Int], buffer: ChunkBuffer, job: Job, scan: Bool,
-    found: inout Int
-  ) throws(ModelPatcherError) -> Tensor {
+  /// Reads `elements` into `buffer`; the bytes stay valid until the next read.
+  private func read(_ source: some TensorChunkSource, elements: Range<Int>, into buffer: ChunkBuffer)
+    throws(ModelPatcherError) -> UnsafeRawBufferPointer
+  {
     let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer.memory[0..<(elements.count * source.dtype.byteSize)])
     try source.read(elements: elements, into: bytes)
-    var dtype = source.dtype
-    var stored = UnsafeRawBufferPointer(bytes)
-    if scan, let floats = buffer.floats, dtype == .float16 || dtype == .bfloat16 {
-      // Half precision is widened here, with the NaN/infinity count in the same pass, so the format
-      // receives float32 and converts nothing (the bytes it writes are the same: widening is exact).
-      let destination = UnsafeMutableBufferPointer(rebasing: floats[0..<elements.count])
-      found += HalfWidening.widen(UnsafeRawBufferPointer(bytes), bfloat16: dtype == .bfloat16, into: destination)
-      (dtype, stored) = (.float32, UnsafeRawBufferPointer(destination))
-    } else if scan {
-      found += NonFiniteScan.count(in: UnsafeRawBufferPointer(bytes), dtype: dtype)
+    return UnsafeRawBufferPointer(bytes)
+  }
+
+  /// The chunk as float32: float32 input as read, half precision widened into `buffer` (exactly; chunks
+  /// with NaN or infinities keep their NaN payloads bit for bit).
+  private func floats(_ raw: UnsafeRawBufferPointer, dtype: DType, nonFinite: Int, buffer: ChunkBuffer)
+    -> UnsafeBufferPointer<Float>
+  {
+    let count = raw.count / dtype.byteSize
+    guard dtype == .float16 || dtype == .bfloat16, let floats = buffer.floats else {
+      return UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: count)
     }
+    let destination = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
+    HalfWidening.widen(raw, bfloat16: dtype == .bfloat16, exact: nonFinite > 0, into: destination)
+    return UnsafeBufferPointer(destination)
+  }
+
+  /// A tensor over `bytes` (valid while they are).
+  private func tensor(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], job: Job) throws(ModelPatcherError)
+    -> Tensor
+  {
     do {
-      return try Tensor(dtype: dtype, shape: shape, storage: TensorStorage(borrowing: stored, release: nil))
+      return try Tensor(dtype: dtype, shape: shape, storage: TensorStorage(borrowing: bytes, release: nil))
     } catch {
       throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
     }
@@ -174,7 +205,8 @@ final class ChunkBuffer {
   let memory: UnsafeMutableRawBufferPointer
   let floats: UnsafeMutableBufferPointer<Float>?
 
-  init(byteCount: Int, widening elements: Int = 0) {
+  /// Room for `byteCount` bytes as read, and for `elements` widened floats.
+  init(byteCount: Int, widening elements: Int) {
     memory = .allocate(byteCount: max(byteCount, 1), alignment: 64)
     floats = elements > 0 ? .allocate(capacity: elements) : nil
   }

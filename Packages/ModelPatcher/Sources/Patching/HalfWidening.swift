@@ -1,44 +1,30 @@
 import QuantCore
+import _CPUKernelsNative
 
-/// Widens float16 or bfloat16 to float32 and counts NaN and infinite values in the same pass.
+/// Widens float16 or bfloat16 to float32, exactly.
 enum HalfWidening {
-  /// Widens `source` (little-endian half-precision elements, 2-byte aligned for the fast loop) into
-  /// `destination` (one float per element) exactly.
+  private static let isa = ck_best_isa()
+
+  /// Widens `source` (little-endian half-precision elements) into `destination` (one float per element).
   ///
-  /// - Returns: The number of NaN or infinite elements.
-  static func widen(_ source: UnsafeRawBufferPointer, bfloat16: Bool, into destination: UnsafeMutableBufferPointer<Float>)
-    -> Int
-  {
+  /// The fast path is the CPU kernels' converter (F16C on x86-64), exact for every finite value and
+  /// infinity; `exact` selects a loop that also keeps every NaN's payload bit for bit (F16C quiets
+  /// signalling NaNs), as the formats' own conversion does, for chunks that hold NaN.
+  ///
+  /// - Parameters:
+  ///   - source: The elements.
+  ///   - bfloat16: Whether they are bfloat16 (else float16).
+  ///   - exact: Whether NaN payloads must be kept.
+  ///   - destination: One float per element.
+  static func widen(
+    _ source: UnsafeRawBufferPointer, bfloat16: Bool, exact: Bool, into destination: UnsafeMutableBufferPointer<Float>
+  ) {
     let count = destination.count
-    guard let base = source.baseAddress, count > 0 else { return 0 }
-    guard Int(bitPattern: base) % 2 == 0 else {
+    guard let base = source.baseAddress, let target = destination.baseAddress, count > 0 else { return }
+    if exact {
       ElementConversion.load(source, as: bfloat16 ? .bfloat16 : .float16, into: destination)
-      return NonFiniteScan.count(in: source, dtype: bfloat16 ? .bfloat16 : .float16)
+    } else {
+      ck_load_floats(isa, base, Int32(bfloat16 ? CK_BF16 : CK_F16), target, count)
     }
-    let halves = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt16.self), count: count)
-    let mask: UInt16 = bfloat16 ? 0x7F80 : 0x7C00
-    var found = 0
-    var start = 0
-    // Per stretch of at most 2^15 elements a 32-bit counter cannot overflow and stays in a vector register.
-    while start < count {
-      let end = min(start + (1 << 15), count)
-      var stretch: UInt32 = 0
-      if bfloat16 {
-        for index in start..<end {
-          let bits = halves[index]
-          destination[index] = Float(bitPattern: UInt32(bits) << 16)
-          stretch &+= bits & mask == mask ? 1 : 0
-        }
-      } else {
-        for index in start..<end {
-          let bits = halves[index]
-          destination[index] = HalfPrecision.float(float16Bits: bits)
-          stretch &+= bits & mask == mask ? 1 : 0
-        }
-      }
-      found += Int(stretch)
-      start = end
-    }
-    return found
   }
 }
