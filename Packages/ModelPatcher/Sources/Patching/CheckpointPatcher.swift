@@ -169,13 +169,13 @@ public struct CheckpointPatcher: Sendable {
       if case .quantize(let name, _) = item.action { format = name } else { format = nil }
       return PatchItem(
         name: item.name, elementCount: item.elementCount, inputBytes: item.byteCount,
-        workingBytes: TensorPipeline.workingBytes(
+        workingBytes: TensorPipeline.streamingWorkingBytes(
           elements: item.elementCount, storedBytes: item.byteCount, computed: item.action.isQuantized),
         format: format, quantizedBytes: nil, action: format ?? "kept")
     }
     let destination = PatchDestination(
       input: input.url, output: job.output, overwrite: job.overwrite, maximumShardSize: job.maximumShardSize,
-      threads: job.threads)
+      threads: job.threads, byteBudget: TensorPipeline.streamingByteBudget)
     return try await patch(
       patchItems, to: destination, events: events,
       configuration: { () throws(ModelPatcherError) in
