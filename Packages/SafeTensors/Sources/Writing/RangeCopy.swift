@@ -30,10 +30,12 @@ enum RangeCopy {
   ///   - destination: A file opened for writing (its position advances by `count`).
   ///   - count: The number of bytes.
   ///   - buffer: Scratch memory for the fallback copy.
-  ///   - path: The destination's path, for errors.
+  ///   - sourcePath: The source's path, for read errors.
+  ///   - path: The destination's path, for write errors.
   /// - Throws: `SafeTensorsError.io` on read or write failure.
   static func append(
-    from source: Int32, offset: Int, to destination: Int32, count: Int, buffer: UnsafeMutableRawBufferPointer, path: String
+    from source: Int32, offset: Int, to destination: Int32, count: Int, buffer: UnsafeMutableRawBufferPointer,
+    sourcePath: String, path: String
   ) throws(SafeTensorsError) {
     var copied = 0
     if let copyFileRange {
@@ -53,7 +55,7 @@ enum RangeCopy {
     while copied < count {
       let length = min(buffer.count, count - copied)
       let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-      try Platform.readAll(source, into: chunk, at: offset + copied, path: path)
+      try Platform.readAll(source, into: chunk, at: offset + copied, path: sourcePath)
       try Platform.writeAll(destination, UnsafeRawBufferPointer(chunk), path: path)
       copied += length
     }
