@@ -81,7 +81,7 @@ extension Interpreter {
     case "test":
       guard case .string(let text) = value else { return false }
       return Self.testNames.contains(text)
-    default: throw JinjaFailure("No test named '\(name)'.")
+    default: throw JinjaFailure("No test named '\(name)' found.")
     }
   }
 }
