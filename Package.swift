@@ -58,6 +58,8 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "SafeTensors", "QuantizedLinear", "CPUKernels", "ModelPatcher", "BitsAndBytes"],
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
+  // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
+  Module(name: "ChatTemplates"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
