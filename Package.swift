@@ -58,6 +58,8 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "SafeTensors", "QuantizedLinear", "CPUKernels", "ModelPatcher", "BitsAndBytes"],
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
+  // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
+  Module(name: "TextGeneration"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
