@@ -60,6 +60,8 @@ let modules: [Module] = [
   ),
   // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
   Module(name: "ChatTemplates"),
+  // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
+  Module(name: "TextGeneration"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
