@@ -14,6 +14,7 @@ extension Tokenizer {
         ids.append(token.id)
         continue
       }
+      if piece.isEmpty { continue }
       let atOrigin = piece.startIndex == whole.startIndex
       let normalized = normalizer.map { $0.normalize(String(piece)) } ?? String(piece)
       for (part, normalizedToken) in normalizedMatcher.split(normalized[...]) {
@@ -21,6 +22,7 @@ extension Tokenizer {
           ids.append(normalizedToken.id)
           continue
         }
+        if part.isEmpty { continue }
         let start = TextPiece(text: part, atOrigin: atOrigin && part.startIndex == normalized.startIndex)
         let pieces = preTokenizer?.preTokenize([start]) ?? [start]
         for piece in pieces { model.tokenize(piece.text, into: &ids) }

@@ -59,7 +59,8 @@ public struct Tokenizer: Sendable {
     _ = try root.object()
     self.configuration = configuration
     model = try BPE.make(try root.required("model"))
-    normalizer = try root["normalizer"].map { (node) throws(TokenizerError) in try Normalizer.make(node) }
+    let normalizer = try root["normalizer"].map { (node) throws(TokenizerError) in try Normalizer.make(node) }
+    self.normalizer = normalizer
     preTokenizer = try root["pre_tokenizer"].map { (node) throws(TokenizerError) in try PreTokenizer.make(node) }
     decoder = try root["decoder"].map { (node) throws(TokenizerError) in try Decoder.make(node) }
 
@@ -71,7 +72,8 @@ public struct Tokenizer: Sendable {
     for (key, id) in model.vocabulary { tokensByID[id] = key.string }
     var addedIDs: [TokenKey: Int] = [:]
     for token in added {
-      tokensByID[token.id] = token.content
+      // The Rust library keeps a `normalized` token in its normalized form (what `id_to_token` returns).
+      tokensByID[token.id] = token.normalized ? normalizer?.normalize(token.content) ?? token.content : token.content
       addedIDs[TokenKey(token.content)] = token.id
     }
     self.tokensByID = tokensByID
@@ -80,31 +82,16 @@ public struct Tokenizer: Sendable {
     let raw = added.filter { !$0.normalized }
     rawMatcher = AddedTokenMatcher(tokens: raw, patterns: raw.map(\.content))
     let normalizedTokens = added.filter(\.normalized)
-    let normalizer = normalizer
     normalizedMatcher = AddedTokenMatcher(
       tokens: normalizedTokens, patterns: normalizedTokens.map { normalizer?.normalize($0.content) ?? $0.content })
 
     let vocabulary = model.vocabulary
     let lookUp: (String) -> Int? = { addedIDs[TokenKey($0)] ?? vocabulary[TokenKey($0)] }
-    var processor = try root["post_processor"].map { (node) throws(TokenizerError) in
+    // transformers 5 (`PreTrainedTokenizerFast.from_pretrained`) ignores `add_bos_token`/`add_eos_token` of
+    // tokenizer_config.json: the post-processor of tokenizer.json alone decides (none: nothing is added).
+    postProcessor = try root["post_processor"].map { (node) throws(TokenizerError) in
       try PostProcessor.make(node, vocabulary: lookUp)
     }
-    // transformers replaces the post-processor when tokenizer_config.json states add_bos_token/add_eos_token,
-    // or when tokenizer.json has none (`update_post_processor`).
-    if configuration.addBOSToken != nil || configuration.addEOSToken != nil || processor == nil {
-      var items: [PostProcessor.TemplateItem] = []
-      if configuration.addBOSToken == true, let bos = configuration.bosToken {
-        guard let id = lookUp(bos) else { throw .unknownToken(file: file, key: "bos_token", token: bos) }
-        items.append(.special([id]))
-      }
-      items.append(.sequence)
-      if configuration.addEOSToken == true, let eos = configuration.eosToken {
-        guard let id = lookUp(eos) else { throw .unknownToken(file: file, key: "eos_token", token: eos) }
-        items.append(.special([id]))
-      }
-      processor = .template(items)
-    }
-    postProcessor = processor
   }
 
   // MARK: - Vocabulary

@@ -84,8 +84,11 @@ struct BPE: Sendable {
       guard let rightID = vocabulary[TokenKey(right)] else {
         throw TokenizerError.unknownToken(file: node.file, key: key, token: String(right))
       }
+      // The Rust library drops the prefix's length in bytes from the right part, unconditionally.
       var rightPart = right
-      if let prefix, rightPart.hasPrefix(prefix) { rightPart = rightPart.dropFirst(prefix.count) }
+      if let prefix, let cut = rightPart.utf8.index(rightPart.startIndex, offsetBy: prefix.utf8.count, limitedBy: rightPart.endIndex) {
+        rightPart = Substring(rightPart.utf8[cut...])
+      }
       let merged = String(left) + rightPart
       guard let mergedID = vocabulary[TokenKey(merged)] else { throw TokenizerError.unknownToken(file: node.file, key: key, token: merged) }
       let pairKey = UInt64(UInt32(truncatingIfNeeded: leftID)) << 32 | UInt64(UInt32(truncatingIfNeeded: rightID))

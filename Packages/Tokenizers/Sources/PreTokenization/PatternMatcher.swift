@@ -52,12 +52,20 @@ final class CompiledRegex: @unchecked Sendable {
     let found = expression.matches(in: string, range: NSRange(string.startIndex..., in: string))
     var result: [Range<String.Index>] = []
     result.reserveCapacity(found.count)
-    for match in found {
-      guard let range = Range(match.range, in: string) else { continue }
-      // Map back from the copy to the caller's indices through UTF-8 offsets.
-      let lower = string.utf8.distance(from: string.startIndex, to: range.lowerBound)
-      let upper = string.utf8.distance(from: string.startIndex, to: range.upperBound)
-      let base = text.startIndex
+    // `Range(_:in:)` would round to Character boundaries ("\r\n" is one Character); go through UTF-16 offsets,
+    // which fall on scalar boundaries, and back to the caller's indices through UTF-8 offsets.
+    let utf16 = string.utf16
+    var cursor = utf16.startIndex
+    var cursorOffset = 0
+    func index(atUTF16 offset: Int) -> String.Index {
+      cursor = utf16.index(cursor, offsetBy: offset - cursorOffset)
+      cursorOffset = offset
+      return cursor
+    }
+    let base = text.startIndex
+    for match in found where match.range.location != NSNotFound {
+      let lower = string.utf8.distance(from: string.startIndex, to: index(atUTF16: match.range.location))
+      let upper = string.utf8.distance(from: string.startIndex, to: index(atUTF16: match.range.location + match.range.length))
       result.append(text.utf8.index(base, offsetBy: lower)..<text.utf8.index(base, offsetBy: upper))
     }
     return result

@@ -80,7 +80,7 @@ indirect enum PreTokenizer: Sendable {
     switch self {
     case .byteLevel(let addPrefixSpace, let useRegex):
       var source = text
-      if addPrefixSpace && !text.hasPrefix(" ") { source = (" " + text)[...] }
+      if addPrefixSpace && text.utf8.first != UInt8(ascii: " ") { source = (" " + text)[...] }
       let parts = useRegex ? SplitBehavior.isolated.split(source, matches: Self.gpt2Matcher.matches(in: source)) : [source]
       for part in parts where !part.isEmpty {
         result.append(
@@ -93,7 +93,7 @@ indirect enum PreTokenizer: Sendable {
       let replacementScalar = replacement.unicodeScalars.first ?? "\u{2581}"
       for scalar in text.unicodeScalars { replaced.append(scalar == " " ? replacementScalar : scalar) }
       var string = String(replaced)
-      if !string.hasPrefix(replacement) && (scheme == .always || (scheme == .first && piece.atOrigin)) {
+      if !string.utf8.starts(with: replacement.utf8) && (scheme == .always || (scheme == .first && piece.atOrigin)) {
         string = replacement + string
       }
       let whole = string[...]
