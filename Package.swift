@@ -59,7 +59,7 @@ let modules: [Module] = [
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
   // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
-  Module(name: "Tokenizers"),
+  Module(name: "Tokenizers", testDependencies: ["bnb-tokenizer"]),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
