@@ -19,7 +19,7 @@ struct RealTemplateTests {
     let template = try ChatTemplate(source: try ChatFixtures.templateText(fixture["template"].stringValue ?? ""))
     let render = {
       try template.render(
-        messages: fixture["messages"].arrayValue, addGenerationPrompt: fixture["add_generation_prompt"].isTruthy,
+        orderedMessages: fixture["messages"].arrayValue, addGenerationPrompt: fixture["add_generation_prompt"].isTruthy,
         context: fixture["context"].dictionaryValue, now: ChatFixtures.date(fixture["now"].stringValue ?? ""))
     }
     if let expected = fixture["expected"].stringValue {
