@@ -50,3 +50,40 @@ struct RenderErrorTests {
     #expect(throws: JinjaJSONError.self) { try JinjaValue(json: "{} extra") }
   }
 }
+
+/// Hostile templates fail with an error instead of exhausting the stack.
+@Suite("Template limits")
+struct TemplateLimitTests {
+  @Test func endlessMacroRecursionFails() throws {
+    let template = try ChatTemplate(source: "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+    #expect(throws: ChatTemplateError.self) { try template.render(variables: [:]) }
+  }
+
+  @Test func boundedMacroRecursionWorks() throws {
+    let template = try ChatTemplate(
+      source: "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(10) }}")
+    #expect(try template.render(variables: [:]) == "10987654321")
+  }
+
+  @Test func deepNestingIsASyntaxError() {
+    let deep = String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(deep) }}") }
+    let blocks = String(repeating: "{% if 1 %}", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: blocks) }
+    let unary = String(repeating: "not ", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(unary) 1 }}") }
+    let negations = String(repeating: "-", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(negations)1 }}") }
+  }
+}
+
+extension TemplateLimitTests {
+  @Test func longOperatorChainsAreRefused() {
+    let chain = Array(repeating: "1", count: 5000).joined(separator: " + ")
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(chain) }}") }
+    let filters = "{{ 'a'" + String(repeating: " | upper", count: 5000) + " }}"
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: filters) }
+    let conditionals = "{{ " + String(repeating: "1 if x else ", count: 5000) + "2 }}"
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: conditionals) }
+  }
+}

@@ -23,7 +23,8 @@ public struct ChatTemplate: Sendable {
     let tokens = try Lexer.tokenize(bytes, map: map)
     var parser = Parser(tokens: tokens, map: map)
     nodes = try parser.parseTemplate()
-    try FilterCheck(known: Interpreter.filterNames, map: map).check(nodes)
+    var check = FilterCheck(known: Interpreter.filterNames, map: map)
+    try check.check(nodes)
   }
 
   /// Renders a conversation given as values (parsed JSON keeps each message's key order, which `tojson` shows).

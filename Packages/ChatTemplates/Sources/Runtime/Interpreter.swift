@@ -4,6 +4,9 @@ import Foundation
 struct Interpreter: Sendable {
   let map: SourceMap
   let now: Date
+  /// Macro calls in progress: a template that recurses without end fails instead of exhausting the stack.
+  let callDepth = CallDepth()
+  static let maximumCallDepth = 48
 
   func run(_ nodes: [Node], variables: [String: JinjaValue]) throws(ChatTemplateError) -> String {
     let globals = Scope(parent: nil, variables: Globals.functions(now: now))
@@ -167,6 +170,11 @@ struct Interpreter: Sendable {
     let interpreter = self
     return .callable(
       JinjaCallable(name: definition.name) { arguments in
+        guard interpreter.callDepth.value < Self.maximumCallDepth else {
+          throw JinjaFailure("maximum recursion depth exceeded (\(Self.maximumCallDepth) nested macro calls)")
+        }
+        interpreter.callDepth.value += 1
+        defer { interpreter.callDepth.value -= 1 }
         let macroScope = Scope(parent: scope)
         if arguments.positional.count > definition.parameters.count {
           throw JinjaFailure(

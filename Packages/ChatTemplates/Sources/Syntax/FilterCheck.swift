@@ -1,17 +1,35 @@
-/// jinja2 rejects an unknown filter when it compiles the template, even in a branch that never runs.
+/// Checks a parsed template before it runs: jinja2 rejects an unknown filter when it compiles the template, even
+/// in a branch that never runs; and trees deeper than `maximumDepth` (long operator chains build them without
+/// recursion in the parser) are refused so that rendering cannot exhaust the stack.
 struct FilterCheck {
   let known: Set<String>
   let map: SourceMap
+  static let maximumDepth = 128
+  private var depth = 0
 
-  func check(_ nodes: [Node]) throws(ChatTemplateError) {
+  init(known: Set<String>, map: SourceMap) {
+    self.known = known
+    self.map = map
+  }
+
+  mutating func check(_ nodes: [Node]) throws(ChatTemplateError) {
     for node in nodes { try check(node) }
+  }
+
+  private mutating func descend(_ offset: Int) throws(ChatTemplateError) {
+    depth += 1
+    guard depth <= Self.maximumDepth else {
+      throw .syntax(message: "template nested more than \(Self.maximumDepth) levels deep", location: map.location(offset))
+    }
   }
 
   private func fail(_ name: String, _ offset: Int) -> ChatTemplateError {
     .syntax(message: "No filter named '\(name)'.", location: map.location(offset))
   }
 
-  private func check(_ node: Node) throws(ChatTemplateError) {
+  private mutating func check(_ node: Node) throws(ChatTemplateError) {
+    try descend(0)
+    defer { depth -= 1 }
     switch node {
     case .text, .breakLoop, .continueLoop: return
     case .output(let expression): try check(expression)
@@ -42,12 +60,14 @@ struct FilterCheck {
     }
   }
 
-  private func check(_ arguments: Expression.Arguments) throws(ChatTemplateError) {
+  private mutating func check(_ arguments: Expression.Arguments) throws(ChatTemplateError) {
     for argument in arguments.positional { try check(argument) }
     for keyword in arguments.keywords { try check(keyword.value) }
   }
 
-  private func check(_ expression: Expression) throws(ChatTemplateError) {
+  private mutating func check(_ expression: Expression) throws(ChatTemplateError) {
+    try descend(expression.offset)
+    defer { depth -= 1 }
     switch expression.kind {
     case .literal, .name: return
     case .list(let items), .tuple(let items):
