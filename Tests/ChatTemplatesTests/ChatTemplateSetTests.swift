@@ -1,7 +1,7 @@
 import ChatTemplates
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Choosing the template of a model as transformers does: files first, then `tokenizer_config.json`,
 /// `default` or `tool_use` among named templates.

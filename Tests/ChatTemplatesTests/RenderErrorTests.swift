@@ -32,7 +32,8 @@ struct RenderErrorTests {
   }
 
   @Test func swiftDictionaryMessagesRender() throws {
-    let template = try ChatTemplate(source: "{% for m in messages %}{{ m.role }}:{{ m['content'] }};{% endfor %}{{ add_generation_prompt }}")
+    let template = try ChatTemplate(
+      source: "{% for m in messages %}{{ m.role }}:{{ m['content'] }};{% endfor %}{{ add_generation_prompt }}")
     let text = try template.render(messages: [["role": "user", "content": "hi"]], addGenerationPrompt: true)
     #expect(text == "user:hi;True")
   }
@@ -40,7 +41,9 @@ struct RenderErrorTests {
   @Test func jsonKeepsOrderAndPythonFormatting() throws {
     let value = try JinjaValue(json: #"{"z": 1, "a": [1.0, 2.5e-7, "é\n", null, true], "m": {}}"#)
     #expect(try value.pythonJSON() == #"{"z": 1, "a": [1.0, 2.5e-07, "é\n", null, true], "m": {}}"#)
-    #expect(try value.pythonJSON(ensureASCII: true, sortKeys: true) == #"{"a": [1.0, 2.5e-07, "\u00e9\n", null, true], "m": {}, "z": 1}"#)
+    #expect(
+      try value.pythonJSON(ensureASCII: true, sortKeys: true)
+        == #"{"a": [1.0, 2.5e-07, "\u00e9\n", null, true], "m": {}, "z": 1}"#)
     #expect(value.pythonRepr == #"{'z': 1, 'a': [1.0, 2.5e-07, 'é\n', None, True], 'm': {}}"#)
   }
 

@@ -87,7 +87,9 @@ public struct ChatTemplateSet: Sendable, Equatable {
   public func select(name: String? = nil, hasTools: Bool = false) throws(ChatTemplateError) -> String {
     let available = templates.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
     if let name {
-      guard let text = templates[name] else { throw .templateNotFound("no chat template named '\(name)'; available: \(available)") }
+      guard let text = templates[name] else {
+        throw .templateNotFound("no chat template named '\(name)'; available: \(available)")
+      }
       return text
     }
     if hasTools, let text = templates["tool_use"] { return text }

@@ -61,7 +61,8 @@ extension Interpreter {
       default: return value.number.map { .double($0) } ?? (argument(0, "default") ?? .double(0))
       }
     case "indent":
-      return .string(indent(value.pythonString, width: argument(0, "width") ?? .int(4), first: flag(1, "first"), blank: flag(2, "blank")))
+      return .string(
+        indent(value.pythonString, width: argument(0, "width") ?? .int(4), first: flag(1, "first"), blank: flag(2, "blank")))
     case "round":
       try value.failIfUndefined()
       guard let number = value.number else { throw JinjaFailure("type \(value.typeName) doesn't define __round__ method") }
@@ -104,7 +105,8 @@ extension Interpreter {
       order = order.enumerated().sorted { a, b in
         guard let less = keys[a.element].pythonLess(keys[b.element]), let greater = keys[b.element].pythonLess(keys[a.element])
         else {
-          failure = JinjaFailure("'<' not supported between instances of '\(keys[a.element].typeName)' and '\(keys[b.element].typeName)'")
+          failure = JinjaFailure(
+            "'<' not supported between instances of '\(keys[a.element].typeName)' and '\(keys[b.element].typeName)'")
           return a.offset < b.offset
         }
         if less == greater { return a.offset < b.offset }
@@ -135,7 +137,8 @@ extension Interpreter {
       guard var best = items.first else { return .undefined(hint: "No aggregated item, sequence was empty.") }
       for item in items.dropFirst() {
         let key = sortKey(try attributePathIfGiven(argument(1, "attribute"), of: item), caseSensitive: flag(0, "case_sensitive"))
-        let bestKey = sortKey(try attributePathIfGiven(argument(1, "attribute"), of: best), caseSensitive: flag(0, "case_sensitive"))
+        let bestKey = sortKey(
+          try attributePathIfGiven(argument(1, "attribute"), of: best), caseSensitive: flag(0, "case_sensitive"))
         guard let less = name == "min" ? key.pythonLess(bestKey) : bestKey.pythonLess(key) else {
           throw JinjaFailure("'<' not supported between instances of '\(key.typeName)' and '\(bestKey.typeName)'")
         }
@@ -182,7 +185,8 @@ extension Interpreter {
     case .int, .bool: return .int(value.integer ?? 0)
     case .double(let number): return number.isFinite ? .int(Int(number)) : fallback
     case .string(let text):
-      let trimmed = PythonStrings.strip(text, characters: nil, leading: true, trailing: true).replacingOccurrences(of: "_", with: "")
+      let trimmed = PythonStrings.strip(text, characters: nil, leading: true, trailing: true).replacingOccurrences(
+        of: "_", with: "")
       if let number = Int(trimmed, radix: base) { return .int(number) }
       if let number = Double(trimmed), number.isFinite, abs(number) < 9.2e18 { return .int(Int(number)) }
       return fallback
@@ -191,7 +195,8 @@ extension Interpreter {
   }
 
   private func indent(_ text: String, width: JinjaValue, first: Bool, blank: Bool) -> String {
-    let indention: String = if case .string(let prefix) = width { prefix } else { String(repeating: " ", count: width.integer ?? 4) }
+    let indention: String =
+      if case .string(let prefix) = width { prefix } else { String(repeating: " ", count: width.integer ?? 4) }
     var lines = PythonStrings.splitLines(text + "\n")
     var result: String
     if blank {
@@ -262,7 +267,9 @@ extension Interpreter {
         return found
       }
     }
-    guard case .string(let filter) = arguments.positional.first ?? .none else { throw JinjaFailure("map requires a filter argument") }
+    guard case .string(let filter) = arguments.positional.first ?? .none else {
+      throw JinjaFailure("map requires a filter argument")
+    }
     let rest = JinjaCallable.Arguments(positional: Array(arguments.positional.dropFirst()), keywords: arguments.keywords)
     return try items.map { try applyFilter(filter, to: $0, rest) }
   }

@@ -150,7 +150,10 @@ enum PythonStrings {
         } else {
           value = arguments.keyword(name)
         }
-        guard let value else { throw JinjaFailure("Replacement index \(name.isEmpty ? String(automatic - 1) : name) out of range for positional args tuple") }
+        guard let value else {
+          throw JinjaFailure(
+            "Replacement index \(name.isEmpty ? String(automatic - 1) : name) out of range for positional args tuple")
+        }
         result += value.pythonString
       } else if scalar == "}" {
         if scalars.first == "}" { scalars.removeFirst() }

@@ -206,7 +206,8 @@ extension Parser {
         switch token.kind {
         case .name(let name): expression = Expression(kind: .attribute(expression, name), offset: expression.offset)
         case .integer(let value):
-          expression = Expression(kind: .item(expression, Expression(kind: .literal(.int(value)), offset: token.offset)), offset: expression.offset)
+          expression = Expression(
+            kind: .item(expression, Expression(kind: .literal(.int(value)), offset: token.offset)), offset: expression.offset)
         default: throw error("expected name or number", at: token)
         }
       } else if isSymbol("[") {
