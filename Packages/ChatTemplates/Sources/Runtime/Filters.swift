@@ -69,13 +69,19 @@ extension Interpreter {
       let precision = argument(0, "precision")?.integer ?? 0
       let method = (argument(1, "method") ?? .string("common")).pythonString
       let scale = pow(10, Double(precision))
-      let rule: FloatingPointRoundingRule =
-        switch method {
-        case "ceil": .up
-        case "floor": .down
-        default: .toNearestOrEven
+      switch method {
+      case "ceil": return .double((number * scale).rounded(.up) / scale)
+      case "floor": return .double((number * scale).rounded(.down) / scale)
+      default:
+        // Python's round(): an int stays an int; a float is rounded from its exact binary value, half to even
+        // (printf's correctly rounded conversion does the same).
+        if let integer = value.integer, precision >= 0 { return .int(integer) }
+        if precision >= 0, precision <= 300, number.isFinite {
+          return .double(Double(String(format: "%.\(precision)f", number)) ?? number)
         }
-      return .double((number * scale).rounded(rule) / scale)
+        let rounded = (number * scale).rounded(.toNearestOrEven) / scale
+        return value.integer != nil ? .int(Int(rounded)) : .double(rounded)
+      }
     case "abs":
       switch value {
       case .int(let number): return .int(abs(number))

@@ -24,7 +24,7 @@ extension JinjaValue {
     case .dictionary(let dictionary):
       "{" + dictionary.pairs.map { Self.pythonQuoted($0.key) + ": " + $0.value.pythonRepr }.joined(separator: ", ") + "}"
     case .namespace(let namespace): "<Namespace " + JinjaValue.dictionary(namespace.attributes).pythonRepr + ">"
-    case .callable(let callable): "<function \(callable.name)>"
+    case .callable(let callable): callable.display
     }
   }
 

@@ -102,11 +102,14 @@ public struct JinjaCallable: Sendable {
   /// The name shown in error messages and by `str()`.
   public var name: String
   package var body: @Sendable (Arguments) throws -> JinjaValue
+  /// How `{{ f }}` prints it (Python's `repr`).
+  package var display: String
 
   /// A function named `name` that runs `body`.
   public init(name: String, body: @escaping @Sendable (Arguments) throws -> JinjaValue) {
     self.name = name
     self.body = body
+    display = "<function \(name)>"
   }
 }
 
