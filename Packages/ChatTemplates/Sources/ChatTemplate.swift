@@ -27,7 +27,12 @@ public struct ChatTemplate: Sendable {
     try check.check(nodes)
   }
 
-  /// Renders a conversation given as values (parsed JSON keeps each message's key order, which `tojson` shows).
+  /// Renders a conversation as transformers' `apply_chat_template(..., tokenize=False)` does.
+  ///
+  /// Beyond plain rendering this does what transformers does around the template: `tools` and `documents` are
+  /// always defined (`None` when not given), and a message with `reasoning_content`, `thinking` or `reasoning`
+  /// gets the first of them under both `thinking` and `reasoning_content`. Parsed JSON keeps each message's key
+  /// order, which `tojson` shows.
   ///
   /// - Parameters:
   ///   - orderedMessages: The conversation: dictionaries with `role`, `content` and whatever else the template reads.
@@ -41,9 +46,22 @@ public struct ChatTemplate: Sendable {
     orderedMessages: [JinjaValue], addGenerationPrompt: Bool, context: [String: JinjaValue] = [:], now: Date? = nil
   ) throws(ChatTemplateError) -> String {
     var variables = context
-    variables["messages"] = .array(orderedMessages)
+    variables["messages"] = .array(orderedMessages.map(Self.aliasingReasoning))
     variables["add_generation_prompt"] = .bool(addGenerationPrompt)
+    if variables["tools"] == nil { variables["tools"] = JinjaValue.none }
+    if variables["documents"] == nil { variables["documents"] = JinjaValue.none }
     return try render(variables: variables, now: now)
+  }
+
+  /// transformers' `_alias_reasoning_fields`: `{"thinking": r, **message, "reasoning_content": r}`.
+  static func aliasingReasoning(_ message: JinjaValue) -> JinjaValue {
+    guard case .dictionary(let fields) = message else { return message }
+    let names = ["reasoning_content", "thinking", "reasoning"]
+    guard let reasoning = names.lazy.compactMap({ fields[$0] }).first(where: { !$0.isNone }) else { return message }
+    var aliased = JinjaDictionary([("thinking", reasoning)])
+    for pair in fields.pairs { aliased[pair.key] = pair.value }
+    aliased["reasoning_content"] = reasoning
+    return .dictionary(aliased)
   }
 
   /// Renders a conversation given as Swift dictionaries.
