@@ -58,6 +58,8 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "SafeTensors", "QuantizedLinear", "CPUKernels", "ModelPatcher", "BitsAndBytes"],
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
+  // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
+  Module(name: "Tokenizers"),
   // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
   Module(name: "ChatTemplates"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
@@ -142,6 +144,12 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-tokenizer",
+    dependencies: ["Tokenizers", argumentParser],
+    path: "Tools/bnb-tokenizer",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-bench",
     dependencies: ["BitsAndBytes", argumentParser],
     path: "Tools/bnb-bench",
@@ -155,6 +163,7 @@ let package = Package(
   products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
+    .executable(name: "bnb-tokenizer", targets: ["bnb-tokenizer"]),
   ],
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
