@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A conversation to render, read from JSON: a list of messages, or an object with `messages` and optional
 /// `tools` and `documents` (the format `bnb-tokenizer render --messages` reads).
