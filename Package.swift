@@ -147,7 +147,7 @@ targets += [
   ),
   .executableTarget(
     name: "bnb-tokenizer",
-    dependencies: ["Tokenizers", argumentParser],
+    dependencies: ["Tokenizers", "ChatTemplates", argumentParser],
     path: "Tools/bnb-tokenizer",
     swiftSettings: swiftSettings
   ),
