@@ -60,6 +60,15 @@ let modules: [Module] = [
   ),
   // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
   Module(name: "TextGeneration"),
+  // `bnb-generate` and `bnb-chat` as a library (the executables are one line each).
+  Module(
+    name: "BNBGenerateKit",
+    dependencies: [
+      "LanguageModels", "TextGeneration", "BNBPatchKit", "BitsAndBytes", "ModelPatcher", "QuantCore", "SafeTensors",
+      argumentParser,
+    ],
+    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore"]
+  ),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
@@ -142,8 +151,20 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-generate",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-generate",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-chat",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-chat",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-bench",
-    dependencies: ["BitsAndBytes", argumentParser],
+    dependencies: ["BitsAndBytes", "LanguageModels", "ModelPatcher", argumentParser],
     path: "Tools/bnb-bench",
     swiftSettings: swiftSettings
   ),
@@ -155,6 +176,8 @@ let package = Package(
   products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
+    .executable(name: "bnb-generate", targets: ["bnb-generate"]),
+    .executable(name: "bnb-chat", targets: ["bnb-chat"]),
   ],
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
