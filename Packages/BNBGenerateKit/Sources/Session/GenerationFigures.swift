@@ -54,6 +54,7 @@ public struct GenerationFigures: Sendable, Equatable, Codable {
     self.peakResidentBytes = peakResidentBytes
   }
 
+  /// Reads figures from their JSON form (the rates are derived, not read).
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     prefillTokens = try container.decode(Int.self, forKey: .prefillTokens)
@@ -64,6 +65,7 @@ public struct GenerationFigures: Sendable, Equatable, Codable {
     peakResidentBytes = try container.decode(Int.self, forKey: .peakResidentBytes)
   }
 
+  /// Writes the figures and the derived rates with snake-case keys.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(prefillTokens, forKey: .prefillTokens)

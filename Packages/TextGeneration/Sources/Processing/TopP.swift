@@ -18,6 +18,7 @@ public struct TopP: LogitsProcessor {
     self.minTokensToKeep = minTokensToKeep
   }
 
+  /// Applies the processor to `logits` (see the type's description).
   public func process(_ logits: inout [Float], tokens: [Int]) {
     // Ascending by logit, equal logits by index: torch.sort leaves the order of ties unspecified, so among
     // tied tokens at the boundary transformers may remove others than these (the fixtures have no such ties).
