@@ -69,6 +69,8 @@ let modules: [Module] = [
     ],
     testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore"]
   ),
+  // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
+  Module(name: "Tokenizers"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
@@ -163,6 +165,12 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-tokenizer",
+    dependencies: ["Tokenizers", argumentParser],
+    path: "Tools/bnb-tokenizer",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-bench",
     dependencies: ["BitsAndBytes", "LanguageModels", "ModelPatcher", argumentParser],
     path: "Tools/bnb-bench",
@@ -178,6 +186,7 @@ let package = Package(
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
     .executable(name: "bnb-generate", targets: ["bnb-generate"]),
     .executable(name: "bnb-chat", targets: ["bnb-chat"]),
+    .executable(name: "bnb-tokenizer", targets: ["bnb-tokenizer"]),
   ],
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
