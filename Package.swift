@@ -71,6 +71,8 @@ let modules: [Module] = [
   ),
   // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
   Module(name: "Tokenizers"),
+  // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
+  Module(name: "ChatTemplates"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
