@@ -64,10 +64,11 @@ let modules: [Module] = [
   Module(
     name: "BNBGenerateKit",
     dependencies: [
-      "LanguageModels", "TextGeneration", "BNBPatchKit", "BitsAndBytes", "ModelPatcher", "QuantCore", "SafeTensors",
+      "LanguageModels", "TextGeneration", "Tokenizers", "ChatTemplates", "BNBPatchKit", "BitsAndBytes", "ModelPatcher",
+      "QuantCore", "SafeTensors",
       argumentParser,
     ],
-    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore"]
+    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
   ),
   // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
   Module(name: "Tokenizers"),
