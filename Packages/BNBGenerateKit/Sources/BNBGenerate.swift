@@ -14,12 +14,16 @@ public enum BNBGenerate {
   }
 
   /// Runs a program with the process's arguments and exits with its status. Ctrl-C stops the current
-  /// answer (in `bnb-chat`, not the program).
+  /// answer (in `bnb-chat`, not the program; `bnb-generate` ends with status 130 when nothing is generating).
   ///
   /// - Parameter program: Which program.
   public static func main(_ program: Program) async -> Never {
     let interrupt = InterruptFlag()
-    let sources = Interrupts.route { interrupt.set() }
+    // Ctrl-C during an answer stops it; otherwise bnb-generate ends (status 130) and bnb-chat keeps waiting
+    // for input (Ctrl-D or /quit leave).
+    let sources = Interrupts.route {
+      if !interrupt.set(), program == .generate { exit(GenerateExitStatus.cancelled.rawValue) }
+    }
     let status = await run(
       program, arguments: Array(CommandLine.arguments.dropFirst()), console: .standard, interrupt: interrupt,
       input: { Swift.readLine(strippingNewline: true) })

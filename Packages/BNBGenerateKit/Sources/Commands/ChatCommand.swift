@@ -60,7 +60,8 @@ struct ChatCommand: AsyncParsableCommand {
       case .unknownCommand(let name):
         console.write("unknown command \(name); commands: /reset, /system TEXT, /stats, /quit\n")
       case .message(let text):
-        context.interrupt.reset()
+        context.interrupt.answering(true)
+        defer { context.interrupt.answering(false) }
         do {
           let result = try await session.answer(
             text, isInterrupted: { context.interrupt.isSet }, onText: { console.write($0) })

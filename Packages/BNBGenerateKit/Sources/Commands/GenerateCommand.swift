@@ -67,6 +67,8 @@ struct GenerateCommand: AsyncParsableCommand {
       stopping: samplingOptions.stopping(for: model.configuration, extraEndOfSequence: codec?.endOfSequenceIDs ?? []))
     runner.keepPromptLogits = logitsOut != nil
     let streams = !json
+    context.interrupt.answering(true)
+    defer { context.interrupt.answering(false) }
     let result = try await runner.run(
       prompt: ids, decoder: codec?.makeStreamingDecoder() ?? AnyStreamingDecoder(SilentDecoder()),
       isInterrupted: { context.interrupt.isSet }, onText: { if streams { context.console.write($0) } })

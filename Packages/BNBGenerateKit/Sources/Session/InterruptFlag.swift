@@ -2,14 +2,24 @@ import QuantCore
 
 /// Set by Ctrl-C, polled between tokens: it ends the current answer, not the program.
 final class InterruptFlag: Sendable {
-  private let state = Locked(false)
+  private let state = Locked((requested: false, answering: false))
 
-  /// Whether Ctrl-C was pressed since the last ``reset()``.
-  var isSet: Bool { state.withLock { $0 } }
+  /// Whether Ctrl-C was pressed during the current answer.
+  var isSet: Bool { state.withLock { $0.requested } }
 
   /// Records a Ctrl-C.
-  func set() { state.withLock { $0 = true } }
+  ///
+  /// - Returns: Whether an answer was running to take it (otherwise the caller decides, e.g. exits).
+  @discardableResult
+  func set() -> Bool {
+    state.withLock {
+      $0.requested = true
+      return $0.answering
+    }
+  }
 
-  /// Forgets earlier Ctrl-Cs (before each answer).
-  func reset() { state.withLock { $0 = false } }
+  /// Marks the start of an answer (forgetting earlier Ctrl-Cs) or its end.
+  func answering(_ running: Bool) {
+    state.withLock { $0 = (requested: false, answering: running) }
+  }
 }
