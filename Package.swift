@@ -64,6 +64,16 @@ let modules: [Module] = [
   Module(name: "TextGeneration"),
   // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
   Module(name: "Tokenizers", testDependencies: ["bnb-tokenizer"]),
+  // `bnb-generate` and `bnb-chat` as a library (the executables are one line each).
+  Module(
+    name: "BNBGenerateKit",
+    dependencies: [
+      "LanguageModels", "TextGeneration", "Tokenizers", "ChatTemplates", "BNBPatchKit", "BitsAndBytes", "ModelPatcher",
+      "QuantCore", "SafeTensors",
+      argumentParser,
+    ],
+    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
+  ),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
@@ -146,6 +156,18 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-generate",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-generate",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-chat",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-chat",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-tokenizer",
     dependencies: ["Tokenizers", "ChatTemplates", argumentParser],
     path: "Tools/bnb-tokenizer",
@@ -153,7 +175,7 @@ targets += [
   ),
   .executableTarget(
     name: "bnb-bench",
-    dependencies: ["BitsAndBytes", argumentParser],
+    dependencies: ["BitsAndBytes", "LanguageModels", "ModelPatcher", argumentParser],
     path: "Tools/bnb-bench",
     swiftSettings: swiftSettings
   ),
@@ -165,6 +187,8 @@ let package = Package(
   products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
+    .executable(name: "bnb-generate", targets: ["bnb-generate"]),
+    .executable(name: "bnb-chat", targets: ["bnb-chat"]),
     .executable(name: "bnb-tokenizer", targets: ["bnb-tokenizer"]),
   ],
   dependencies: [
