@@ -12,6 +12,8 @@ public enum QLoRAError: Error, Sendable, Equatable, CustomStringConvertible {
   case adapterTensor(file: String, tensor: String, reason: String)
   /// An adapter configuration file is unreadable or inconsistent.
   case adapterConfiguration(file: String, reason: String)
+  /// The loss became NaN or infinite at an optimizer step (nothing was updated).
+  case nonFiniteLoss(step: Int)
   /// Reading or writing a file failed.
   case io(file: String, reason: String)
 
@@ -25,6 +27,7 @@ public enum QLoRAError: Error, Sendable, Equatable, CustomStringConvertible {
     case .quantized(let name, let reason): "frozen weight \(name): \(reason)"
     case .adapterTensor(let file, let tensor, let reason): "\(file): tensor \(tensor): \(reason)"
     case .adapterConfiguration(let file, let reason): "\(file): \(reason)"
+    case .nonFiniteLoss(let step): "the loss is not finite at step \(step); stopping (the last good checkpoint is kept)"
     case .io(let file, let reason): "\(file): \(reason)"
     }
   }
