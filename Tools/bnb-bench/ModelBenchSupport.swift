@@ -151,10 +151,11 @@ struct ChildProcess {
     #if canImport(Glibc)
       var pid: pid_t = 0
       let argv = ([path] + arguments).map { strdup($0) }
-      defer { argv.forEach { free($0) } }
+      defer { for argument in argv { free(argument) } }
       let start = DispatchTime.now().uptimeNanoseconds
-      let spawned = (argv + [nil]).withUnsafeBufferPointer { pointer in
-        posix_spawn(&pid, path, nil, nil, pointer.baseAddress!, environ)
+      let spawned = (argv + [nil]).withUnsafeBufferPointer { pointer -> Int32 in
+        guard let base = pointer.baseAddress else { return EINVAL }
+        return posix_spawn(&pid, path, nil, nil, base, environ)
       }
       guard spawned == 0 else { throw ValidationError("cannot start \(path): error \(spawned)") }
       var status: Int32 = 0
@@ -179,6 +180,8 @@ struct ChildProcess {
 /// One format's whole-model figures.
 struct ModelBenchResult: Codable {
   var format: String
+  /// `bnb-patch`, or `baseline` for the `--baseline-patch` executable.
+  var tool: String
   /// `bnb-patch` wall time.
   var seconds: Double
   var outputBytes: Int
@@ -191,10 +194,12 @@ struct ModelBenchResult: Codable {
   var ratioToReadWrite: Double
 
   init(
-    format: String, seconds: Double, outputBytes: Int, writeSeconds: Double, peakResidentBytes: Int?, inputBytes: Int,
+    format: String, tool: String, seconds: Double, outputBytes: Int, writeSeconds: Double, peakResidentBytes: Int?,
+    inputBytes: Int,
     readSeconds: Double
   ) {
     self.format = format
+    self.tool = tool
     self.seconds = seconds
     self.outputBytes = outputBytes
     self.writeSeconds = writeSeconds
@@ -220,13 +225,14 @@ struct ModelBenchReport: Codable {
     var lines = [
       "input \(fixed(Double(inputBytes) / 1e9, 3)) GB fp16, \(layers) layers, \(tensors) tensors; read \(fixed(readSeconds, 3)) s "
         + "(\(fixed(Double(inputBytes) / readSeconds / 1e9, 2)) GB/s); \(processors) cores, load \(fixed(loadAverage, 2))",
-      "format      bnb-patch s  input GB/s  output GB  write+fsync s  ratio to read+write  peak RSS MB",
+      "format      tool       seconds  input GB/s  output GB  write+fsync s  ratio to read+write  peak RSS MB",
     ]
     for result in results {
       let rss = result.peakResidentBytes.map { String($0 >> 20) } ?? "-"
       lines.append(
         result.format.padding(toLength: 12, withPad: " ", startingAt: 0)
-          + fixed(result.seconds, 3).leftPadded(11) + fixed(result.inputGigabytesPerSecond, 3).leftPadded(12)
+          + result.tool.padding(toLength: 9, withPad: " ", startingAt: 0) + fixed(result.seconds, 3).leftPadded(9)
+          + fixed(result.inputGigabytesPerSecond, 3).leftPadded(12)
           + fixed(Double(result.outputBytes) / 1e9, 3).leftPadded(11) + fixed(result.writeSeconds, 3).leftPadded(15)
           + fixed(result.ratioToReadWrite, 2).leftPadded(21) + rss.leftPadded(13))
     }
