@@ -143,12 +143,16 @@ enum DiskProbe {
 struct ChildProcess {
   var status: Int32
   var seconds: Double
-  /// Bytes, or `nil` where the platform does not report it for one child.
+  /// Bytes (on Linux at least this process's resident set when the child started), or `nil` where the
+  /// platform does not report it for one child.
   var peakResidentBytes: Int?
 
   /// Runs `path` with `arguments`, inheriting standard output and error, and waits for it.
   static func run(_ path: String, _ arguments: [String]) throws -> ChildProcess {
     #if canImport(Glibc)
+      // Linux hands the spawning process's peak RSS to the child at exec (vfork-style spawn): reset this
+      // process's peak to its current RSS first (`clear_refs` 5), so the child's figure is its own.
+      try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
       var pid: pid_t = 0
       let argv = ([path] + arguments).map { strdup($0) }
       defer { for argument in argv { free(argument) } }
