@@ -44,7 +44,8 @@ struct VerifyCommand: AsyncParsableCommand {
     } else {
       let rows = report.layers.map { layer in
         [
-          layer.name, layer.format, TextFormatting.scientific(layer.maxAbsoluteError), TextFormatting.scientific(layer.rmsError),
+          TextFormatting.terminalSafe(layer.name), layer.format, TextFormatting.scientific(layer.maxAbsoluteError),
+          TextFormatting.scientific(layer.rmsError),
           TextFormatting.decimal(layer.snrDecibels), TextFormatting.decimal(layer.cosine, 6), layer.passed ? "ok" : "FAIL",
         ]
       }
@@ -59,7 +60,7 @@ struct VerifyCommand: AsyncParsableCommand {
       throw CommandFailure(
         status: .verificationFailed,
         message: "verification failed for \(failed.count) tensor\(failed.count == 1 ? "" : "s"): "
-          + failed.prefix(5).joined(separator: ", ") + (failed.count > 5 ? ", …" : ""))
+          + failed.prefix(5).map { TextFormatting.terminalSafe($0) }.joined(separator: ", ") + (failed.count > 5 ? ", …" : ""))
     }
   }
 }

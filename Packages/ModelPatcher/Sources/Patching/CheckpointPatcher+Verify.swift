@@ -96,6 +96,7 @@ extension CheckpointPatcher {
       quantized: quantized.path, original: original.path, thresholds: thresholds, layers: [], identicalPlainTensors: 0,
       changedPlainTensors: [])
     for item in checkpoint.items {
+      FaultInjection.pause(at: "verify")
       guard let originalTensor = try? reference.checkpoint.tensor(named: item.name) else {
         throw .invalidInput(file: original.path, tensor: item.name, message: "the original has no tensor of this name")
       }
