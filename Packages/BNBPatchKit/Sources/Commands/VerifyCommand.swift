@@ -53,10 +53,11 @@ struct VerifyCommand: AsyncParsableCommand {
         TextFormatting.table(["layer", "format", "max abs", "rms", "snr dB", "cosine", ""], rows, rightAligned: [2, 3, 4, 5]))
       console.write(
         "\(report.layers.count) quantized layers, \(report.layers.filter { !$0.passed }.count) beyond thresholds; "
-          + "\(report.identicalPlainTensors) plain tensors identical, \(report.changedPlainTensors.count) changed\n")
+          + "\(report.identicalPlainTensors) plain tensors identical, \(report.changedPlainTensors.count) changed, "
+          + "\(report.missingTensors.count) missing\n")
     }
     if !report.passed {
-      let failed = report.layers.filter { !$0.passed }.map(\.name) + report.changedPlainTensors
+      let failed = report.layers.filter { !$0.passed }.map(\.name) + report.changedPlainTensors + report.missingTensors
       throw CommandFailure(
         status: .verificationFailed,
         message: "verification failed for \(failed.count) tensor\(failed.count == 1 ? "" : "s"): "
