@@ -34,8 +34,8 @@ public enum ParameterKind: Sendable, Equatable {
     case .integerRange(let range):
       let expected =
         range.upperBound == Int.max
-          ? (range.lowerBound == 1 ? "a positive integer" : "an integer of at least \(range.lowerBound)")
-          : "an integer from \(range.lowerBound) to \(range.upperBound)"
+        ? (range.lowerBound == 1 ? "a positive integer" : "an integer of at least \(range.lowerBound)")
+        : "an integer from \(range.lowerBound) to \(range.upperBound)"
       guard let int = value.intValue, range.contains(int) else { return (expected, []) }
       return nil
     case .number:
@@ -43,7 +43,7 @@ public enum ParameterKind: Sendable, Equatable {
     case .numberRange(let range):
       let expected =
         range.upperBound == .greatestFiniteMagnitude
-          ? "a finite number of at least \(range.lowerBound)" : "a number from \(range.lowerBound) to \(range.upperBound)"
+        ? "a finite number of at least \(range.lowerBound)" : "a number from \(range.lowerBound) to \(range.upperBound)"
       guard let number = value.doubleValue, number.isFinite, range.contains(number) else { return (expected, []) }
       return nil
     case .string(let allowed):
