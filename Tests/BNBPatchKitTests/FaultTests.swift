@@ -32,11 +32,12 @@ struct FaultTests {
     private let errorPipe = Pipe()
     private(set) var error = ""
 
-    init(_ arguments: [String], pauseAt point: String? = nil) throws {
+    init(_ arguments: [String], pauseAt point: String? = nil, resumeWhen resumeFile: URL? = nil) throws {
       process.executableURL = try #require(FaultTests.binary, "bnb-patch was not built beside the tests")
       process.arguments = arguments
       var environment = ProcessInfo.processInfo.environment
       environment["BNB_PATCH_TEST_PAUSE"] = point
+      environment["BNB_PATCH_TEST_RESUME"] = resumeFile?.path
       process.environment = environment
       process.standardOutput = FileHandle.nullDevice
       process.standardError = errorPipe
@@ -182,6 +183,26 @@ struct FaultTests {
       #expect(try workspace.names() == ["job.yaml", "out"])
       #expect(try workspace.outputIsWhole())
     }
+  }
+
+  @Test("an input truncated while quantize reads it: exit 66 naming the tensor, nothing left", .enabled(if: binary != nil))
+  func inputTruncatedWhileRead() throws {
+    let workspace = try Workspace()
+    defer { workspace.remove() }
+    let model = workspace.folder.appending(path: "model")
+    try FileManager.default.copyItem(at: TestFiles.tinyLlama, to: model)
+    let resume = workspace.folder.appending(path: "resume")
+    let yaml = "model: model\noutput: out\nformat: nf4\n"
+    try Data(yaml.utf8).write(to: workspace.folder.appending(path: "job.yaml"))
+    let truncated = try Run(["--config", workspace.job, "--quiet"], pauseAt: "staged", resumeWhen: resume)
+    #expect(truncated.waitForPause())
+    let weights = try FileHandle(forWritingTo: model.appending(path: "model.safetensors"))
+    try weights.truncate(atOffset: 20_000)
+    try weights.close()
+    try Data().write(to: resume)
+    #expect(truncated.finish() == 66, "\(truncated.error)")
+    #expect(truncated.error.contains("unexpected end of file"), "\(truncated.error)")
+    #expect(try workspace.names() == ["job.yaml", "model", "resume"])
   }
 
   @Test("of concurrent runs on one output, one writes it and the others exit 73", .enabled(if: binary != nil))

@@ -3,8 +3,9 @@ import Foundation
 /// Deterministic pause points for the fault tests (`Tests/BNBPatchKitTests/FaultTests.swift`): with the
 /// environment variable `BNB_PATCH_TEST_PAUSE` set to a point's name, the process writes
 /// `bnb-patch: paused at NAME` to standard error when it reaches that point and waits there until its task
-/// is cancelled (or the process is killed), so a test can signal or kill it in a known state instead of
-/// guessing with timers. Without the variable every call returns at once.
+/// is cancelled, the process is killed, or the file named by `BNB_PATCH_TEST_RESUME` appears (then it goes
+/// on), so a test can signal, kill or change the input in a known state instead of guessing with timers.
+/// Without the variable every call returns at once.
 ///
 /// Points: `plan` (tensors being planned, nothing written), `staged` (staging folder created, no tensor
 /// written), `commit` (output complete in staging, not yet moved into place), `replace` (with overwrite:
@@ -12,6 +13,7 @@ import Foundation
 /// (comparing or listing tensors).
 package enum FaultInjection {
   private static let point = ProcessInfo.processInfo.environment["BNB_PATCH_TEST_PAUSE"]
+  private static let resumeFile = ProcessInfo.processInfo.environment["BNB_PATCH_TEST_RESUME"]
 
   /// Pauses at `name` when the tests asked for it.
   ///
@@ -19,6 +21,8 @@ package enum FaultInjection {
   package static func pause(at name: String) {
     guard point == name else { return }
     FileHandle.standardError.write(Data("bnb-patch: paused at \(name)\n".utf8))
-    while !Task.isCancelled { Thread.sleep(forTimeInterval: 0.005) }
+    while !Task.isCancelled && !(resumeFile.map { FileManager.default.fileExists(atPath: $0) } ?? false) {
+      Thread.sleep(forTimeInterval: 0.005)
+    }
   }
 }
