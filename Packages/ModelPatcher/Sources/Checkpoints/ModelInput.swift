@@ -44,6 +44,13 @@ public struct ModelInput: Sendable {
     } else {
       names = []
       try ModelInput.requireRegularFile(url)
+      if url.lastPathComponent.hasSuffix(".index.json") {
+        let folder = url.deletingLastPathComponent()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".safetensors")
+        {
+          try ModelInput.requireRegularFile(folder.appending(path: name))
+        }
+      }
     }
     do {
       checkpoint = try SafeTensorsCheckpoint(contentsOf: url)
