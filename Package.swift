@@ -50,7 +50,8 @@ let modules: [Module] = [
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative", "_ModelPatcherNative"],
+    testDependencies: ["FormatConformance", "BitsAndBytes"]),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
   // Decoder-only language models (Llama, Mistral, Qwen2/3, Phi-3, Gemma 2) on the layers and backends.
   Module(
@@ -124,6 +125,8 @@ var targets: [Target] = modules.flatMap { module -> [Target] in
 targets += [
   // Hand-written SIMD kernels (AVX2/FMA/F16C chosen at run time, NEON on arm64). No API of its own.
   .target(name: "_CPUKernelsNative", path: "Packages/CPUKernels/Native"),
+  // No-replace rename and process checks for ModelPatcher's output transactions (renameat2, renamex_np).
+  .target(name: "_ModelPatcherNative", path: "Packages/ModelPatcher/Native"),
   // Fixtures and helpers shared by every test target (seeded random data comes from FormatConformance).
   .target(
     name: "TestSupport",
