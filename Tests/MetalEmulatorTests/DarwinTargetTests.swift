@@ -5,7 +5,9 @@ import Testing
 /// The macOS side of the emulator, checked from any host: the translated test kernels and the
 /// runtime's context switch compile for macOS (Mach-O sections, Apple's symbol prefix) and AArch64
 /// Linux. Nothing here links or runs: no Apple SDK is needed, so Linux CI runs it.
-@Suite("Emulator cross-target compilation")
+@Suite(
+  "Emulator cross-target compilation",
+  .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
 struct DarwinTargetTests {
   static let kernelFiles = ["features.metal", "buggy.metal"]
 

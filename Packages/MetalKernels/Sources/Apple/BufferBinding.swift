@@ -47,19 +47,15 @@
       }
     }
 
-    /// A buffer holding a copy of `values`.
+    /// A pooled buffer holding a copy of `bytes` (activations, bias), bound at offset 0.
     ///
-    /// - Parameter values: float32 values.
-    /// - Returns: The buffer, bound at offset 0.
+    /// - Parameter bytes: The data.
+    /// - Returns: The buffer; give it back to ``pool`` after the command buffer completes.
     /// - Throws: `QuantError.invalidState` when Metal cannot allocate the buffer.
-    func boundBuffer(copying values: [Float]) throws(QuantError) -> BoundBuffer {
-      guard !values.isEmpty else { return BoundBuffer(buffer: placeholder, offset: 0) }
-      let made = values.withUnsafeBytes { raw -> MTLBuffer? in
-        guard let start = raw.baseAddress else { return nil }
-        return device.makeBuffer(bytes: start, length: raw.count, options: .storageModeShared)
-      }
-      guard let buffer = made else { throw .invalidState("cannot allocate a \(values.count * 4)-byte Metal buffer") }
-      return BoundBuffer(buffer: buffer, offset: 0)
+    func staged(_ bytes: UnsafeRawBufferPointer) throws(QuantError) -> MTLBuffer {
+      let buffer = try pool.take(max(bytes.count, 16))
+      if let start = bytes.baseAddress, bytes.count > 0 { buffer.contents().copyMemory(from: start, byteCount: bytes.count) }
+      return buffer
     }
   }
 
