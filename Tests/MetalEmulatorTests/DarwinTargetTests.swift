@@ -32,6 +32,15 @@ struct DarwinTargetTests {
     try EmulatorCrossCheck.compileContextSwitch(triple: triple)
   }
 
+  @Test("kernels translated for ELF do not compile for macOS (the section name the check guards)")
+  func elfSectionRejectedOnMacOS() throws {
+    let directory = try #require(Bundle.module.url(forResource: "Kernels", withExtension: nil))
+    #expect(throws: MetalEmulatorError.self) {
+      try EmulatorCrossCheck.compileKernels(
+        sources: [directory.appendingPathComponent("features.metal")], triple: "arm64-apple-macos15", objectFormat: .elf)
+    }
+  }
+
   @Test("errors of a cross-target compile are reported: the check is not vacuous")
   func detectsErrors() throws {
     let directory = try #require(Bundle.module.url(forResource: "Kernels", withExtension: nil))

@@ -15,7 +15,8 @@ package=$(basename "$root" | tr -c 'A-Za-z0-9_\n' '_')
 swiftc -emit-module -module-name Metal -parse-as-library "$here/AppleTypeCheck/Metal.swift" -o "$work/Metal.swiftmodule"
 # A resource accessor like the one SwiftPM generates (Bundle.module).
 printf 'import Foundation\nextension Foundation.Bundle { static var module: Bundle { Bundle.main } }\n' >"$work/bundle.swift"
-swiftc -typecheck -module-name MetalKernels -parse-as-library -swift-version 6 -package-name "$package" \
+# -emit-sil runs the mandatory SIL diagnostics too (exclusivity, definite initialization), not only types.
+swiftc -emit-sil -wmo -o /dev/null -module-name MetalKernels -parse-as-library -swift-version 6 -package-name "$package" \
   -enable-upcoming-feature InternalImportsByDefault -enable-upcoming-feature MemberImportVisibility \
   -I "$work" -I "$modules" $(find "$root/.build/checkouts" -name module.modulemap -path '*CYaml*' | sed 's/^/-Xcc -fmodule-map-file=/') \
   $(find "$here/Sources" -name '*.swift') "$work/bundle.swift"

@@ -45,7 +45,9 @@
     private let encoder: MTLComputeCommandEncoder
     private var outputs: [(buffer: MTLBuffer, dtype: DType, shape: [Int])] = []
     private var staging: [MTLBuffer] = []
-    private var retained: [CachedWeights] = []
+    /// Kept until the command buffer completes: the cached buffers and the tensors whose storage the
+    /// weight buffers wrap without copying.
+    private var retained: [(CachedWeights, QuantizedTensor)] = []
     private var finished = false
 
     init() throws(QuantError) {
@@ -71,7 +73,8 @@
     func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Int {
       let weights = try context.weights.weights(for: tensor, context: context)
       let dispatch = try KernelDispatchPlan.dequantize(weights.prepared, to: dtype)
-      return try encode(dispatch, weights: weights, input: nil, bias: nil, outputDType: dtype, outputShape: tensor.shape)
+      return try encode(
+        dispatch, weights: weights, tensor: tensor, input: nil, bias: nil, outputDType: dtype, outputShape: tensor.shape)
     }
 
     /// Encodes `input · weightᵀ + bias`; returns the index of its result.
@@ -81,12 +84,13 @@
       let dispatch = try KernelDispatchPlan.linear(
         weights.prepared, tokens: problem.m, activation: input.dtype, hasBias: bias != nil)
       return try encode(
-        dispatch, weights: weights, input: input, bias: try bias?.floats(), outputDType: input.dtype,
+        dispatch, weights: weights, tensor: weight, input: input, bias: try bias?.floats(), outputDType: input.dtype,
         outputShape: problem.outputShape)
     }
 
     private func encode(
-      _ dispatch: KernelDispatch, weights: CachedWeights, input: Tensor?, bias: [Float]?, outputDType: DType,
+      _ dispatch: KernelDispatch, weights: CachedWeights, tensor: QuantizedTensor, input: Tensor?, bias: [Float]?,
+      outputDType: DType,
       outputShape: [Int]
     ) throws(QuantError) -> Int {
       guard !finished else { throw .invalidState("the Metal batch has already run") }
@@ -133,7 +137,7 @@
           encoder.dispatchThreadgroups(
             MTLSize(width: groups.width, height: groups.height, depth: groups.depth),
             threadsPerThreadgroup: MTLSize(width: threads.width, height: threads.height, depth: threads.depth))
-          retained.append(weights)
+          retained.append((weights, tensor))
           return outputs.count - 1
         }
       }

@@ -6,22 +6,32 @@
   import QuantCore
 
   /// A quantized tensor's buffers, prepared once: the kernel arguments and one bound buffer per
-  /// weight-side index. Large weight tensors are wrapped in place (no copy); the entry keeps the
-  /// tensor, and so its storage and state arrays, alive.
+  /// weight-side index. Large weight tensors are wrapped in place (no copy), so the entry is valid only
+  /// while the weights' storage lives: it holds that storage weakly (``isLive``) and the small state
+  /// arrays strongly (their addresses are part of the key).
   final class CachedWeights: @unchecked Sendable {
+    /// The arguments and family; the weight bytes themselves are not kept here.
     let prepared: PreparedWeights
     let buffers: [KernelBufferIndex: BoundBuffer]
-    private let retained: QuantizedTensor
+    private weak var storage: TensorStorage?
+    private let state: [any Sendable]
 
-    init(prepared: PreparedWeights, buffers: [KernelBufferIndex: BoundBuffer], retained: QuantizedTensor) {
-      self.prepared = prepared
+    init(prepared: PreparedWeights, buffers: [KernelBufferIndex: BoundBuffer], tensor: QuantizedTensor) {
+      var lean = prepared
+      lean.buffers = [:]
+      self.prepared = lean
       self.buffers = buffers
-      self.retained = retained
+      self.storage = WeightIdentity.weightStorage(of: tensor)
+      self.state = WeightIdentity.stateArrays(of: tensor)
     }
+
+    /// Whether the weights' storage still exists (a freed storage's address may be reused).
+    var isLive: Bool { storage != nil }
   }
 
-  /// Prepared weight buffers keyed by ``WeightIdentity`` (storage identity, not contents), evicting the
-  /// oldest entry beyond ``capacity`` (a model's linear layers fit many times over).
+  /// Prepared weight buffers keyed by ``WeightIdentity`` (storage identity, not contents). Entries whose
+  /// weights were freed are dropped when found and on every insertion; beyond ``capacity`` the oldest
+  /// goes (a model's linear layers fit many times over).
   final class WeightBufferCache: @unchecked Sendable {
     /// The most tensors kept.
     static let capacity = 4096
@@ -33,7 +43,8 @@
 
     private let state = Locked(State())
 
-    /// The cached buffers of `tensor`, preparing them on first use.
+    /// The cached buffers of `tensor`, preparing them on first use. The caller keeps `tensor` alive
+    /// until the command buffer using them completes (``MetalCommandBatch`` does).
     ///
     /// - Parameters:
     ///   - tensor: The quantized weights.
@@ -42,16 +53,19 @@
     /// - Throws: `QuantError` for inconsistent data or when Metal cannot allocate a buffer.
     func weights(for tensor: QuantizedTensor, context: MetalDeviceContext) throws(QuantError) -> CachedWeights {
       let identity = WeightIdentity(tensor)
-      if let identity, let hit = state.withLock({ $0.entries[identity] }) { return hit }
+      if let identity, let hit = state.withLock({ $0.entries[identity] }), hit.isLive { return hit }
       let prepared = try PreparedWeights(tensor)
       var buffers: [KernelBufferIndex: BoundBuffer] = [:]
       for (index, contents) in prepared.buffers { buffers[index] = try context.boundBuffer(for: contents) }
-      let entry = CachedWeights(prepared: prepared, buffers: buffers, retained: tensor)
+      let entry = CachedWeights(prepared: prepared, buffers: buffers, tensor: tensor)
       guard let identity else { return entry }
       return state.withLock { state in
-        if let existing = state.entries[identity] { return existing }
-        state.entries[identity] = entry
+        if let existing = state.entries[identity], existing.isLive { return existing }
+        let live = state.entries.filter { $0.value.isLive }
+        state.order = state.order.filter { live[$0] != nil }
+        state.entries = live
         state.order.append(identity)
+        state.entries[identity] = entry
         if state.order.count > Self.capacity {
           state.entries[state.order.removeFirst()] = nil
         }

@@ -67,3 +67,34 @@ package struct WeightIdentity: Hashable, Sendable {
     parts += [address, UInt(bitPattern: array.count)]
   }
 }
+
+extension WeightIdentity {
+  /// The storage of `tensor`'s weight bytes (packed nibbles, codes, int8 or fp8 bytes), which a cache
+  /// holds weakly: a layer's buffers live as long as its weights and no longer.
+  ///
+  /// - Parameter tensor: A quantized tensor.
+  /// - Returns: The storage, or `nil` for custom layouts.
+  package static func weightStorage(of tensor: QuantizedTensor) -> TensorStorage? {
+    switch tensor.layout {
+    case .codebook4Bit(let packed, _), .codebook8Bit(let packed, _): packed.storage
+    case .int8Rowwise(let weights): weights.values.storage
+    case .float8(let weights): weights.values.storage
+    case .custom: nil
+    }
+  }
+
+  /// The state arrays whose buffer addresses are part of the identity, for a cache to keep alive (so
+  /// that no other array can be allocated at one of those addresses while its entry exists). They are
+  /// small next to the weights: a codebook, absmax or scale per block, row or tile.
+  ///
+  /// - Parameter tensor: A quantized tensor.
+  /// - Returns: Values holding those arrays.
+  package static func stateArrays(of tensor: QuantizedTensor) -> [any Sendable] {
+    switch tensor.layout {
+    case .codebook4Bit(_, let state), .codebook8Bit(_, let state): [state]
+    case .int8Rowwise(let weights): [weights.rowScale]
+    case .float8(let weights): [weights.scales]
+    case .custom: []
+    }
+  }
+}

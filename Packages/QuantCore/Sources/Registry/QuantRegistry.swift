@@ -173,11 +173,14 @@ public final class QuantRegistry: Sendable {
     case .named(let name):
       return try backend(named: name)
     case .automatic(let order):
-      let usable = entries.filter { $0.isEnabled && $0.backend.isAvailable }
+      // Availability is asked lazily, in order: a backend after the first usable one is never probed
+      // (Metal's availability compiles its shaders).
       for name in order {
-        if let entry = usable.first(where: { $0.backend.name == name }) { return entry.backend }
+        if let entry = entries.first(where: { $0.backend.name == name }), entry.isEnabled, entry.backend.isAvailable {
+          return entry.backend
+        }
       }
-      if let first = usable.first { return first.backend }
+      if let first = entries.first(where: { $0.isEnabled && $0.backend.isAvailable }) { return first.backend }
       throw .unknownBackend("auto", available: entries.map(\.backend.name))
     }
   }
