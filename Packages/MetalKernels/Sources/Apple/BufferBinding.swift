@@ -11,15 +11,17 @@
   }
 
   extension MetalDeviceContext {
-    /// Tensors at least this large are wrapped without copying.
-    static let noCopyThreshold = 1 << 16
+    /// Tensors at least this large are wrapped without copying (smaller ones are copied once: the
+    /// weight cache makes that a one-time cost, and large allocations are page-granular VM regions or
+    /// memory-mapped files, which is what `bytesNoCopy` expects).
+    static let noCopyThreshold = 1 << 20
 
     /// A buffer over `tensor`'s bytes.
     ///
     /// Large tensors are wrapped in place (`bytesNoCopy` over the enclosing pages) and bound at the
     /// tensor's offset within the first page, so memory-mapped checkpoints are never copied. The kernels'
     /// vector loads need 16-byte alignment: a misaligned or small tensor is copied instead. The caller
-    /// keeps `tensor` alive until the command buffer completes.
+    /// keeps `tensor` alive while the buffer is used (``WeightBufferCache`` checks, batches retain).
     ///
     /// - Parameter tensor: The data.
     /// - Returns: The buffer and the offset to bind it at.
