@@ -50,7 +50,7 @@ let modules: [Module] = [
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher", dependencies: ["QuantCore", "SafeTensors"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
   // Decoder-only language models (Llama, Mistral, Qwen2/3, Phi-3, Gemma 2) on the layers and backends.
   Module(
@@ -58,6 +58,10 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "SafeTensors", "QuantizedLinear", "CPUKernels", "ModelPatcher", "BitsAndBytes"],
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
+  // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
+  Module(name: "ChatTemplates"),
+  // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
+  Module(name: "TextGeneration"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
