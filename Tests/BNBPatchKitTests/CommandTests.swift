@@ -83,6 +83,20 @@ struct CommandTests {
     #expect(names.contains("int8") && names.contains("fp8_e4m3"))
   }
 
+  @Test func formatsSaysWhyABackendIsUnavailable() async throws {
+    let json = await CLI.run(["formats", "--json"])
+    let report = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+    let backends = report?["backends"] as? [[String: Any]] ?? []
+    let metal = try #require(backends.first { $0["name"] as? String == "metal" })
+    if metal["available"] as? Bool == false {
+      let reason = try #require(metal["unavailableReason"] as? String)
+      let run = await CLI.run(["formats"])
+      #expect(run.output.contains("metal is unavailable: \(reason)"))
+    } else {
+      #expect(metal["unavailableReason"] == nil)
+    }
+  }
+
   @Test func extraPluginsJoinTheRegistry() async throws {
     let run = await CLI.run(["formats", "--json"], plugins: [RenamedInt8Plugin()])
     #expect(run.status == 0)
