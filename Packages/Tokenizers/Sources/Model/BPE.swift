@@ -18,18 +18,18 @@ struct BPE: Sendable {
     let type = try node.string("type") ?? "BPE"
     guard type == "BPE" else { throw .unsupported(file: node.file, component: "model", type: type) }
     // Dropout is random by design: encoding would not be reproducible.
-    if let dropout = node["dropout"]?.value as? Double, dropout > 0 {
+    if let dropout = try node["dropout"]?.double(), dropout > 0 {
       throw .unsupported(file: node.file, component: "model.dropout", type: "\(dropout)")
     }
     var vocabulary: [TokenKey: Int] = [:]
     let vocabNode = try node.required("vocab")
-    guard let rawVocabulary = vocabNode.value as? [String: Any] else { throw vocabNode.mismatch("an object of token → id") }
-    vocabulary.reserveCapacity(rawVocabulary.count)
-    for (token, value) in rawVocabulary {
-      guard let number = value as? Int else {
-        throw TokenizerError.invalidValue(file: node.file, key: "model.vocab.\(token)", expected: "an integer id")
+    guard case .object(let rawVocabulary) = vocabNode.value else { throw vocabNode.mismatch("an object of token → id") }
+    vocabulary.reserveCapacity(rawVocabulary.keys.count)
+    for (token, value) in zip(rawVocabulary.keys, rawVocabulary.values) {
+      guard case .int(let id) = value, id >= 0 else {
+        throw TokenizerError.invalidValue(file: node.file, key: "model.vocab.\(token)", expected: "an integer id ≥ 0")
       }
-      vocabulary[TokenKey(token)] = number
+      vocabulary[TokenKey(token)] = id
     }
     let prefix = try node.string("continuing_subword_prefix")
     let suffix = try node.string("end_of_word_suffix")
@@ -62,19 +62,21 @@ struct BPE: Sendable {
     _ node: JSONNode, vocabulary: [TokenKey: Int], prefix: String?
   ) throws(TokenizerError) -> [UInt64: (rank: Int32, id: Int32)] {
     guard let mergesNode = node["merges"] else { return [:] }
-    guard let list = mergesNode.value as? [Any] else { throw mergesNode.mismatch("an array of merges") }
+    guard case .array(let list) = mergesNode.value else { throw mergesNode.mismatch("an array of merges") }
     var merges: [UInt64: (rank: Int32, id: Int32)] = [:]
     merges.reserveCapacity(list.count)
     for (rank, entry) in list.enumerated() {
       let key = "model.merges[\(rank)]"
       let left: Substring
       let right: Substring
-      if let string = entry as? String {
+      if case .string(let string) = entry {
         let parts = string.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw TokenizerError.invalidValue(file: node.file, key: key, expected: "\"left right\"") }
         left = parts[0]
         right = parts[1]
-      } else if let pair = entry as? [Any], pair.count == 2, let first = pair[0] as? String, let second = pair[1] as? String {
+      } else if case .array(let pair) = entry, pair.count == 2, case .string(let first) = pair[0],
+        case .string(let second) = pair[1]
+      {
         left = first[...]
         right = second[...]
       } else {
@@ -92,7 +94,8 @@ struct BPE: Sendable {
       let merged = String(left) + rightPart
       guard let mergedID = vocabulary[TokenKey(merged)] else { throw TokenizerError.unknownToken(file: node.file, key: key, token: merged) }
       let pairKey = UInt64(UInt32(truncatingIfNeeded: leftID)) << 32 | UInt64(UInt32(truncatingIfNeeded: rightID))
-      if merges[pairKey] == nil { merges[pairKey] = (Int32(rank), Int32(mergedID)) }
+      // A repeated pair takes its last rank, as the Rust library's map does.
+      merges[pairKey] = (Int32(rank), Int32(mergedID))
     }
     return merges
   }
