@@ -66,33 +66,42 @@ struct BPE: Sendable {
     var merges: [UInt64: (rank: Int32, id: Int32)] = [:]
     merges.reserveCapacity(list.count)
     for (rank, entry) in list.enumerated() {
-      let key = "model.merges[\(rank)]"
-      let left: Substring
-      let right: Substring
+      func key() -> String { "model.merges[\(rank)]" }
+      let left: String
+      let right: String
       if case .string(let string) = entry {
-        let parts = string.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw TokenizerError.invalidValue(file: node.file, key: key, expected: "\"left right\"") }
-        left = parts[0]
-        right = parts[1]
+        // Split at the first space byte (not by Character: "a \u{301}" has no space Character).
+        var text = string
+        let parts = text.withUTF8 { bytes -> (String, String)? in
+          guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+          return (
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[..<space]), as: UTF8.self),
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[(space + 1)...]), as: UTF8.self)
+          )
+        }
+        guard let parts else { throw TokenizerError.invalidValue(file: node.file, key: key(), expected: "\"left right\"") }
+        (left, right) = parts
       } else if case .array(let pair) = entry, pair.count == 2, case .string(let first) = pair[0],
         case .string(let second) = pair[1]
       {
-        left = first[...]
-        right = second[...]
+        left = first
+        right = second
       } else {
-        throw TokenizerError.invalidValue(file: node.file, key: key, expected: "\"left right\" or [left, right]")
+        throw TokenizerError.invalidValue(file: node.file, key: key(), expected: "\"left right\" or [left, right]")
       }
-      guard let leftID = vocabulary[TokenKey(left)] else { throw TokenizerError.unknownToken(file: node.file, key: key, token: String(left)) }
+      guard let leftID = vocabulary[TokenKey(left)] else { throw TokenizerError.unknownToken(file: node.file, key: key(), token: left) }
       guard let rightID = vocabulary[TokenKey(right)] else {
-        throw TokenizerError.unknownToken(file: node.file, key: key, token: String(right))
+        throw TokenizerError.unknownToken(file: node.file, key: key(), token: right)
       }
       // The Rust library drops the prefix's length in bytes from the right part, unconditionally.
-      var rightPart = right
-      if let prefix, let cut = rightPart.utf8.index(rightPart.startIndex, offsetBy: prefix.utf8.count, limitedBy: rightPart.endIndex) {
-        rightPart = Substring(rightPart.utf8[cut...])
+      var rightPart = right[...]
+      if let prefix, let cut = right.utf8.index(right.startIndex, offsetBy: prefix.utf8.count, limitedBy: right.endIndex) {
+        rightPart = Substring(right.utf8[cut...])
       }
-      let merged = String(left) + rightPart
-      guard let mergedID = vocabulary[TokenKey(merged)] else { throw TokenizerError.unknownToken(file: node.file, key: key, token: merged) }
+      let merged = left + rightPart
+      guard let mergedID = vocabulary[TokenKey(merged)] else {
+        throw TokenizerError.unknownToken(file: node.file, key: key(), token: merged)
+      }
       let pairKey = UInt64(UInt32(truncatingIfNeeded: leftID)) << 32 | UInt64(UInt32(truncatingIfNeeded: rightID))
       // A repeated pair takes its last rank, as the Rust library's map does.
       merges[pairKey] = (Int32(rank), Int32(mergedID))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string compared and hashed by its UTF-8 bytes.
 ///
 /// Swift's `String` equality is canonical equivalence (`"é" == "e\u{301}"`), but a vocabulary may hold
@@ -9,7 +11,15 @@ struct TokenKey: Hashable, Sendable {
   init(_ substring: Substring) { self.string = String(substring) }
 
   static func == (lhs: TokenKey, rhs: TokenKey) -> Bool {
-    lhs.string.utf8.elementsEqual(rhs.string.utf8)
+    let fast = lhs.string.utf8.withContiguousStorageIfAvailable { left in
+      rhs.string.utf8.withContiguousStorageIfAvailable { right in
+        guard left.count == right.count else { return false }
+        guard let leftBytes = left.baseAddress, let rightBytes = right.baseAddress else { return true }
+        return memcmp(leftBytes, rightBytes, left.count) == 0
+      }
+    }
+    if let fast, let result = fast { return result }
+    return lhs.string.utf8.elementsEqual(rhs.string.utf8)
   }
 
   func hash(into hasher: inout Hasher) {
