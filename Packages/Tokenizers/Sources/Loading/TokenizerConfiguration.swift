@@ -98,7 +98,8 @@ public struct TokenizerConfiguration: Sendable, Equatable {
     if let text = node.stringValue { return .single(text) }
     var named: [NamedChatTemplate] = []
     for entry in try node.array() {
-      named.append(NamedChatTemplate(name: try entry.required("name").string(), template: try entry.required("template").string()))
+      named.append(
+        NamedChatTemplate(name: try entry.required("name").string(), template: try entry.required("template").string()))
     }
     return .named(named)
   }

@@ -89,7 +89,9 @@ struct BPE: Sendable {
       } else {
         throw TokenizerError.invalidValue(file: node.file, key: key(), expected: "\"left right\" or [left, right]")
       }
-      guard let leftID = vocabulary[TokenKey(left)] else { throw TokenizerError.unknownToken(file: node.file, key: key(), token: left) }
+      guard let leftID = vocabulary[TokenKey(left)] else {
+        throw TokenizerError.unknownToken(file: node.file, key: key(), token: left)
+      }
       guard let rightID = vocabulary[TokenKey(right)] else {
         throw TokenizerError.unknownToken(file: node.file, key: key(), token: right)
       }
