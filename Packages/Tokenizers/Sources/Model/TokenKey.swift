@@ -11,22 +11,21 @@ struct TokenKey: Hashable, Sendable {
   init(_ substring: Substring) { self.string = String(substring) }
 
   static func == (lhs: TokenKey, rhs: TokenKey) -> Bool {
-    let fast = lhs.string.utf8.withContiguousStorageIfAvailable { left in
-      rhs.string.utf8.withContiguousStorageIfAvailable { right in
-        guard left.count == right.count else { return false }
-        guard let leftBytes = left.baseAddress, let rightBytes = right.baseAddress else { return true }
-        return memcmp(leftBytes, rightBytes, left.count) == 0
+    // `withUTF8` reaches the bytes of small (inline) strings too, where `withContiguousStorageIfAvailable` gives nil.
+    var left = lhs.string
+    var right = rhs.string
+    return left.withUTF8 { leftBytes in
+      right.withUTF8 { rightBytes in
+        guard leftBytes.count == rightBytes.count else { return false }
+        guard let leftStart = leftBytes.baseAddress, let rightStart = rightBytes.baseAddress else { return true }
+        return memcmp(leftStart, rightStart, leftBytes.count) == 0
       }
     }
-    if let fast, let result = fast { return result }
-    return lhs.string.utf8.elementsEqual(rhs.string.utf8)
   }
 
   func hash(into hasher: inout Hasher) {
-    let done: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    if done == nil {
-      for byte in string.utf8 { hasher.combine(byte) }
-    }
+    var string = string
+    string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
   }
 }
 
