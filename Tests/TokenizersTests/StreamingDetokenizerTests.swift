@@ -17,7 +17,9 @@ import Testing
       streamed += Array(stream.finish().utf8)
       let whole = Array(tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens).utf8)
       if streamed != whole {
-        failures.append("\(ids.prefix(30)): \(String(decoding: streamed, as: UTF8.self).debugDescription) expected \(String(decoding: whole, as: UTF8.self).debugDescription)")
+        failures.append(
+          "\(ids.prefix(30)): \(String(decoding: streamed, as: UTF8.self).debugDescription) expected \(String(decoding: whole, as: UTF8.self).debugDescription)"
+        )
       }
     }
     #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.prefix(10).joined(separator: "\n"))")

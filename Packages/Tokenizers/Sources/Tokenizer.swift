@@ -56,7 +56,7 @@ public struct Tokenizer: Sendable {
     tokenizerJSON: Data, configuration: TokenizerConfiguration = TokenizerConfiguration(), file: String = "tokenizer.json"
   ) throws(TokenizerError) {
     let root = try JSONNode.parse(tokenizerJSON, file: file)
-    _ = try root.object()
+    _ = try root.members()
     self.configuration = configuration
     model = try BPE.make(try root.required("model"))
     let normalizer = try root["normalizer"].map { (node) throws(TokenizerError) in try Normalizer.make(node) }
