@@ -24,7 +24,7 @@ struct SwiftAdapterTests {
   }
 
   /// Regenerates the committed adapter (`QLORA_WRITE_FIXTURES=1`); otherwise checks the committed one is
-  /// what this code writes.
+  /// what this code trains and writes.
   @Test func committedAdapterIsWhatWeWrite() throws {
     let model = try Self.trainedModel()
     if ProcessInfo.processInfo.environment["QLORA_WRITE_FIXTURES"] == "1" {
@@ -33,10 +33,18 @@ struct SwiftAdapterTests {
     let scratch = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: scratch) }
     try PEFTAdapterFiles.write(model, to: scratch, baseModel: "tiny-llama")
-    for name in [PEFTAdapterFiles.configurationName, PEFTAdapterFiles.weightsName] {
-      let ours = try Data(contentsOf: scratch.appending(path: name))
-      let committed = try Data(contentsOf: Self.folder.appending(path: name))
-      #expect(ours == committed, "\(name) differs from the committed fixture")
+    let configuration = PEFTAdapterFiles.configurationName
+    #expect(
+      try Data(contentsOf: scratch.appending(path: configuration))
+        == Data(contentsOf: Self.folder.appending(path: configuration)))
+    // Training rounds differently on other CPUs' kernels: the factors agree to float tolerance, not bits.
+    let ours = try PEFTAdapterFiles.read(from: scratch).adapters
+    let committed = try PEFTAdapterFiles.read(from: Self.folder).adapters
+    #expect(Set(ours.keys) == Set(committed.keys))
+    for (name, adapter) in committed {
+      let mine = try #require(ours[name])
+      #expect(Fixture.relativeError(mine.a, adapter.a) < 1e-4, "\(name).lora_A")
+      #expect(Fixture.relativeError(mine.b, adapter.b) < 1e-4, "\(name).lora_B")
     }
   }
 
