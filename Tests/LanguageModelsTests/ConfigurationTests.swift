@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModels
+import QuantCore
 import Testing
 
 /// `config.json` parsing: architectures, defaults, RoPE blocks under both keys, and typed errors.
@@ -32,7 +33,8 @@ struct ConfigurationTests {
   }
 
   @Test func ropeScalingAndRopeParametersAgree() throws {
-    let block = #""rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64"#
+    let block =
+      #""rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64"#
     let old = try Self.parse(#""rope_theta": 10000.0, "rope_scaling": {\#(block)}"#)
     let new = try Self.parse(#""rope_parameters": {\#(block), "rope_theta": 10000.0}"#)
     #expect(old.rope == new.rope)
@@ -54,6 +56,25 @@ struct ConfigurationTests {
     #expect(config.attentionScale == 1.0 / 16)  // query_pre_attn_scalar 256 by default
   }
 
+  /// An explicit `null` turns a feature off instead of taking the architecture's default.
+  @Test func explicitNullOverridesDefaults() throws {
+    let mistral = try Self.parse(#""sliding_window": null"#, type: "mistral")
+    #expect(mistral.slidingWindow == nil && mistral.layerTypes == [.full, .full])
+    #expect(try Self.parse("", type: "mistral").slidingWindow == 4096)
+    let gemma = try Self.parse(
+      #""head_dim": 16, "final_logit_softcapping": null, "attn_logit_softcapping": null"#, type: "gemma2")
+    #expect(gemma.finalLogitSoftcap == nil && gemma.attentionLogitSoftcap == nil)
+  }
+
+  /// Gemma's `sqrt(hidden_size)` is rounded to the embedding's dtype, as transformers does.
+  @Test func gemmaEmbeddingScaleFollowsTheEmbeddingDType() {
+    // torch.tensor(3584 ** 0.5).to(dtype): 59.75 (bfloat16), 59.875 (float16), 59.866519927978516 (float32).
+    #expect(LanguageModel.embeddingScale(hiddenSize: 3584, dtype: .bfloat16) == 59.75)
+    #expect(LanguageModel.embeddingScale(hiddenSize: 3584, dtype: .float16) == 59.875)
+    #expect(LanguageModel.embeddingScale(hiddenSize: 3584, dtype: .float32) == 59.866519927978516)
+    #expect(LanguageModel.embeddingScale(hiddenSize: 2304, dtype: .bfloat16) == 48)
+  }
+
   @Test func qwenSlidingOnlyWhenEnabled() throws {
     #expect(try Self.parse(#""sliding_window": 8"#, type: "qwen2").slidingWindow == nil)
     let enabled = try Self.parse(#""sliding_window": 8, "use_sliding_window": true, "max_window_layers": 1"#, type: "qwen2")
@@ -68,19 +89,25 @@ struct ConfigurationTests {
   }
 
   @Test func unsupportedArchitectureListsTheSupportedOnes() {
-    #expect(throws: LanguageModelError.unsupportedArchitecture(
-      file: "config.json", found: "gpt2", supported: ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2"])) {
+    #expect(
+      throws: LanguageModelError.unsupportedArchitecture(
+        file: "config.json", found: "gpt2", supported: ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2"])
+    ) {
       try Self.parse("", type: "gpt2")
     }
   }
 
   @Test func badKeysNameTheKey() {
-    #expect(throws: LanguageModelError.invalidConfiguration(
-      file: "config.json", key: "hidden_size", reason: "expected an integer, found a string")) {
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: "config.json", key: "hidden_size", reason: "expected an integer, found a string")
+    ) {
       try ModelConfiguration(jsonText: #"{"model_type": "llama", "hidden_size": "x"}"#)
     }
-    #expect(throws: LanguageModelError.invalidConfiguration(
-      file: "config.json", key: "num_key_value_heads", reason: "3 does not divide num_attention_heads (4)")) {
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: "config.json", key: "num_key_value_heads", reason: "3 does not divide num_attention_heads (4)")
+    ) {
       try Self.parse(#""num_key_value_heads": 3"#.replacingOccurrences(of: "x", with: ""))
     }
     #expect(throws: LanguageModelError.self) {

@@ -19,14 +19,20 @@ struct LanguageModelFixture {
   let logits: [Float]
   /// transformers' greedy continuation (empty for quantized fixtures).
   let greedy: [Int]
+  /// For bitsandbytes fixtures: the logits of the float32 model holding bitsandbytes' reference
+  /// dequantization of the weights.
+  let logitsDequantized: [Float]?
 
   init(_ name: String) throws {
     self.name = name
     directory = URL(filePath: FixtureDirectory.path("language-models/\(name)"))
     let reference = try SafeTensorsFile(contentsOf: directory.appending(path: "reference.safetensors"))
-    prompt = try reference.tensor(named: "prompt_ids")!.scalars(as: Int64.self).map { Int($0) }
-    logits = try reference.tensor(named: "logits")!.floats()
+    guard let promptTensor = try reference.tensor(named: "prompt_ids"), let logitTensor = try reference.tensor(named: "logits")
+    else { throw LanguageModelError.missingTensor(file: "reference.safetensors", tensor: "prompt_ids/logits") }
+    prompt = try promptTensor.scalars(as: Int64.self).map { Int($0) }
+    logits = try logitTensor.floats()
     greedy = try reference.tensor(named: "greedy_ids")?.scalars(as: Int64.self).map { Int($0) } ?? []
+    logitsDequantized = try reference.tensor(named: "logits_dequantized")?.floats()
   }
 
   func load(threads: Int = 1, chunk: Int = 256, quantization: BitsAndBytesConfig? = nil) throws -> LanguageModel {

@@ -5,7 +5,11 @@ struct ConfigReader {
   let root: JSONValue
   let file: String
 
+  /// Whether `key` holds a value other than `null`.
   func has(_ key: String) -> Bool { root[key].map { !$0.isNull } ?? false }
+
+  /// Whether `key` is written at all (an explicit `null` counts: it overrides a default).
+  func isWritten(_ key: String) -> Bool { root[key] != nil }
 
   func value(_ key: String) -> JSONValue? {
     guard let value = root[key], !value.isNull else { return nil }

@@ -70,14 +70,15 @@ extension ModelConfiguration {
         reason: "activation '\(activationName)' is not supported (supported: silu, gelu_pytorch_tanh, gelu)")
     }
     var slidingWindow = try reader.optionalPositiveInt("sliding_window")
-    if !reader.has("sliding_window") { slidingWindow = defaults.slidingWindow }
+    if !reader.isWritten("sliding_window") { slidingWindow = defaults.slidingWindow }
     if architecture == .qwen2 || architecture == .qwen3, try reader.optionalBool("use_sliding_window") != true {
       slidingWindow = nil
     }
     let layerTypes = try Self.layerTypes(
       reader: reader, architecture: architecture, layers: layers, slidingWindow: slidingWindow)
     if layerTypes.contains(.sliding), slidingWindow == nil {
-      throw .invalidConfiguration(file: file, key: "sliding_window", reason: "layer_types uses sliding attention but no window is set")
+      throw .invalidConfiguration(
+        file: file, key: "sliding_window", reason: "layer_types uses sliding attention but no window is set")
     }
     self.init(
       architecture: architecture,
@@ -101,9 +102,9 @@ extension ModelConfiguration {
       layerTypes: layerTypes,
       activation: activation,
       attentionLogitSoftcap: architecture == .gemma2
-        ? (reader.has("attn_logit_softcapping") ? try reader.optionalDouble("attn_logit_softcapping") : 50) : nil,
+        ? (reader.isWritten("attn_logit_softcapping") ? try reader.optionalDouble("attn_logit_softcapping") : 50) : nil,
       finalLogitSoftcap: architecture == .gemma2
-        ? (reader.has("final_logit_softcapping") ? try reader.optionalDouble("final_logit_softcapping") : 30) : nil,
+        ? (reader.isWritten("final_logit_softcapping") ? try reader.optionalDouble("final_logit_softcapping") : 30) : nil,
       queryPreAttentionScalar: architecture == .gemma2
         ? (try reader.optionalDouble("query_pre_attn_scalar") ?? 256) : nil,
       dtypeName: try reader.optionalString(reader.has("dtype") ? "dtype" : "torch_dtype")

@@ -1,5 +1,4 @@
 import Foundation
-package import QuantCore
 
 /// The query/key/value projections: three linears, or Phi-3's one fused `qkv_proj`.
 package enum QKVProjection: Sendable {
@@ -54,9 +53,9 @@ package struct SelfAttention: Sendable {
     let queryWidth = heads * headDimension
     let kvWidth = keyValueHeads * headDimension
     let start = cache.count
-    let queries = workspace.buffer("attention.q", count: rows * queryWidth)
-    let keysOut = cache.keys(layer: layer) + start * kvWidth
-    let valuesOut = cache.values(layer: layer) + start * kvWidth
+    let queriesStart = workspace.pointer("attention.q", count: rows * queryWidth)
+    let queries = UnsafeMutableBufferPointer(start: queriesStart, count: rows * queryWidth)
+    let (keysOut, valuesOut) = cache.newRows(layer: layer, rows: rows)
     let newKeys = UnsafeMutableBufferPointer(start: keysOut, count: rows * kvWidth)
     let newValues = UnsafeMutableBufferPointer(start: valuesOut, count: rows * kvWidth)
     switch qkv {
@@ -66,58 +65,32 @@ package struct SelfAttention: Sendable {
       try context.run(value, input, rows: rows, into: newValues)
     case .fused(let fused):
       let width = queryWidth + 2 * kvWidth
-      let packed = workspace.buffer("attention.qkv", count: rows * width)
+      let packedStart = workspace.pointer("attention.qkv", count: rows * width)
+      let packed = UnsafeMutableBufferPointer(start: packedStart, count: rows * width)
       try context.run(fused, input, rows: rows, into: packed)
       for row in 0..<rows {
-        let source = packed.baseAddress! + row * width
-        (queries.baseAddress! + row * queryWidth).update(from: source, count: queryWidth)
+        let source = packedStart + row * width
+        (queriesStart + row * queryWidth).update(from: source, count: queryWidth)
         (keysOut + row * kvWidth).update(from: source + queryWidth, count: kvWidth)
         (valuesOut + row * kvWidth).update(from: source + queryWidth + kvWidth, count: kvWidth)
       }
     }
-    if let queryNorm { queryNorm.apply(queries.baseAddress!, rows: rows * heads, into: queries.baseAddress!) }
+    if let queryNorm { queryNorm.apply(queriesStart, rows: rows * heads, into: queriesStart) }
     if let keyNorm { keyNorm.apply(keysOut, rows: rows * keyValueHeads, into: keysOut) }
     context.rope.apply(
       queries, rows: rows, heads: heads, headDimension: headDimension, cos: context.cos, sin: context.sin)
     context.rope.apply(
       newKeys, rows: rows, heads: keyValueHeads, headDimension: headDimension, cos: context.cos, sin: context.sin)
 
-    let mixed = workspace.buffer("attention.mixed", count: rows * queryWidth)
-    let scores = workspace.buffer("attention.scores", count: start + rows)
-    let keys = UnsafePointer(cache.keys(layer: layer))
-    let values = UnsafePointer(cache.values(layer: layer))
-    let group = heads / keyValueHeads
-    for row in 0..<rows {
-      let position = start + row
-      let first = window.map { max(0, position - $0 + 1) } ?? 0
-      for head in 0..<heads {
-        let kvHead = head / group
-        let query = queries.baseAddress! + (row * heads + head) * headDimension
-        var maximum = -Float.infinity
-        for j in first...position {
-          let key = keys + j * kvWidth + kvHead * headDimension
-          var dot: Float = 0
-          for d in 0..<headDimension { dot += query[d] * key[d] }
-          var score = dot * scale
-          if let softcap { score = Foundation.tanh(score / softcap) * softcap }
-          scores[j] = score
-          maximum = max(maximum, score)
-        }
-        var sum: Float = 0
-        for j in first...position {
-          let e = Foundation.exp(scores[j] - maximum)
-          scores[j] = e
-          sum += e
-        }
-        let out = mixed.baseAddress! + (row * heads + head) * headDimension
-        out.update(repeating: 0, count: headDimension)
-        for j in first...position {
-          let weight = scores[j] / sum
-          let value = values + j * kvWidth + kvHead * headDimension
-          for d in 0..<headDimension { out[d] += weight * value[d] }
-        }
-      }
-    }
+    let mixedStart = workspace.pointer("attention.mixed", count: rows * queryWidth)
+    let mixed = UnsafeMutableBufferPointer(start: mixedStart, count: rows * queryWidth)
+    let kernel = AttentionKernel(
+      heads: heads, keyValueHeads: keyValueHeads, headDimension: headDimension, scale: scale, softcap: softcap,
+      window: window)
+    let (keys, values) = cache.commit(layer: layer, rows: rows)
+    kernel.run(
+      queries: UnsafePointer(queriesStart), keys: keys, values: values, rows: rows, start: start, output: mixedStart,
+      workspace: workspace, threads: context.threads)
     try context.run(output, UnsafeBufferPointer(mixed), rows: rows, into: result)
   }
 }

@@ -17,23 +17,28 @@ package struct DecoderBlock: Sendable {
   package var linears: [any LinearLayer] { attention.linears + feedForward.linears }
 
   /// Updates the residual stream `state` (`[rows, hidden]`) in place.
-  func forward(_ state: UnsafeMutableBufferPointer<Float>, rows: Int, context: ForwardContext) throws(LanguageModelError) {
+  func forward(_ stateStart: UnsafeMutablePointer<Float>, rows: Int, width: Int, context: ForwardContext)
+    throws(LanguageModelError)
+  {
+    let state = UnsafeMutableBufferPointer(start: stateStart, count: rows * width)
     let workspace = context.cache.workspace
     let count = state.count
-    let normed = workspace.buffer("block.normed", count: count)
-    let branch = workspace.buffer("block.branch", count: count)
-    inputNorm.apply(state.baseAddress!, rows: rows, into: normed.baseAddress!)
+    let normedStart = workspace.pointer("block.normed", count: count)
+    let branchStart = workspace.pointer("block.branch", count: count)
+    let normed = UnsafeMutableBufferPointer(start: normedStart, count: count)
+    let branch = UnsafeMutableBufferPointer(start: branchStart, count: count)
+    inputNorm.apply(stateStart, rows: rows, into: normedStart)
     try attention.forward(UnsafeBufferPointer(normed), rows: rows, into: branch, context: context)
     if let preFeedForwardNorm, let postFeedForwardNorm {
-      postAttentionNorm.apply(branch.baseAddress!, rows: rows, into: branch.baseAddress!)
+      postAttentionNorm.apply(branchStart, rows: rows, into: branchStart)
       for i in 0..<count { state[i] += branch[i] }
-      preFeedForwardNorm.apply(state.baseAddress!, rows: rows, into: normed.baseAddress!)
+      preFeedForwardNorm.apply(stateStart, rows: rows, into: normedStart)
       try feedForward.forward(UnsafeBufferPointer(normed), rows: rows, into: branch, context: context)
-      postFeedForwardNorm.apply(branch.baseAddress!, rows: rows, into: branch.baseAddress!)
+      postFeedForwardNorm.apply(branchStart, rows: rows, into: branchStart)
       for i in 0..<count { state[i] += branch[i] }
     } else {
       for i in 0..<count { state[i] += branch[i] }
-      postAttentionNorm.apply(state.baseAddress!, rows: rows, into: normed.baseAddress!)
+      postAttentionNorm.apply(stateStart, rows: rows, into: normedStart)
       try feedForward.forward(UnsafeBufferPointer(normed), rows: rows, into: branch, context: context)
       for i in 0..<count { state[i] += branch[i] }
     }

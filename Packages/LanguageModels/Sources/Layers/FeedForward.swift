@@ -1,5 +1,4 @@
 import Foundation
-package import QuantCore
 
 /// The gate/up projections: two linears, or Phi-3's fused `gate_up_proj` (`[gate | up]` per row).
 package enum GateUpProjection: Sendable {
@@ -57,11 +56,11 @@ package struct FeedForward: Sendable {
   @inline(__always)
   private func activate(_ x: Float) -> Float {
     switch activation {
-    case .silu: return x / (1 + Foundation.exp(-x))
+    case .silu: return x / (1 + exp(-x))
     case .geluTanh:
       let inner = Float(0.7978845608028654) * (x + 0.044715 * x * x * x)
-      return 0.5 * x * (1 + Foundation.tanh(inner))
-    case .gelu: return 0.5 * x * (1 + Foundation.erf(x / Float(2).squareRoot()))
+      return 0.5 * x * (1 + tanh(inner))
+    case .gelu: return 0.5 * x * (1 + erf(x / Float(2).squareRoot()))
     }
   }
 }

@@ -27,7 +27,7 @@ package struct RotaryEmbedding: Sendable {
     let half = dim / 2
     let base = Float(rope.theta)
     // `arange(0, dim, 2).float() / dim`, then `base ** exponent` in float32.
-    let powers = (0..<half).map { Foundation.pow(base, Float(2 * $0) / Float(dim)) }
+    let powers = (0..<half).map { pow(base, Float(2 * $0) / Float(dim)) }
     let plain = powers.map { 1 / $0 }
     var long: [Float]? = nil
     var threshold = Int.max
@@ -50,14 +50,16 @@ package struct RotaryEmbedding: Sendable {
       if let given = rope.attentionFactor {
         scaling = Float(given)
       } else {
-        scaling = factor <= 1 ? 1 : Float((1 + Foundation.log(factor) / Foundation.log(Double(original))).squareRoot())
+        scaling = factor <= 1 ? 1 : Float((1 + log(factor) / log(Double(original))).squareRoot())
       }
       let short = rope.shortFactor ?? []
       let longFactors = rope.longFactor ?? []
       guard short.count == half, longFactors.count == half else {
         throw .invalidConfiguration(
           file: "config.json", key: "rope_scaling.short_factor",
-          reason: "short_factor and long_factor need \(half) entries (rotary dimension / 2), found \(short.count) and \(longFactors.count)")
+          reason:
+            "short_factor and long_factor need \(half) entries (rotary dimension / 2), found \(short.count) and \(longFactors.count)"
+        )
       }
       frequencies = (0..<half).map { 1 / (Float(short[$0]) * powers[$0]) }
       long = (0..<half).map { 1 / (Float(longFactors[$0]) * powers[$0]) }
@@ -92,7 +94,7 @@ package struct RotaryEmbedding: Sendable {
   ) -> ([Float], Float) {
     let original = Double(rope.originalMaxPositionEmbeddings ?? maxPositions)
     let factor = rope.factor ?? Double(maxPositions) / original
-    func mscale(_ scale: Double, _ m: Double = 1) -> Double { scale <= 1 ? 1 : 0.1 * m * Foundation.log(scale) + 1 }
+    func mscale(_ scale: Double, _ m: Double = 1) -> Double { scale <= 1 ? 1 : 0.1 * m * log(scale) + 1 }
     var attention = rope.attentionFactor
     if attention == nil {
       if let m = rope.mscale, let all = rope.mscaleAllDim, m != 0, all != 0 {
@@ -104,7 +106,7 @@ package struct RotaryEmbedding: Sendable {
     let betaFast = rope.betaFast.flatMap { $0 == 0 ? nil : $0 } ?? 32
     let betaSlow = rope.betaSlow.flatMap { $0 == 0 ? nil : $0 } ?? 1
     func correctionDim(_ rotations: Double) -> Double {
-      Double(dim) * Foundation.log(original / (rotations * 2 * Double.pi)) / (2 * Foundation.log(rope.theta))
+      Double(dim) * log(original / (rotations * 2 * Double.pi)) / (2 * log(rope.theta))
     }
     var low = correctionDim(betaFast)
     var high = correctionDim(betaSlow)
@@ -139,8 +141,8 @@ package struct RotaryEmbedding: Sendable {
   /// Fills `cos` and `sin` (`[positions, rotaryDimension / 2]`; both halves are equal) for the positions
   /// `start..<start + count` of a call whose last position is `lastPosition`.
   package func tables(
-    start: Int, count: Int, lastPosition: Int, cos: UnsafeMutableBufferPointer<Float>,
-    sin: UnsafeMutableBufferPointer<Float>
+    start: Int, count: Int, lastPosition: Int, cos cosTable: UnsafeMutableBufferPointer<Float>,
+    sin sinTable: UnsafeMutableBufferPointer<Float>
   ) {
     let inverse = frequencies(lastPosition: lastPosition)
     let half = rotaryDimension / 2
@@ -148,8 +150,8 @@ package struct RotaryEmbedding: Sendable {
       let position = Float(start + row)
       for i in 0..<half {
         let angle = inverse[i] * position
-        cos[row * half + i] = Foundation.cos(angle) * attentionScaling
-        sin[row * half + i] = Foundation.sin(angle) * attentionScaling
+        cosTable[row * half + i] = cos(angle) * attentionScaling
+        sinTable[row * half + i] = sin(angle) * attentionScaling
       }
     }
   }

@@ -1,7 +1,7 @@
 import BitsAndBytes
 import CPUKernels
 public import Foundation
-import ModelPatcher
+public import ModelPatcher
 public import QuantCore
 
 extension LanguageModel {
@@ -21,20 +21,52 @@ extension LanguageModel {
   ///   - threads: Threads of the default CPU backend (0: one per core).
   ///   - prefillChunkSize: Positions per forward chunk.
   ///   - registry: Formats and backends (`nil`: the built-in plugins, `StandardRegistry.make()`).
+  ///   - progress: Called with (layers built, layer count) after each decoder layer (for a progress bar).
   /// - Returns: The model.
   /// - Throws: `LanguageModelError` naming the file, tensor or key at fault.
   public static func load(
     directory: URL, quantization: BitsAndBytesConfig? = nil, backend: (any KernelBackend)? = nil, threads: Int = 0,
-    prefillChunkSize: Int = 256, registry: QuantRegistry? = nil
+    prefillChunkSize: Int = 256, registry: QuantRegistry? = nil, progress: ((Int, Int) -> Void)? = nil
+  ) throws(LanguageModelError) -> LanguageModel {
+    let job = quantization.map {
+      QuantizationJob(model: directory, output: directory.appending(path: ".bnb-load-unused"), quantization: $0)
+    }
+    return try load(
+      directory: directory, quantizationJob: job, backend: backend, threads: threads, prefillChunkSize: prefillChunkSize,
+      registry: registry, progress: progress)
+  }
+
+  /// Loads a model folder and quantizes its plain weights at load as a `bnb-patch` job (a `quant.yaml`)
+  /// says: its format, parameters and rules; the job's `model` and `output` are ignored.
+  ///
+  /// - Parameters:
+  ///   - directory: The model folder.
+  ///   - quantizationJob: The job (`nil`: run as stored).
+  ///   - backend: Where projections run (`nil`: the CPU kernels with `threads` threads).
+  ///   - threads: Threads of the default CPU backend (0: one per core).
+  ///   - prefillChunkSize: Positions per forward chunk.
+  ///   - registry: Formats and backends (`nil`: the built-in plugins).
+  ///   - progress: Called with (layers built, layer count) after each decoder layer.
+  /// - Returns: The model.
+  /// - Throws: `LanguageModelError` naming the file, tensor or key at fault.
+  public static func load(
+    directory: URL, quantizationJob: QuantizationJob?, backend: (any KernelBackend)? = nil, threads: Int = 0,
+    prefillChunkSize: Int = 256, registry: QuantRegistry? = nil, progress: ((Int, Int) -> Void)? = nil
   ) throws(LanguageModelError) -> LanguageModel {
     let configuration = try ModelConfiguration(contentsOf: directory)
     let chosen: QuantRegistry
     if let registry { chosen = registry } else { chosen = try makeRegistry(directory) }
     let backend = backend ?? CPUBackend(threads: threads)
+    guard backend.isAvailable else {
+      throw .invalidConfiguration(
+        file: directory.path, key: "backend",
+        reason: "backend '\(backend.name)' is not available on this machine"
+          + (backend.unavailableReason.map { " (\($0))" } ?? ""))
+    }
     let source = try WeightSource(
-      directory: directory, registry: chosen, quantization: quantization, backend: backend)
+      directory: directory, registry: chosen, quantization: quantizationJob, backend: backend)
     let builder = ModelBuilder(configuration: configuration, source: source, backend: backend)
-    return try builder.build(prefillChunkSize: prefillChunkSize)
+    return try builder.build(prefillChunkSize: prefillChunkSize, progress: progress)
   }
 
   private static func makeRegistry(_ directory: URL) throws(LanguageModelError) -> QuantRegistry {

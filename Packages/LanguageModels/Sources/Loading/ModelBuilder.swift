@@ -7,11 +7,14 @@ struct ModelBuilder {
   let source: WeightSource
   let backend: any KernelBackend
 
-  func build(prefillChunkSize: Int) throws(LanguageModelError) -> LanguageModel {
+  func build(prefillChunkSize: Int, progress: ((Int, Int) -> Void)?) throws(LanguageModelError) -> LanguageModel {
     let config = configuration
     let embedding = try source.plain("model.embed_tokens.weight", shape: [config.vocabularySize, config.hiddenSize])
     var blocks: [DecoderBlock] = []
-    for index in 0..<config.layerCount { blocks.append(try block(index)) }
+    for index in 0..<config.layerCount {
+      blocks.append(try block(index))
+      progress?(index + 1, config.layerCount)
+    }
     let output: any LinearLayer
     if config.tieWordEmbeddings {
       output = DenseProjection(name: "lm_head", weight: embedding, bias: nil)

@@ -18,7 +18,7 @@ struct WeightSource {
   /// Weights to quantize at load: name → (format, parameters).
   let loadPlan: [String: (format: String, parameters: FormatParameters)]
 
-  init(directory: URL, registry: QuantRegistry, quantization: BitsAndBytesConfig?, backend: any KernelBackend)
+  init(directory: URL, registry: QuantRegistry, quantization: QuantizationJob?, backend: any KernelBackend)
     throws(LanguageModelError)
   {
     do {
@@ -39,9 +39,9 @@ struct WeightSource {
     storedFormats = formats
     companionKeys = companions
     var plan: [String: (format: String, parameters: FormatParameters)] = [:]
-    if let quantization {
-      let job = QuantizationJob(
-        model: directory, output: directory.appending(path: ".bnb-load-unused"), quantization: quantization)
+    if var job = quantization {
+      job.model = directory
+      job.output = directory.appending(path: ".bnb-load-unused")
       do {
         let (_, made) = try CheckpointPatcher(registry: registry).plan(job)
         for item in made.items {
@@ -84,12 +84,17 @@ struct WeightSource {
     guard let entry = input.checkpoint.entry(named: name) else {
       throw .missingTensor(file: weightsFile, tensor: name)
     }
+    guard [.float32, .float16, .bfloat16].contains(entry.dtype) else {
+      var reason = "dtype \(entry.dtype) (expected float32, float16 or bfloat16)"
+      if !entry.dtype.isFloatingPoint {
+        let method = input.configuration?["quantization_config"]?["quant_method"]?.stringValue
+        reason += "; it looks quantized by a format no installed plugin recognises"
+        if let method { reason += " (config.json quant_method '\(method)')" }
+      }
+      throw .unsupportedTensor(file: file(of: name), tensor: name, reason: reason)
+    }
     guard entry.shape == shape else {
       throw .shapeMismatch(file: file(of: name), tensor: name, expected: shape, found: entry.shape)
-    }
-    guard [.float32, .float16, .bfloat16].contains(entry.dtype) else {
-      throw .unsupportedTensor(
-        file: file(of: name), tensor: name, reason: "dtype \(entry.dtype) (expected float32, float16 or bfloat16)")
     }
     do {
       guard let tensor = try input.checkpoint.tensor(named: name) else {

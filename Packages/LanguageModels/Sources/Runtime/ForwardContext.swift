@@ -9,6 +9,8 @@ struct ForwardContext {
   let cos: UnsafeBufferPointer<Float>
   let sin: UnsafeBufferPointer<Float>
   let adapters: [String: any LinearAdapter]
+  /// Threads for the runtime's own loops (attention): the CPU backend's count, else one per core.
+  let threads: Int
 
   /// Applies a projection and, when one is registered under its name, its adapter.
   func run(

@@ -1,5 +1,6 @@
+import CPUKernels
 import Foundation
-import QuantCore
+package import QuantCore
 
 extension LanguageModel {
   func forward(_ tokens: [Int], cache: KVCache, allPositions: Bool) throws(LanguageModelError) -> [Float] {
@@ -73,7 +74,8 @@ extension LanguageModel {
     let rows = tokens.count
     let hidden = config.hiddenSize
     let workspace = cache.workspace
-    let state = workspace.buffer("model.state", count: rows * hidden)
+    let stateStart = workspace.pointer("model.state", count: rows * hidden)
+    let state = UnsafeMutableBufferPointer(start: stateStart, count: rows * hidden)
     embed(tokens, into: state)
     let half = rope.rotaryDimension / 2
     let cos = workspace.buffer("rope.cos", count: rows * half)
@@ -81,10 +83,17 @@ extension LanguageModel {
     rope.tables(start: cache.count, count: rows, lastPosition: lastPosition, cos: cos, sin: sin)
     let context = ForwardContext(
       cache: cache, backend: backend, rope: rope, cos: UnsafeBufferPointer(cos), sin: UnsafeBufferPointer(sin),
-      adapters: adapters)
-    for block in blocks { try block.forward(state, rows: rows, context: context) }
+      adapters: adapters, threads: attentionThreads)
+    for block in blocks { try block.forward(stateStart, rows: rows, width: hidden, context: context) }
     cache.advance(with: tokens)
     return UnsafeBufferPointer(state)
+  }
+
+  /// Threads for attention: the CPU backend's setting (0: one per core), one per core for other backends.
+  var attentionThreads: Int {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    guard let cpu = backend as? CPUBackend else { return cores }
+    return cpu.threads > 0 ? cpu.threads : cores
   }
 
   /// Final norm, output projection and (Gemma 2) final soft-capping of `rows` hidden states.
@@ -92,15 +101,18 @@ extension LanguageModel {
     _ states: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>, cache: KVCache,
     adapters: [String: any LinearAdapter]
   ) throws(LanguageModelError) {
-    let normed = cache.workspace.buffer("model.normed", count: rows * configuration.hiddenSize)
-    finalNorm.apply(states.baseAddress!, rows: rows, into: normed.baseAddress!)
+    let count = rows * configuration.hiddenSize
+    let normedStart = cache.workspace.pointer("model.normed", count: count)
+    let normed = UnsafeMutableBufferPointer(start: normedStart, count: count)
+    guard let statesStart = states.baseAddress else { return }
+    finalNorm.apply(statesStart, rows: rows, into: normedStart)
     try outputProjection.apply(UnsafeBufferPointer(normed), rows: rows, into: output, backend: backend)
     if let adapter = adapters[outputProjection.name] {
       adapter.addDelta(input: UnsafeBufferPointer(normed), rows: rows, output: output)
     }
     if let cap = configuration.finalLogitSoftcap {
       let capF = Float(cap)
-      for i in 0..<output.count { output[i] = Foundation.tanh(output[i] / capF) * capF }
+      for i in 0..<output.count { output[i] = tanh(output[i] / capF) * capF }
     }
   }
 
@@ -116,8 +128,19 @@ extension LanguageModel {
       }
     }
     if configuration.scalesEmbeddings {
-      let scale = Float(Double(hidden).squareRoot())
+      let scale = Self.embeddingScale(hiddenSize: hidden, dtype: embedding.dtype)
       for i in 0..<tokens.count * hidden { state[i] *= scale }
+    }
+  }
+
+  /// Gemma's embedding multiplier: `sqrt(hidden_size)` rounded to the embedding's dtype, as transformers'
+  /// `embed_scale.to(self.weight.dtype)` (59.75 for hidden 3584 in bfloat16, 59.8665 in float32).
+  package static func embeddingScale(hiddenSize: Int, dtype: DType) -> Float {
+    let scale = Float(Double(hiddenSize).squareRoot())
+    switch dtype {
+    case .bfloat16: return HalfPrecision.float(bfloat16Bits: HalfPrecision.bfloat16Bits(scale))
+    case .float16: return HalfPrecision.float(float16Bits: HalfPrecision.float16Bits(scale))
+    default: return scale
     }
   }
 }

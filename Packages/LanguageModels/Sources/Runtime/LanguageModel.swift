@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import QuantCore
 
 /// A decoder-only language model loaded from a model folder, run on a ``KernelBackend``.
@@ -69,11 +69,27 @@ public final class LanguageModel: Sendable {
   /// The adapters registered now.
   var adapterTable: [String: any LinearAdapter] { adapters.withLock { $0 } }
 
-  /// A new, empty cache for one sequence.
+  /// A new, empty cache for one sequence, storing float32 keys and values.
   public func makeCache() -> KVCache {
     KVCache(
       layerCount: configuration.layerCount, rowWidth: configuration.keyValueHeads * configuration.headDimension,
-      maximumPositions: configuration.maxPositionEmbeddings)
+      maximumPositions: configuration.maxPositionEmbeddings, storage: .float32)
+  }
+
+  /// A new, empty cache for one sequence storing keys and values as `storage`.
+  ///
+  /// - Parameter storage: `.float32` (exact), `.float16` or `.bfloat16` (half the memory; each key and
+  ///   value rounded once when stored).
+  /// - Returns: The cache.
+  /// - Throws: `LanguageModelError.invalidConfiguration` for other dtypes.
+  public func makeCache(storage: DType) throws(LanguageModelError) -> KVCache {
+    guard KVCache.storageTypes.contains(storage) else {
+      throw .invalidConfiguration(
+        file: "KVCache", key: "storage", reason: "\(storage) is not supported (supported: float32, float16, bfloat16)")
+    }
+    return KVCache(
+      layerCount: configuration.layerCount, rowWidth: configuration.keyValueHeads * configuration.headDimension,
+      maximumPositions: configuration.maxPositionEmbeddings, storage: storage)
   }
 
   /// Runs `tokens` after what `cache` holds and returns the logits of the last position.
@@ -111,10 +127,13 @@ public final class LanguageModel: Sendable {
       all.append(
         WeightStorage(format: embedding.dtype.rawValue, parameters: embedding.elementCount, bytes: embedding.byteCount))
     }
-    let norms = blocks.flatMap { block in
-      [block.inputNorm, block.postAttentionNorm, block.preFeedForwardNorm, block.postFeedForwardNorm,
-        block.attention.queryNorm, block.attention.keyNorm].compactMap { $0 }
-    } + [finalNorm]
+    let norms =
+      blocks.flatMap { block in
+        [
+          block.inputNorm, block.postAttentionNorm, block.preFeedForwardNorm, block.postFeedForwardNorm,
+          block.attention.queryNorm, block.attention.keyNorm,
+        ].compactMap { $0 }
+      } + [finalNorm]
     for norm in norms {
       all.append(WeightStorage(format: "float32", parameters: norm.scale.count, bytes: 4 * norm.scale.count))
     }

@@ -17,6 +17,8 @@ import SafeTensors
 public struct CheckpointPatcher: Sendable {
   /// Where formats and backends are looked up.
   public let registry: QuantRegistry
+  /// Elements per chunk of the streaming quantizer (``ChunkedQuantizer``); 0 quantizes every tensor whole.
+  package var chunkElements = ChunkedQuantizer.defaultChunkElements
 
   /// Creates a patcher.
   ///
@@ -91,7 +93,8 @@ public struct CheckpointPatcher: Sendable {
     }
     let implied = job.quantization?.formatParameters ?? FormatParameters()
     let (name, parameters) = try resolve(
-      format: requested, layers: [implied, job.parameters], strict: job.parameters, location: nil, file: file)
+      format: requested, layers: [implied, job.parameters], strict: job.parameters, location: nil,
+      locations: job.parameterLocations, file: file)
     var rules: [(rule: TensorRule, parameters: FormatParameters)] = []
     for rule in job.rules {
       guard let ruleFormat = rule.format else {
@@ -100,7 +103,7 @@ public struct CheckpointPatcher: Sendable {
       }
       var ruleParameters = try resolve(
         format: ruleFormat, layers: [implied, job.parameters, rule.parameters], strict: rule.parameters, location: rule.location,
-        file: file)
+        locations: rule.parameterLocations, file: file)
       var canonical = rule
       canonical.format = ruleParameters.name
       ruleParameters.name = canonical.format ?? ruleFormat
@@ -112,7 +115,8 @@ public struct CheckpointPatcher: Sendable {
   /// Resolves a format name (aliases allowed) and its parameters: registry defaults, then each layer
   /// (only the parameters the format declares), with `strict` values required to be declared and valid.
   private func resolve(
-    format requested: String, layers: [FormatParameters], strict: FormatParameters, location: SourceLocation?, file: String
+    format requested: String, layers: [FormatParameters], strict: FormatParameters, location: SourceLocation?,
+    locations: [String: SourceLocation], file: String
   ) throws(ModelPatcherError) -> (name: String, parameters: FormatParameters) {
     let format: any QuantizationFormat
     var parameters: FormatParameters
@@ -127,7 +131,8 @@ public struct CheckpointPatcher: Sendable {
       if let problem = format.parameterProblem(named: key, value: value) {
         throw .configuration(
           ConfigurationError(
-            location: location, file: file, message: problem.message, found: problem.found, validChoices: problem.validChoices))
+            location: locations[key] ?? location, file: file, message: problem.message, found: problem.found,
+            validChoices: problem.validChoices))
       }
     }
     for layer in layers {
@@ -161,18 +166,19 @@ public struct CheckpointPatcher: Sendable {
     let items = plan.items
     let policy = job.nonFinite
     let inputFiles = items.map { input.fileName(of: $0.name) }
+    let quantizer = ChunkedQuantizer(chunkElements: chunkElements)
     let patchItems = items.map { item -> PatchItem in
       let format: String?
       if case .quantize(let name, _) = item.action { format = name } else { format = nil }
       return PatchItem(
         name: item.name, elementCount: item.elementCount, inputBytes: item.byteCount,
-        workingBytes: TensorPipeline.workingBytes(
+        workingBytes: TensorPipeline.streamingWorkingBytes(
           elements: item.elementCount, storedBytes: item.byteCount, computed: item.action.isQuantized),
         format: format, quantizedBytes: nil, action: format ?? "kept")
     }
     let destination = PatchDestination(
       input: input.url, output: job.output, overwrite: job.overwrite, maximumShardSize: job.maximumShardSize,
-      threads: job.threads)
+      threads: job.threads, byteBudget: TensorPipeline.streamingByteBudget)
     return try await patch(
       patchItems, to: destination, events: events,
       configuration: { () throws(ModelPatcherError) in
@@ -188,25 +194,31 @@ public struct CheckpointPatcher: Sendable {
           }
           return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
         }
-        guard let tensor = try? checkpoint.tensor(named: item.name) else {
-          throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
-        }
-        var warnings: [String] = []
-        let nonFinite = NonFiniteScan.count(in: tensor)
-        if nonFinite > 0 {
-          if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
-          warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
-        }
         let format: any QuantizationFormat
         do throws(RegistryError) {
           format = try registry.format(named: formatName)
         } catch {
           throw .registry(error)
         }
+        let job = ChunkedQuantizer.Job(
+          format: format, parameters: parameters, backend: backend, refuseNonFinite: policy == .refuse, fileName: file,
+          tensorName: item.name)
+        let result: ChunkedQuantizer.Result
+        if let source = checkpoint.file(containing: item.name) {
+          result = try quantizer.quantize(FileChunkSource(tensor: item.name, in: source, fileName: file), job: job)
+        } else {
+          guard let tensor = try? checkpoint.tensor(named: item.name) else {
+            throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
+          }
+          result = try quantizer.quantize(InMemoryChunkSource(tensor: tensor), job: job)
+        }
+        var warnings: [String] = []
+        if result.nonFinite > 0 {
+          warnings.append("\(file): tensor '\(item.name)' holds \(result.nonFinite) NaN or infinite values; quantized anyway")
+        }
         do throws(QuantError) {
-          let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
           return TensorPipeline.Output(
-            tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
+            tensors: try format.checkpointTensors(for: result.tensor, weightName: item.name), warnings: warnings)
         } catch {
           throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
         }
@@ -235,7 +247,9 @@ public struct CheckpointPatcher: Sendable {
       }
       for file in otherFiles {
         do {
-          try FileManager.default.copyItem(at: file, to: transaction.staging.appending(path: file.lastPathComponent))
+          // The contents, not a link: a Hugging Face cache snapshot is made of relative links into ../../blobs.
+          try FileManager.default.copyItem(
+            at: file.resolvingSymlinksInPath(), to: transaction.staging.appending(path: file.lastPathComponent))
         } catch {
           throw .io(path: file.path, operation: "copy into the output", reason: error.localizedDescription)
         }
