@@ -1,6 +1,7 @@
 import Foundation
 import LanguageModels
 import QLoRA
+import QuantCore
 import TestSupport
 import Testing
 
@@ -88,5 +89,41 @@ struct PEFTParityTests {
     #expect(q.b.allSatisfy { $0 == 0 })
     #expect(q.a.allSatisfy { abs($0) <= 1 / Float(32).squareRoot() })
     #expect(Set(q.a).count > q.a.count / 2)
+  }
+}
+
+/// The same model loaded with `load_in_4bit` (NF4, blocksize 64, quantized at load, bit-identical to
+/// bitsandbytes) against peft over the bitsandbytes-dequantized weights. Both sides hold the same base
+/// values, so the stated tolerance is the fp32 one (1e-4 on gradients, 1e-5 on loss and logits).
+@Suite("NF4-base LoRA parity with peft")
+struct NF4ParityTests {
+  static func loadModel() throws -> TrainableModel {
+    let runtime = try LanguageModel.load(
+      directory: PEFTParityTests.modelFolder, quantization: .fourBit(.nf4), threads: 1)
+    var model = try TrainableModel(model: runtime)
+    let (configuration, adapters) = try PEFTAdapterFiles.read(from: PEFTParityTests.adapterFolder)
+    try model.setAdapters(
+      adapters, configuration: configuration.lora, targets: TargetModules(names: configuration.targetModules))
+    return model
+  }
+
+  @Test func lossGradientsAndLogitsMatchPeftOverDequantizedWeights() throws {
+    let inputs = try Fixture("tiny-llama-peft-expected.safetensors")
+    let expected = try Fixture("tiny-llama-peft-nf4-expected.safetensors")
+    var model = try Self.loadModel()
+    let tokens = try inputs.ints("input_ids")
+    #expect(Fixture.relativeError(try model.logits(tokens), try expected.floats("logits")) < 1e-5)
+    var noDropout: SeededGenerator? = nil
+    let result = try model.accumulateGradients(tokens: tokens, labels: try inputs.ints("labels"), generator: &noDropout)
+    #expect(Fixture.relativeError([result.loss], try expected.floats("loss")) < 1e-5)
+    // The fp32 base's loss differs: the quantization is really in effect.
+    #expect(abs(result.loss - (try inputs.floats("loss"))[0]) > 1e-4)
+    for name in model.adapterNames {
+      let adapter = try #require(model.adapters[name])
+      let gradA = try expected.floats(PEFTAdapterFiles.tensorName(module: name, factor: "A") + ".grad")
+      let gradB = try expected.floats(PEFTAdapterFiles.tensorName(module: name, factor: "B") + ".grad")
+      #expect(Fixture.relativeError(adapter.gradientA, gradA) < 1e-4, "\(name).lora_A")
+      #expect(Fixture.relativeError(adapter.gradientB, gradB) < 1e-4, "\(name).lora_B")
+    }
   }
 }

@@ -47,6 +47,7 @@ public struct TrainableModel: Sendable {
     guard model.rope.longInverseFrequencies == nil, model.rope.rotaryDimension == configuration.headDimension else {
       throw unsupported("partial or LongRoPE rotary embeddings")
     }
+    let backend = model.backend
     vocabularySize = configuration.vocabularySize
     hiddenSize = configuration.hiddenSize
     maximumPositions = configuration.maxPositionEmbeddings
@@ -70,16 +71,40 @@ public struct TrainableModel: Sendable {
         TrainingBlock(
           inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
           postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
-          query: AdaptedLinear(base: try Self.frozen(q)), key: AdaptedLinear(base: try Self.frozen(k)),
-          value: AdaptedLinear(base: try Self.frozen(v)), output: AdaptedLinear(base: try Self.frozen(block.attention.output)),
-          gate: AdaptedLinear(base: try Self.frozen(gate)), up: AdaptedLinear(base: try Self.frozen(up)),
-          down: AdaptedLinear(base: try Self.frozen(block.feedForward.down)), attention: attention))
+          query: AdaptedLinear(base: try Self.frozen(q, backend: backend)),
+          key: AdaptedLinear(base: try Self.frozen(k, backend: backend)),
+          value: AdaptedLinear(base: try Self.frozen(v, backend: backend)),
+          output: AdaptedLinear(base: try Self.frozen(block.attention.output, backend: backend)),
+          gate: AdaptedLinear(base: try Self.frozen(gate, backend: backend)),
+          up: AdaptedLinear(base: try Self.frozen(up, backend: backend)),
+          down: AdaptedLinear(base: try Self.frozen(block.feedForward.down, backend: backend)), attention: attention))
     }
     self.blocks = blocks
     finalNorm = RMSNormOp(weight: model.finalNorm.scale, epsilon: model.finalNorm.epsilon)
-    head = try Self.frozen(model.outputProjection)
+    head = try Self.frozen(model.outputProjection, backend: backend)
     inverseFrequencies = model.rope.inverseFrequencies
     attentionScaling = model.rope.attentionScaling
+  }
+
+  /// Wraps a runtime projection (quantized weights stay quantized); the forward runs on the runtime's
+  /// kernels through `backend`, the input gradient on decoded tiles.
+  static func frozen(_ layer: any LinearLayer, backend: any KernelBackend) throws(QLoRAError) -> FrozenLinear {
+    var linear = try frozen(layer)
+    let outFeatures = layer.outFeatures
+    linear.acceleratedForward = { (x: [Float], rows: Int) throws(QLoRAError) -> [Float] in
+      var y = [Float](repeating: 0, count: rows * outFeatures)
+      do {
+        try x.withUnsafeBufferPointer { (input) throws(LanguageModelError) in
+          try y.withUnsafeMutableBufferPointer { (output) throws(LanguageModelError) in
+            try layer.apply(input, rows: rows, into: output, backend: backend)
+          }
+        }
+      } catch {
+        throw .quantized(name: layer.name, reason: "\(error)")
+      }
+      return y
+    }
+    return linear
   }
 
   /// Wraps a runtime projection; quantized weights stay quantized.

@@ -26,6 +26,8 @@ public struct FrozenLinear: Sendable {
   public var tileRows: Int
   private let dense: [Float]?
   private let decoder: QuantizedRowDecoder?
+  /// A faster forward (the runtime's kernels): `(x, rows) → x·Wᵀ + b`; `nil` uses the tile loop.
+  package var acceleratedForward: (@Sendable ([Float], Int) throws(QLoRAError) -> [Float])?
 
   /// Creates a frozen layer.
   ///
@@ -99,6 +101,7 @@ public struct FrozenLinear: Sendable {
       throw .shapeMismatch(context: "\(name) input", expected: inFeatures, found: x.count)
     }
     let rows = x.count / inFeatures
+    if let acceleratedForward { return try acceleratedForward(x, rows) }
     var y = [Float](repeating: 0, count: rows * outFeatures)
     let k = inFeatures
     let n = outFeatures
