@@ -97,6 +97,8 @@ struct ChunkedQuantizer {
     if case .int8Rows = plan { passStored = true } else { passStored = false }
     var nonFinite = 0
     for (index, range) in ranges.enumerated() {
+      // A cancelled job (Ctrl-C) stops between chunks, not only between tensors.
+      if Task.isCancelled { throw .cancelled }
       let raw = try read(source, elements: range, into: buffer)
       let found = NonFiniteScan.count(in: raw, dtype: source.dtype)
       nonFinite += found
