@@ -50,7 +50,8 @@ let modules: [Module] = [
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative", "_ModelPatcherNative"],
+    testDependencies: ["FormatConformance", "BitsAndBytes"]),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
   // Decoder-only language models (Llama, Mistral, Qwen2/3, Phi-3, Gemma 2) on the layers and backends.
   Module(
@@ -62,6 +63,20 @@ let modules: [Module] = [
   Module(name: "ChatTemplates"),
   // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
   Module(name: "TextGeneration"),
+  // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
+  Module(name: "Tokenizers", testDependencies: ["bnb-tokenizer"]),
+  // `bnb-generate` and `bnb-chat` as a library (the executables are one line each).
+  Module(
+    name: "BNBGenerateKit",
+    dependencies: [
+      "LanguageModels", "TextGeneration", "Tokenizers", "ChatTemplates", "BNBPatchKit", "BitsAndBytes", "ModelPatcher",
+      "QuantCore", "SafeTensors",
+      argumentParser,
+    ],
+    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
+  ),
+  // QLoRA: LoRA adapters over frozen quantized linears, hand-written backward passes, AdamW, PEFT files.
+  Module(name: "QLoRA", dependencies: ["QuantCore", "SafeTensors", "LanguageModels"], testDependencies: ["SafeTensors", "FormatNF4", "LanguageModels"]),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
@@ -110,6 +125,8 @@ var targets: [Target] = modules.flatMap { module -> [Target] in
 targets += [
   // Hand-written SIMD kernels (AVX2/FMA/F16C chosen at run time, NEON on arm64). No API of its own.
   .target(name: "_CPUKernelsNative", path: "Packages/CPUKernels/Native"),
+  // No-replace rename and process checks for ModelPatcher's output transactions (renameat2, renamex_np).
+  .target(name: "_ModelPatcherNative", path: "Packages/ModelPatcher/Native"),
   // Fixtures and helpers shared by every test target (seeded random data comes from FormatConformance).
   .target(
     name: "TestSupport",
@@ -144,8 +161,26 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-generate",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-generate",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-chat",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-chat",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-tokenizer",
+    dependencies: ["Tokenizers", "ChatTemplates", argumentParser],
+    path: "Tools/bnb-tokenizer",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-bench",
-    dependencies: ["BitsAndBytes", argumentParser],
+    dependencies: ["BitsAndBytes", "LanguageModels", "ModelPatcher", argumentParser],
     path: "Tools/bnb-bench",
     swiftSettings: swiftSettings
   ),
@@ -157,6 +192,9 @@ let package = Package(
   products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
+    .executable(name: "bnb-generate", targets: ["bnb-generate"]),
+    .executable(name: "bnb-chat", targets: ["bnb-chat"]),
+    .executable(name: "bnb-tokenizer", targets: ["bnb-tokenizer"]),
   ],
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
