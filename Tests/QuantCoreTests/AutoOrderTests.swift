@@ -2,7 +2,7 @@ import QuantCore
 import Testing
 
 /// A backend that counts how often its availability is asked.
-private final class ProbedBackend: KernelBackend, @unchecked Sendable {
+private final class ProbedBackend: KernelBackend, BackendAvailabilityReporting, @unchecked Sendable {
   let name: String
   let available: Bool
   let reason: String?
@@ -16,7 +16,7 @@ private final class ProbedBackend: KernelBackend, @unchecked Sendable {
     probes.withLock { $0 += 1 }
     return available
   }
-  var unavailableReason: String? { available ? nil : reason }
+  var reasonUnavailable: String? { available ? nil : reason }
   func accelerates(_ layout: StorageLayout) -> Bool { false }
   func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {
     try ReferenceBackend().dequantize(tensor, to: dtype)

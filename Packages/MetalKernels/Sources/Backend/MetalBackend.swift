@@ -15,7 +15,7 @@ public import QuantCore
 ///
 /// Custom layouts run through the reference decode (they have no shader). Encoding (quantizing) runs
 /// on the CPU: through the `encoder` backend given at creation, else the formats' reference encoders.
-public struct MetalBackend: KernelBackend {
+public struct MetalBackend: KernelBackend, BackendAvailabilityReporting {
   private let encoder: (any KernelBackend)?
 
   /// Creates the backend. Nothing touches the GPU until the first call.
@@ -35,7 +35,8 @@ public struct MetalBackend: KernelBackend {
 
   /// Why the backend is unavailable: no Metal on this platform, no device, a GPU that is not Apple
   /// family 7+, SIMD-groups other than 32 wide, or the shader compiler's log. `nil` when available.
-  public var unavailableReason: String? { MetalExecution.unavailableReason }
+  /// (`unavailableReason` on any `KernelBackend` returns it.)
+  public var reasonUnavailable: String? { MetalExecution.unavailableReason }
 
   /// Whether `layout` has shaders: every built-in layout does; custom layouts do not.
   ///

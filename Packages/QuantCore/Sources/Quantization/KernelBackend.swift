@@ -8,10 +8,6 @@ public protocol KernelBackend: Sendable {
   var name: String { get }
   /// Whether the backend can run on this machine (Metal is unavailable on Linux).
   var isAvailable: Bool { get }
-  /// Why ``isAvailable`` is `false` (no device, a shader compiler log, a missing GPU feature), printed
-  /// by the registry's error and `bnb-patch formats`; `nil` when the backend is available or does not
-  /// say. The default is `nil`.
-  var unavailableReason: String? { get }
   /// Whether `layout` has a dedicated kernel here (anything else still runs, more slowly).
   ///
   /// - Parameter layout: A storage layout.
@@ -98,9 +94,18 @@ public enum EncodingRequest {
 
 // MARK: - Default implementations
 
+/// A backend that can say why it is unavailable. A separate protocol rather than a ``KernelBackend``
+/// requirement, so that adding it changed no existing conformance.
+public protocol BackendAvailabilityReporting {
+  /// Why the backend cannot run here (no device, a shader compiler's log, a missing GPU feature), or
+  /// `nil` when it can.
+  var reasonUnavailable: String? { get }
+}
+
 extension KernelBackend {
-  /// No reason given.
-  public var unavailableReason: String? { nil }
+  /// Why ``isAvailable`` is `false`, printed by the registry's error and `bnb-patch formats`: the
+  /// backend's ``BackendAvailabilityReporting/reasonUnavailable`` when it reports one, else `nil`.
+  public var unavailableReason: String? { (self as? any BackendAvailabilityReporting)?.reasonUnavailable }
 
   /// No accelerated encoder: the format's reference encoder runs.
   public func encode(_ request: EncodingRequest) -> Bool { false }
