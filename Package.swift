@@ -59,9 +59,9 @@ let modules: [Module] = [
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
   // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
-  Module(name: "Tokenizers"),
+  Module(name: "Tokenizers", testDependencies: ["bnb-tokenizer"]),
   // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
-  Module(name: "ChatTemplates"),
+  Module(name: "ChatTemplates", testDependencies: ["bnb-tokenizer"]),
   // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
   Module(name: "TextGeneration"),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in

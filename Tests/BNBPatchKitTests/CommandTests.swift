@@ -20,7 +20,8 @@ struct CommandTests {
     #expect(run.error.contains("[21/21]"))
     #expect(
       try TestFiles.contents(of: quantized) == [
-        "config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json",
+        "config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
+        "tokenizer_config.json",
       ])
 
     let inspect = await CLI.run(["inspect", quantized.path])

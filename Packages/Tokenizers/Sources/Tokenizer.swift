@@ -120,6 +120,9 @@ public struct Tokenizer: Sendable {
   /// - Returns: True for special tokens.
   public func isSpecialToken(_ id: Int) -> Bool { specialIDs.contains(id) }
 
+  /// Whether the decoder turns `<0xNN>` tokens into bytes.
+  var usesByteFallback: Bool { decoder?.containsByteFallback ?? false }
+
   /// The beginning-of-sequence token text.
   public var bosToken: String? { configuration.bosToken }
   /// The end-of-sequence token text.

@@ -5,10 +5,14 @@ import Tokenizers
 
 /// `bnb-tokenizer render`: a conversation through a model's chat template, as transformers'
 /// `apply_chat_template(..., tokenize=False)` renders it.
-struct RenderCommand: ParsableCommand {
+struct Render: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "render",
-    abstract: "Print the prompt a model's chat template makes of a conversation (no added newline).")
+    abstract: "Print the prompt a model's chat template makes of a conversation (exactly, with no newline added).",
+    discussion: """
+      A template's raise_exception exits with status 1 and its message on stderr; a malformed template or \
+      conversation file with 66; an unreadable file with 74.
+      """
+  )
 
   @Option(name: .long, help: "The model folder (tokenizer_config.json, chat_template.jinja).")
   var model: String
@@ -32,52 +36,62 @@ struct RenderCommand: ParsableCommand {
   var now: String?
 
   func run() throws {
-    do {
-      print(try render(), terminator: "")
-    } catch let error as ChatTemplateError {
-      throw RenderFailure(message: error.description)
-    } catch let error as TokenizerError {
-      throw RenderFailure(message: error.description)
+    let clock = try now.map { text throws(CommandFailure) in
+      guard let date = Self.localDate(text) else {
+        throw CommandFailure(status: .usage, message: "--now \(text): expected YYYY-MM-DDTHH:MM:SS")
+      }
+      return date
     }
-  }
-
-  private func render() throws -> String {
     let directory = URL(filePath: model)
-    let request = try ChatRequest(json: try Self.read(messages), source: messages)
+    let request = try Self.failing { try ChatRequest(json: try Self.read(messages), source: messages) }
     let source: String
     if let template {
       source = try Self.read(template)
     } else {
-      source = try ChatTemplateSet(modelDirectory: directory).select(name: templateName, hasTools: request.tools != nil)
+      source = try Self.failing {
+        try ChatTemplateSet(modelDirectory: directory).select(name: templateName, hasTools: request.tools != nil)
+      }
     }
     var context = request.variables
-    let configuration = try TokenizerConfiguration.load(directory: directory)
+    let configuration: TokenizerConfiguration
+    do {
+      configuration = try TokenizerConfiguration.load(directory: directory)
+    } catch {
+      throw CommandFailure(status: .invalidInput, message: error.description)
+    }
     let tokens = [
       ("bos_token", configuration.bosToken), ("eos_token", configuration.eosToken),
       ("unk_token", configuration.unkToken), ("pad_token", configuration.padToken),
     ]
     for (name, value) in tokens { if let value { context[name] = .string(value) } }
     if let kwargs {
-      guard case .dictionary(let extra) = try JinjaValue(json: kwargs) else {
-        throw RenderFailure(message: "--kwargs must be a JSON object")
+      guard case .dictionary(let extra) = try? JinjaValue(json: kwargs) else {
+        throw CommandFailure(status: .usage, message: "--kwargs must be a JSON object")
       }
       for pair in extra.pairs { context[pair.key] = pair.value }
     }
-    let clock = try now.map { text in
-      guard let date = Self.localDate(text) else {
-        throw RenderFailure(message: "--now \(text): expected YYYY-MM-DDTHH:MM:SS")
-      }
-      return date
+    let text = try Self.failing {
+      try ChatTemplate(source: source).render(
+        orderedMessages: request.messages, addGenerationPrompt: addGenerationPrompt, context: context, now: clock)
     }
-    return try ChatTemplate(source: source).render(
-      orderedMessages: request.messages, addGenerationPrompt: addGenerationPrompt, context: context, now: clock)
+    BNBTokenizer.console.write(text)
   }
 
-  private static func read(_ path: String) throws -> String {
+  /// Runs `body`, turning a template error into a command failure: status 1 for `raise_exception`, else 66.
+  private static func failing<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as ChatTemplateError {
+      if case .raised(let message) = error { throw CommandFailure(status: .failure, message: message) }
+      throw CommandFailure(status: .invalidInput, message: error.description)
+    }
+  }
+
+  private static func read(_ path: String) throws(CommandFailure) -> String {
     do {
       return String(decoding: try Data(contentsOf: URL(filePath: path)), as: UTF8.self)
     } catch {
-      throw RenderFailure(message: "\(path): cannot read: \(error.localizedDescription)")
+      throw CommandFailure(status: .io, message: "\(path): cannot read: \(error.localizedDescription)")
     }
   }
 
@@ -92,10 +106,4 @@ struct RenderCommand: ParsableCommand {
     guard components.isValidDate(in: Calendar(identifier: .gregorian)) else { return nil }
     return Calendar(identifier: .gregorian).date(from: components)
   }
-}
-
-/// A render failure: its message goes to stderr and the exit status is non-zero.
-struct RenderFailure: Error, CustomStringConvertible {
-  var message: String
-  var description: String { message }
 }
