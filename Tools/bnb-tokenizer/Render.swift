@@ -37,7 +37,7 @@ struct Render: ParsableCommand {
 
   func run() throws {
     let clock = try now.map { text throws(CommandFailure) in
-      guard let date = Self.localDate(text) else {
+      guard let date = ChatTemplate.localDate(from: text) else {
         throw CommandFailure(status: .usage, message: "--now \(text): expected YYYY-MM-DDTHH:MM:SS")
       }
       return date
@@ -93,17 +93,5 @@ struct Render: ParsableCommand {
     } catch {
       throw CommandFailure(status: .io, message: "\(path): cannot read: \(error.localizedDescription)")
     }
-  }
-
-  /// `YYYY-MM-DDTHH:MM:SS` in the local time zone, as Python's naive `datetime`.
-  static func localDate(_ text: String) -> Date? {
-    let parts = text.split(whereSeparator: { "-T:".contains($0) }).map { Int($0) }
-    guard parts.count == 6, parts.allSatisfy({ $0 != nil }) else { return nil }
-    let values = parts.compactMap { $0 }
-    let components = DateComponents(
-      timeZone: TimeZone.current, year: values[0], month: values[1], day: values[2], hour: values[3], minute: values[4],
-      second: values[5])
-    guard components.isValidDate(in: Calendar(identifier: .gregorian)) else { return nil }
-    return Calendar(identifier: .gregorian).date(from: components)
   }
 }
