@@ -60,7 +60,7 @@ let modules: [Module] = [
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
   // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
-  Module(name: "ChatTemplates"),
+  Module(name: "ChatTemplates", testDependencies: ["bnb-tokenizer"]),
   // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
   Module(name: "TextGeneration"),
   // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.

@@ -11,7 +11,7 @@ struct BNBTokenizer: ParsableCommand {
     discussion: """
       Exit status: 0 success, 64 bad command line, 66 unusable tokenizer files or input text, 74 unreadable file.
       """,
-    subcommands: [Encode.self, Decode.self, RenderCommand.self, Benchmark.self]
+    subcommands: [Encode.self, Decode.self, Render.self, Benchmark.self]
   )
 
   /// Where output goes (a buffer in tests).
