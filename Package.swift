@@ -63,6 +63,20 @@ let modules: [Module] = [
   Module(name: "ChatTemplates"),
   // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
   Module(name: "TextGeneration"),
+  // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
+  Module(name: "Tokenizers", testDependencies: ["bnb-tokenizer"]),
+  // `bnb-generate` and `bnb-chat` as a library (the executables are one line each).
+  Module(
+    name: "BNBGenerateKit",
+    dependencies: [
+      "LanguageModels", "TextGeneration", "Tokenizers", "ChatTemplates", "BNBPatchKit", "BitsAndBytes", "ModelPatcher",
+      "QuantCore", "SafeTensors",
+      argumentParser,
+    ],
+    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
+  ),
+  // QLoRA: LoRA adapters over frozen quantized linears, hand-written backward passes, AdamW, PEFT files.
+  Module(name: "QLoRA", dependencies: ["QuantCore", "SafeTensors", "LanguageModels"], testDependencies: ["SafeTensors", "FormatNF4", "LanguageModels"]),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
@@ -147,8 +161,26 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-generate",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-generate",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-chat",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-chat",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
+    name: "bnb-tokenizer",
+    dependencies: ["Tokenizers", "ChatTemplates", argumentParser],
+    path: "Tools/bnb-tokenizer",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-bench",
-    dependencies: ["BitsAndBytes", argumentParser],
+    dependencies: ["BitsAndBytes", "LanguageModels", "ModelPatcher", argumentParser],
     path: "Tools/bnb-bench",
     swiftSettings: swiftSettings
   ),
@@ -160,6 +192,9 @@ let package = Package(
   products: modules.filter(\.isProduct).map { .library(name: $0.name, targets: [$0.name]) } + [
     .executable(name: "bnb-patch", targets: ["bnb-patch"]),
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
+    .executable(name: "bnb-generate", targets: ["bnb-generate"]),
+    .executable(name: "bnb-chat", targets: ["bnb-chat"]),
+    .executable(name: "bnb-tokenizer", targets: ["bnb-tokenizer"]),
   ],
   dependencies: [
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),

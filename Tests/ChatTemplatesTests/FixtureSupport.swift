@@ -17,7 +17,8 @@ enum ChatFixtures {
   static func date(_ text: String) -> Date? {
     let parts = text.split(whereSeparator: { "-T:".contains($0) }).compactMap { Int($0) }
     guard parts.count == 6 else { return nil }
-    var components = DateComponents(year: parts[0], month: parts[1], day: parts[2], hour: parts[3], minute: parts[4], second: parts[5])
+    var components = DateComponents(
+      year: parts[0], month: parts[1], day: parts[2], hour: parts[3], minute: parts[4], second: parts[5])
     components.timeZone = TimeZone.current
     return Calendar(identifier: .gregorian).date(from: components)
   }

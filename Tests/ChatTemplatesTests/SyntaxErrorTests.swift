@@ -10,7 +10,10 @@ struct SyntaxErrorTests {
       _ = try ChatTemplate(source: "line one\n  {{ 1 + }}")
       Issue.record("expected a syntax error")
     } catch {
-      guard case .syntax(_, let location) = error else { Issue.record("wrong error \(error)"); return }
+      guard case .syntax(_, let location) = error else {
+        Issue.record("wrong error \(error)")
+        return
+      }
       #expect(location == SourceLocation(line: 2, column: 10))
     }
   }

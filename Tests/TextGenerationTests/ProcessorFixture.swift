@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// One case of `Tests/Fixtures/generation/processors.json` (Tools/fixtures/make_generation_fixtures.py):
 /// transformers' processors, in `generate`'s order, applied to random logits.

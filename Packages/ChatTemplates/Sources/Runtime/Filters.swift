@@ -5,7 +5,8 @@ extension Interpreter {
   static let filterNames: Set = [
     "trim", "tojson", "length", "count", "upper", "lower", "capitalize", "title", "join", "default", "d", "first", "last",
     "list", "map", "select", "reject", "selectattr", "rejectattr", "items", "replace", "string", "int", "float", "safe",
-    "indent", "round", "abs", "unique", "sort", "reverse", "wordcount", "escape", "e", "sum", "min", "max",
+    "indent", "round", "abs", "unique", "sort", "reverse", "wordcount", "escape", "e", "sum", "min", "max", "dictsort",
+    "format",
   ]
 
   func applyFilter(_ name: String, to value: JinjaValue, _ arguments: JinjaCallable.Arguments) throws -> JinjaValue {
@@ -61,20 +62,27 @@ extension Interpreter {
       default: return value.number.map { .double($0) } ?? (argument(0, "default") ?? .double(0))
       }
     case "indent":
-      return .string(indent(value.pythonString, width: argument(0, "width") ?? .int(4), first: flag(1, "first"), blank: flag(2, "blank")))
+      return .string(
+        indent(value.pythonString, width: argument(0, "width") ?? .int(4), first: flag(1, "first"), blank: flag(2, "blank")))
     case "round":
       try value.failIfUndefined()
       guard let number = value.number else { throw JinjaFailure("type \(value.typeName) doesn't define __round__ method") }
       let precision = argument(0, "precision")?.integer ?? 0
       let method = (argument(1, "method") ?? .string("common")).pythonString
       let scale = pow(10, Double(precision))
-      let rule: FloatingPointRoundingRule =
-        switch method {
-        case "ceil": .up
-        case "floor": .down
-        default: .toNearestOrEven
+      switch method {
+      case "ceil": return .double((number * scale).rounded(.up) / scale)
+      case "floor": return .double((number * scale).rounded(.down) / scale)
+      default:
+        // Python's round(): an int stays an int; a float is rounded from its exact binary value, half to even
+        // (printf's correctly rounded conversion does the same).
+        if let integer = value.integer, precision >= 0 { return .int(integer) }
+        if precision >= 0, precision <= 300, number.isFinite {
+          return .double(Double(String(format: "%.\(precision)f", number)) ?? number)
         }
-      return .double((number * scale).rounded(rule) / scale)
+        let rounded = (number * scale).rounded(.toNearestOrEven) / scale
+        return value.integer != nil ? .int(Int(rounded)) : .double(rounded)
+      }
     case "abs":
       switch value {
       case .int(let number): return .int(abs(number))
@@ -98,20 +106,24 @@ extension Interpreter {
       let keys = try items.map {
         sortKey(try attributePathIfGiven(argument(2, "attribute"), of: $0), caseSensitive: flag(1, "case_sensitive"))
       }
-      var failure: JinjaFailure?
-      var order = Array(items.indices)
-      // A stable sort, as Python's.
-      order = order.enumerated().sorted { a, b in
-        guard let less = keys[a.element].pythonLess(keys[b.element]), let greater = keys[b.element].pythonLess(keys[a.element])
-        else {
-          failure = JinjaFailure("'<' not supported between instances of '\(keys[a.element].typeName)' and '\(keys[b.element].typeName)'")
-          return a.offset < b.offset
-        }
-        if less == greater { return a.offset < b.offset }
-        return flag(0, "reverse") ? greater : less
-      }.map(\.element)
-      if let failure { throw failure }
-      return .array(order.map { items[$0] })
+      return .array(try stableSorted(items, keys: keys, reverse: flag(0, "reverse")))
+    case "dictsort":
+      guard case .dictionary(let dictionary) = value else {
+        if value.isUndefined { return .array([]) }
+        throw JinjaFailure("'\(value.typeName)' object has no attribute 'items'")
+      }
+      let byValue = (argument(1, "by") ?? .string("key")).pythonString
+      guard byValue == "key" || byValue == "value" else { throw JinjaFailure("You can only sort by either \"key\" or \"value\"") }
+      let pairs = dictionary.pairs
+      let keys = pairs.map { sortKey(byValue == "key" ? .string($0.key) : $0.value, caseSensitive: flag(0, "case_sensitive")) }
+      return .array(
+        try stableSorted(pairs.map { JinjaValue.array([.string($0.key), $0.value]) }, keys: keys, reverse: flag(2, "reverse")))
+    case "format":
+      return .string(
+        try PythonStrings.percentFormat(
+          value.pythonString,
+          arguments.keywords.isEmpty
+            ? .array(arguments.positional) : .dictionary(JinjaDictionary(arguments.keywords.map { ($0.name, $0.value) }))))
     case "reverse":
       if case .string(let text) = value { return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed()))) }
       return .array(try iterate(value).reversed())
@@ -135,7 +147,8 @@ extension Interpreter {
       guard var best = items.first else { return .undefined(hint: "No aggregated item, sequence was empty.") }
       for item in items.dropFirst() {
         let key = sortKey(try attributePathIfGiven(argument(1, "attribute"), of: item), caseSensitive: flag(0, "case_sensitive"))
-        let bestKey = sortKey(try attributePathIfGiven(argument(1, "attribute"), of: best), caseSensitive: flag(0, "case_sensitive"))
+        let bestKey = sortKey(
+          try attributePathIfGiven(argument(1, "attribute"), of: best), caseSensitive: flag(0, "case_sensitive"))
         guard let less = name == "min" ? key.pythonLess(bestKey) : bestKey.pythonLess(key) else {
           throw JinjaFailure("'<' not supported between instances of '\(key.typeName)' and '\(bestKey.typeName)'")
         }
@@ -145,6 +158,21 @@ extension Interpreter {
     default:
       throw JinjaFailure("No filter named '\(name)'.")
     }
+  }
+
+  /// Python's `sorted(items, key=..., reverse=...)`: stable, equal keys keep their order even when reversed.
+  private func stableSorted(_ items: [JinjaValue], keys: [JinjaValue], reverse: Bool) throws -> [JinjaValue] {
+    var failure: JinjaFailure?
+    let order = Array(items.indices).sorted { a, b in
+      guard let less = keys[a].pythonLess(keys[b]), let greater = keys[b].pythonLess(keys[a]) else {
+        failure = JinjaFailure("'<' not supported between instances of '\(keys[a].typeName)' and '\(keys[b].typeName)'")
+        return a < b
+      }
+      if less == greater { return a < b }
+      return reverse ? greater : less
+    }
+    if let failure { throw failure }
+    return order.map { items[$0] }
   }
 
   func length(_ value: JinjaValue) throws -> Int {
@@ -182,7 +210,8 @@ extension Interpreter {
     case .int, .bool: return .int(value.integer ?? 0)
     case .double(let number): return number.isFinite ? .int(Int(number)) : fallback
     case .string(let text):
-      let trimmed = PythonStrings.strip(text, characters: nil, leading: true, trailing: true).replacingOccurrences(of: "_", with: "")
+      let trimmed = PythonStrings.strip(text, characters: nil, leading: true, trailing: true).replacingOccurrences(
+        of: "_", with: "")
       if let number = Int(trimmed, radix: base) { return .int(number) }
       if let number = Double(trimmed), number.isFinite, abs(number) < 9.2e18 { return .int(Int(number)) }
       return fallback
@@ -191,7 +220,8 @@ extension Interpreter {
   }
 
   private func indent(_ text: String, width: JinjaValue, first: Bool, blank: Bool) -> String {
-    let indention: String = if case .string(let prefix) = width { prefix } else { String(repeating: " ", count: width.integer ?? 4) }
+    let indention: String =
+      if case .string(let prefix) = width { prefix } else { String(repeating: " ", count: width.integer ?? 4) }
     var lines = PythonStrings.splitLines(text + "\n")
     var result: String
     if blank {
@@ -262,7 +292,9 @@ extension Interpreter {
         return found
       }
     }
-    guard case .string(let filter) = arguments.positional.first ?? .none else { throw JinjaFailure("map requires a filter argument") }
+    guard case .string(let filter) = arguments.positional.first ?? .none else {
+      throw JinjaFailure("map requires a filter argument")
+    }
     let rest = JinjaCallable.Arguments(positional: Array(arguments.positional.dropFirst()), keywords: arguments.keywords)
     return try items.map { try applyFilter(filter, to: $0, rest) }
   }

@@ -44,7 +44,9 @@ enum Globals {
 
   private static func range(_ arguments: JinjaCallable.Arguments) throws -> JinjaValue {
     let numbers = try arguments.positional.map { value in
-      guard let number = value.integer else { throw JinjaFailure("'\(value.typeName)' object cannot be interpreted as an integer") }
+      guard let number = value.integer else {
+        throw JinjaFailure("'\(value.typeName)' object cannot be interpreted as an integer")
+      }
       return number
     }
     let (start, stop, step): (Int, Int, Int)

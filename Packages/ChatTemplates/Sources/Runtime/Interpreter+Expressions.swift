@@ -22,7 +22,9 @@ extension Interpreter {
       var dictionary = JinjaDictionary()
       for pair in pairs {
         let key = try evaluate(pair.key, scope: scope)
-        guard case .string(let name) = key else { throw JinjaFailure("dictionary keys must be strings here, got \(key.typeName)") }
+        guard case .string(let name) = key else {
+          throw JinjaFailure("dictionary keys must be strings here, got \(key.typeName)")
+        }
         dictionary[name] = try evaluate(pair.value, scope: scope)
       }
       return .dictionary(dictionary)
@@ -76,7 +78,9 @@ extension Interpreter {
       if try evaluate(condition, scope: scope).isTruthy { return try evaluate(then, scope: scope) }
       guard let otherwise else {
         return .undefined(
-          hint: "the inline if-expression on line \(location(expression.offset).line) evaluated to false and no else section was defined.")
+          hint:
+            "the inline if-expression on line \(location(expression.offset).line) evaluated to false and no else section was defined."
+        )
       }
       return try evaluate(otherwise, scope: scope)
     }

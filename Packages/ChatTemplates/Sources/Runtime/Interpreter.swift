@@ -4,6 +4,9 @@ import Foundation
 struct Interpreter: Sendable {
   let map: SourceMap
   let now: Date
+  /// Macro calls in progress: a template that recurses without end fails instead of exhausting the stack.
+  let callDepth = CallDepth()
+  static let maximumCallDepth = 48
 
   func run(_ nodes: [Node], variables: [String: JinjaValue]) throws(ChatTemplateError) -> String {
     let globals = Scope(parent: nil, variables: Globals.functions(now: now))
@@ -165,34 +168,40 @@ struct Interpreter: Sendable {
 
   func makeMacro(_ definition: MacroDefinition, scope: Scope, caller: JinjaValue?) -> JinjaValue {
     let interpreter = self
-    return .callable(
-      JinjaCallable(name: definition.name) { arguments in
-        let macroScope = Scope(parent: scope)
-        if arguments.positional.count > definition.parameters.count {
-          throw JinjaFailure(
-            "macro '\(definition.name)' takes not more than \(definition.parameters.count) argument(s)")
+    var macro = JinjaCallable(name: definition.name) { arguments in
+      guard interpreter.callDepth.value < Self.maximumCallDepth else {
+        throw JinjaFailure("maximum recursion depth exceeded (\(Self.maximumCallDepth) nested macro calls)")
+      }
+      interpreter.callDepth.value += 1
+      defer { interpreter.callDepth.value -= 1 }
+      let macroScope = Scope(parent: scope)
+      if arguments.positional.count > definition.parameters.count {
+        throw JinjaFailure(
+          "macro '\(definition.name)' takes not more than \(definition.parameters.count) argument(s)")
+      }
+      for (index, parameter) in definition.parameters.enumerated() {
+        if index < arguments.positional.count {
+          macroScope.set(parameter.name, arguments.positional[index])
+        } else if let value = arguments.keyword(parameter.name) {
+          macroScope.set(parameter.name, value)
+        } else if let defaultValue = parameter.defaultValue {
+          macroScope.set(parameter.name, try interpreter.evaluate(defaultValue, scope: macroScope))
+        } else {
+          macroScope.set(parameter.name, .undefined(hint: "parameter '\(parameter.name)' was not provided"))
         }
-        for (index, parameter) in definition.parameters.enumerated() {
-          if index < arguments.positional.count {
-            macroScope.set(parameter.name, arguments.positional[index])
-          } else if let value = arguments.keyword(parameter.name) {
-            macroScope.set(parameter.name, value)
-          } else if let defaultValue = parameter.defaultValue {
-            macroScope.set(parameter.name, try interpreter.evaluate(defaultValue, scope: macroScope))
-          } else {
-            macroScope.set(parameter.name, .undefined(hint: "parameter '\(parameter.name)' was not provided"))
-          }
+      }
+      for keyword in arguments.keywords where !definition.parameters.contains(where: { $0.name == keyword.name }) {
+        if keyword.name == "caller" {
+          macroScope.set("caller", keyword.value)
+        } else {
+          throw JinjaFailure("macro '\(definition.name)' takes no keyword argument '\(keyword.name)'")
         }
-        for keyword in arguments.keywords where !definition.parameters.contains(where: { $0.name == keyword.name }) {
-          if keyword.name == "caller" {
-            macroScope.set("caller", keyword.value)
-          } else {
-            throw JinjaFailure("macro '\(definition.name)' takes no keyword argument '\(keyword.name)'")
-          }
-        }
-        var text = ""
-        _ = try interpreter.render(definition.body, scope: macroScope, into: &text)
-        return .string(text)
-      })
+      }
+      var text = ""
+      _ = try interpreter.render(definition.body, scope: macroScope, into: &text)
+      return .string(text)
+    }
+    macro.display = "<Macro '\(definition.name)'>"
+    return .callable(macro)
   }
 }

@@ -24,14 +24,18 @@ enum Methods {
     .undefined(hint: "access to attribute '\(name)' of '\(type)' object is unsafe.")
   }
 
-  private static func bound(_ name: String, _ body: @escaping @Sendable (JinjaCallable.Arguments) throws -> JinjaValue) -> JinjaValue {
+  private static func bound(_ name: String, _ body: @escaping @Sendable (JinjaCallable.Arguments) throws -> JinjaValue)
+    -> JinjaValue
+  {
     .callable(JinjaCallable(name: name, body: body))
   }
 
   private static func string(_ arguments: JinjaCallable.Arguments, _ index: Int, _ name: String) throws -> String? {
     guard let value = arguments.argument(index, name) else { return nil }
     if case .none = value { return nil }
-    guard case .string(let text) = value else { throw JinjaFailure("expected a string argument '\(name)', got \(value.typeName)") }
+    guard case .string(let text) = value else {
+      throw JinjaFailure("expected a string argument '\(name)', got \(value.typeName)")
+    }
     return text
   }
 
@@ -58,11 +62,14 @@ enum Methods {
     case "split":
       return bound(name) { arguments in
         let limit = arguments.argument(1, "maxsplit")?.integer ?? -1
-        return .array(try PythonStrings.split(text, separator: try string(arguments, 0, "sep"), maxSplit: limit).map { .string($0) })
+        return .array(
+          try PythonStrings.split(text, separator: try string(arguments, 0, "sep"), maxSplit: limit).map { .string($0) })
       }
     case "splitlines": return bound(name) { _ in .array(PythonStrings.splitLines(text).map { .string($0) }) }
-    case "startswith": return bound(name) { arguments in .bool(try affixes(arguments).contains { text.hasPrefix($0) || $0.isEmpty }) }
-    case "endswith": return bound(name) { arguments in .bool(try affixes(arguments).contains { text.hasSuffix($0) || $0.isEmpty }) }
+    case "startswith":
+      return bound(name) { arguments in .bool(try affixes(arguments).contains { text.hasPrefix($0) || $0.isEmpty }) }
+    case "endswith":
+      return bound(name) { arguments in .bool(try affixes(arguments).contains { text.hasSuffix($0) || $0.isEmpty }) }
     case "lower": return bound(name) { _ in .string(text.lowercased()) }
     case "upper": return bound(name) { _ in .string(text.uppercased()) }
     case "title": return bound(name) { _ in .string(PythonStrings.title(text)) }
@@ -77,7 +84,9 @@ enum Methods {
     case "format": return bound(name) { arguments in .string(try PythonStrings.format(text, arguments)) }
     case "join":
       return bound(name) { arguments in
-        guard case .array(let items) = arguments.positional.first ?? .none else { throw JinjaFailure("can only join an iterable") }
+        guard case .array(let items) = arguments.positional.first ?? .none else {
+          throw JinjaFailure("can only join an iterable")
+        }
         return .string(
           try items.map { item in
             guard case .string(let piece) = item else {
@@ -103,7 +112,12 @@ enum Methods {
         }
         return name == "find" ? .int(found.first ?? -1) : .int(found.count)
       }
-    case "isdigit": return bound(name) { _ in .bool(!text.isEmpty && text.unicodeScalars.allSatisfy { $0.properties.numericType == .decimal || $0.properties.numericType == .digit }) }
+    case "isdigit":
+      return bound(name) { _ in
+        .bool(
+          !text.isEmpty
+            && text.unicodeScalars.allSatisfy { $0.properties.numericType == .decimal || $0.properties.numericType == .digit })
+      }
     case "isspace": return bound(name) { _ in .bool(!text.isEmpty && text.unicodeScalars.allSatisfy(PythonStrings.isWhitespace)) }
     default: return nil
     }
@@ -116,7 +130,9 @@ enum Methods {
     case "values": return bound(name) { _ in .array(dictionary.values) }
     case "get":
       return bound(name) { arguments in
-        guard case .string(let key) = arguments.positional.first ?? .none else { return arguments.argument(1, "default") ?? .none }
+        guard case .string(let key) = arguments.positional.first ?? .none else {
+          return arguments.argument(1, "default") ?? .none
+        }
         return dictionary[key] ?? arguments.argument(1, "default") ?? .none
       }
     case "copy": return bound(name) { _ in .dictionary(dictionary) }

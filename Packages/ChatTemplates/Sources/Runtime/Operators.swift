@@ -9,8 +9,11 @@ enum Operators {
     switch (op, left, right) {
     case ("+", .string(let a), .string(let b)): return .string(a + b)
     case ("+", .array(let a), .array(let b)): return .array(a + b)
-    case ("*", .string(let text), _) where right.integer != nil: return .string(String(repeating: text, count: max(0, right.integer ?? 0)))
-    case ("*", _, .string(let text)) where left.integer != nil: return .string(String(repeating: text, count: max(0, left.integer ?? 0)))
+    case ("*", .string(let text), _) where right.integer != nil:
+      return .string(String(repeating: text, count: max(0, right.integer ?? 0)))
+    case ("*", _, .string(let text)) where left.integer != nil:
+      return .string(String(repeating: text, count: max(0, left.integer ?? 0)))
+    case ("%", .string(let format), _): return .string(try PythonStrings.percentFormat(format, right))
     case ("*", .array(let items), _) where right.integer != nil:
       return .array(Array(repeating: items, count: max(0, right.integer ?? 0)).flatMap { $0 })
     default: break

@@ -33,3 +33,9 @@ enum ControlFlow {
   case breakLoop
   case continueLoop
 }
+
+/// The number of macro calls in progress in one render.
+final class CallDepth: @unchecked Sendable {
+  // One render runs on one thread.
+  var value = 0
+}

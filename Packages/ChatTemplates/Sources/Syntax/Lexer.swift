@@ -225,7 +225,10 @@ struct Lexer {
     while true {
       position = skipSpace(from: position)
       guard let current = byte(position) else {
-        throw error(isBlock ? "unexpected end of template, expected end of statement block" : "unexpected end of template, expected end of print statement", at: tagStart)
+        throw error(
+          isBlock
+            ? "unexpected end of template, expected end of statement block"
+            : "unexpected end of template, expected end of print statement", at: tagStart)
       }
       if balance.isEmpty {
         if isBlock, matches("-%}", at: position) || matches("+%}", at: position) || matches("%}", at: position) {

@@ -50,7 +50,8 @@ indirect enum Node: Sendable {
   case conditional(branches: [(condition: Expression, body: [Node])], otherwise: [Node])
   case loop(Loop)
   case assign(AssignmentTarget, Expression, offset: Int)
-  case assignBlock(AssignmentTarget, filters: [(name: String, arguments: Expression.Arguments, offset: Int)], body: [Node], offset: Int)
+  case assignBlock(
+    AssignmentTarget, filters: [(name: String, arguments: Expression.Arguments, offset: Int)], body: [Node], offset: Int)
   case macro(MacroDefinition)
   /// `{% call(params) macro(args) %}body{% endcall %}`: `caller()` renders body.
   case callBlock(call: Expression, parameters: [MacroDefinition.Parameter], body: [Node])

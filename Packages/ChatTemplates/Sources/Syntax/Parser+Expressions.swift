@@ -31,14 +31,17 @@ extension Parser {
   }
 
   mutating func parseExpression(withConditional: Bool = true) throws(ChatTemplateError) -> Expression {
-    withConditional ? try parseConditional() : try parseOr()
+    guard expressionDepth < Self.maximumDepth else { throw error("expression nested more than \(Self.maximumDepth) deep") }
+    expressionDepth += 1
+    defer { expressionDepth -= 1 }
+    return withConditional ? try parseConditional() : try parseOr()
   }
 
   mutating func parseConditional() throws(ChatTemplateError) -> Expression {
     var expression = try parseOr()
     while skipName("if") {
       let condition = try parseOr()
-      let otherwise = skipName("else") ? try parseConditional() : nil
+      let otherwise = skipName("else") ? try parseExpression() : nil
       expression = Expression(
         kind: .conditional(condition: condition, then: expression, otherwise: otherwise), offset: expression.offset)
     }
@@ -59,7 +62,12 @@ extension Parser {
 
   mutating func parseNot() throws(ChatTemplateError) -> Expression {
     let offset = current.offset
-    if skipName("not") { return Expression(kind: .not(try parseNot()), offset: offset) }
+    if skipName("not") {
+      guard expressionDepth < Self.maximumDepth else { throw error("expression nested more than \(Self.maximumDepth) deep") }
+      expressionDepth += 1
+      defer { expressionDepth -= 1 }
+      return Expression(kind: .not(try parseNot()), offset: offset)
+    }
     return try parseCompare()
   }
 
@@ -114,6 +122,9 @@ extension Parser {
   }
 
   mutating func parseUnary(withFilter: Bool = true) throws(ChatTemplateError) -> Expression {
+    guard expressionDepth < Self.maximumDepth else { throw error("expression nested more than \(Self.maximumDepth) deep") }
+    expressionDepth += 1
+    defer { expressionDepth -= 1 }
     let offset = current.offset
     var expression: Expression
     if case .symbol(let symbol) = current.kind, symbol == "-" || symbol == "+" {
@@ -153,6 +164,9 @@ extension Parser {
     case .symbol("("):
       _ = advance()
       if skipSymbol(")") { return Expression(kind: .tuple([]), offset: token.offset) }
+      guard expressionDepth < Self.maximumDepth else { throw error("expression nested more than \(Self.maximumDepth) deep") }
+      expressionDepth += 1
+      defer { expressionDepth -= 1 }
       let inner = try parseTuple()
       try expectSymbol(")")
       return inner
@@ -192,7 +206,8 @@ extension Parser {
         switch token.kind {
         case .name(let name): expression = Expression(kind: .attribute(expression, name), offset: expression.offset)
         case .integer(let value):
-          expression = Expression(kind: .item(expression, Expression(kind: .literal(.int(value)), offset: token.offset)), offset: expression.offset)
+          expression = Expression(
+            kind: .item(expression, Expression(kind: .literal(.int(value)), offset: token.offset)), offset: expression.offset)
         default: throw error("expected name or number", at: token)
         }
       } else if isSymbol("[") {

@@ -5,6 +5,9 @@ struct Parser {
   let map: SourceMap
   /// The block tags still open, innermost last, for "missing endfor" messages.
   var openBlocks: [String] = []
+  /// How deeply expressions nest right now; bounded so hostile input cannot exhaust the stack.
+  var expressionDepth = 0
+  static let maximumDepth = 64
 
   init(tokens: [Token], map: SourceMap) {
     self.tokens = tokens
@@ -104,6 +107,7 @@ struct Parser {
 
   /// Parses a body that must end with one of `endTags`; consumes the end tag's name.
   mutating func parseBlockBody(_ tag: String, until endTags: Set<String>) throws(ChatTemplateError) -> ([Node], String) {
+    guard openBlocks.count < Self.maximumDepth else { throw error("blocks nested more than \(Self.maximumDepth) deep") }
     openBlocks.append(tag)
     defer { openBlocks.removeLast() }
     let (nodes, end) = try parseBody(until: endTags)

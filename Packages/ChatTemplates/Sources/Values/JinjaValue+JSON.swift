@@ -234,7 +234,8 @@ private struct JSONWriter {
     case .bool(let flag): output += flag ? "true" : "false"
     case .int(let number): output += String(number)
     case .double(let number):
-      output += number.isNaN ? "NaN" : number.isInfinite ? (number < 0 ? "-Infinity" : "Infinity") : JinjaValue.pythonFloat(number)
+      output +=
+        number.isNaN ? "NaN" : number.isInfinite ? (number < 0 ? "-Infinity" : "Infinity") : JinjaValue.pythonFloat(number)
     case .string(let text): writeString(text)
     case .array(let items):
       guard !items.isEmpty else {

@@ -102,16 +102,19 @@ public struct JinjaCallable: Sendable {
   /// The name shown in error messages and by `str()`.
   public var name: String
   package var body: @Sendable (Arguments) throws -> JinjaValue
+  /// How `{{ f }}` prints it (Python's `repr`).
+  package var display: String
 
   /// A function named `name` that runs `body`.
   public init(name: String, body: @escaping @Sendable (Arguments) throws -> JinjaValue) {
     self.name = name
     self.body = body
+    display = "<function \(name)>"
   }
 }
 
 extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-  ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+  ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
   /// A string value.
   public init(stringLiteral value: String) { self = .string(value) }
@@ -125,8 +128,6 @@ extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, E
   public init(arrayLiteral elements: JinjaValue...) { self = .array(elements) }
   /// A dictionary value, keys in the order written.
   public init(dictionaryLiteral elements: (String, JinjaValue)...) { self = .dictionary(JinjaDictionary(elements)) }
-  /// `None`.
-  public init(nilLiteral: ()) { self = .none }
 }
 
 extension JinjaValue {

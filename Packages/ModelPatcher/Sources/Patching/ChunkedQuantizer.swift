@@ -51,7 +51,7 @@ struct ChunkedQuantizer {
     let rows = count / columns
     // The probe is one row: a tensor of one row, of rows wider than the largest default chunk, or of another
     // dtype than float32, float16 or bfloat16, runs whole.
-    guard chunkElements > 0, count > chunkElements, shape.count >= 2, rows > 1,
+    guard chunkElements > 0, shape.count >= 2, rows > 1,
       [DType.float32, .float16, .bfloat16].contains(source.dtype),
       columns <= max(chunkElements, Self.defaultChunkElements)
     else {
@@ -73,19 +73,19 @@ struct ChunkedQuantizer {
     let direct = DirectEncoder.verified(
       plan: plan, plainProbe: plainProbe, values: probeValues, sourceDType: source.dtype, parameters: job.parameters,
       backend: job.backend)
-    let ranges: [Range<Int>]
+    // Cuts at multiples of the plan's quantum; a tensor no larger than a chunk is one chunk.
+    let step: Int
     let isRows: Bool
     switch plan.unit {
     case .elements(let quantum):
       isRows = false
-      let step = max(quantum, chunkElements / quantum * quantum)
-      ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
+      step = max(quantum, chunkElements / quantum * quantum)
     case .rows(let quantum):
       isRows = true
-      let stepRows = max(quantum, chunkElements / columns / quantum * quantum)
-      let step = stepRows * columns
-      ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
+      step = max(quantum, chunkElements / columns / quantum * quantum) * columns
     }
+    let ranges =
+      count <= chunkElements ? [0..<count] : stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
     let largest = ranges.map(\.count).max() ?? 0
     let isHalf = source.dtype == .float16 || source.dtype == .bfloat16
     let buffer = ChunkBuffer(byteCount: largest * source.dtype.byteSize, widening: isHalf ? largest : 0)

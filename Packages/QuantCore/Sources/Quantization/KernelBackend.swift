@@ -8,6 +8,10 @@ public protocol KernelBackend: Sendable {
   var name: String { get }
   /// Whether the backend can run on this machine (Metal is unavailable on Linux).
   var isAvailable: Bool { get }
+  /// Why ``isAvailable`` is `false` (no device, a shader compiler log, a missing GPU feature), printed
+  /// by the registry's error and `bnb-patch formats`; `nil` when the backend is available or does not
+  /// say. The default is `nil`.
+  var unavailableReason: String? { get }
   /// Whether `layout` has a dedicated kernel here (anything else still runs, more slowly).
   ///
   /// - Parameter layout: A storage layout.
@@ -95,6 +99,9 @@ public enum EncodingRequest {
 // MARK: - Default implementations
 
 extension KernelBackend {
+  /// No reason given.
+  public var unavailableReason: String? { nil }
+
   /// No accelerated encoder: the format's reference encoder runs.
   public func encode(_ request: EncodingRequest) -> Bool { false }
 

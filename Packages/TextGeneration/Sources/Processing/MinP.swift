@@ -18,6 +18,7 @@ public struct MinP: LogitsProcessor {
     self.minTokensToKeep = minTokensToKeep
   }
 
+  /// Applies the processor to `logits` (see the type's description).
   public func process(_ logits: inout [Float], tokens: [Int]) {
     let probabilities = LogitsMath.softmax(logits)
     guard let top = probabilities.max() else { return }

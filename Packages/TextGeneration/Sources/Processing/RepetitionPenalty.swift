@@ -15,6 +15,7 @@ public struct RepetitionPenalty: LogitsProcessor {
     self.penalty = penalty
   }
 
+  /// Applies the processor to `logits` (see the type's description).
   public func process(_ logits: inout [Float], tokens: [Int]) {
     var seen = Set<Int>()
     for token in tokens where token >= 0 && token < logits.count && seen.insert(token).inserted {

@@ -14,6 +14,7 @@ public struct Temperature: LogitsProcessor {
     self.temperature = temperature
   }
 
+  /// Applies the processor to `logits` (see the type's description).
   public func process(_ logits: inout [Float], tokens: [Int]) {
     for index in logits.indices { logits[index] /= temperature }
   }

@@ -18,6 +18,7 @@ public struct TopK: LogitsProcessor {
     self.minTokensToKeep = minTokensToKeep
   }
 
+  /// Applies the processor to `logits` (see the type's description).
   public func process(_ logits: inout [Float], tokens: [Int]) {
     let keep = min(max(k, minTokensToKeep), logits.count)
     guard keep > 0, keep < logits.count else { return }

@@ -18,8 +18,10 @@ public struct TopP: LogitsProcessor {
     self.minTokensToKeep = minTokensToKeep
   }
 
+  /// Applies the processor to `logits` (see the type's description).
   public func process(_ logits: inout [Float], tokens: [Int]) {
-    // Ascending by logit; equal logits keep index order (torch's sort is stable on CPU for these sizes).
+    // Ascending by logit, equal logits by index: torch.sort leaves the order of ties unspecified, so among
+    // tied tokens at the boundary transformers may remove others than these (the fixtures have no such ties).
     let order = logits.indices.sorted { (logits[$0], $0) < (logits[$1], $1) }
     let sorted = order.map { logits[$0] }
     let probabilities = LogitsMath.softmax(sorted)

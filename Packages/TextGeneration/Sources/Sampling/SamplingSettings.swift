@@ -50,6 +50,8 @@ public struct SamplingSettings: Sendable, Equatable {
       throw .invalid("temperature", "must be >= 0 (0 is greedy), got \(temperature)")
     }
     guard topK >= 0 else { throw .invalid("top-k", "must be >= 0 (0 disables), got \(topK)") }
+    guard topP > 0, topP <= 1 else { throw .invalid("top-p", "must be in (0, 1] (1 disables), got \(topP)") }
+    if let minP, !(0...1).contains(minP) { throw .invalid("min-p", "must be in [0, 1], got \(minP)") }
     var result: [any LogitsProcessor] = []
     if repetitionPenalty != 1 { result.append(try RepetitionPenalty(penalty: repetitionPenalty)) }
     guard isSampling else { return result }

@@ -42,6 +42,7 @@ public struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable, Equa
     (value << count) | (value >> (64 - count))
   }
 
+  /// Whether two generators will produce the same sequence.
   public static func == (lhs: Self, rhs: Self) -> Bool {
     lhs.state == rhs.state
   }

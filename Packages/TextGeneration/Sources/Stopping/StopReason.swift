@@ -7,6 +7,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
   /// The maximum number of new tokens was generated.
   case maxTokens
 
+  /// A short name for the reason, as `bnb-generate --json` writes it.
   public var description: String {
     switch self {
     case .endOfSequence(let token): "eos (\(token))"

@@ -10,6 +10,7 @@
 /// for try await step in stream { print(step.text, terminator: "") }
 /// ```
 public struct TextGenerationStream<Decoder: StreamingTextDecoder>: AsyncSequence {
+  /// One step per generated token.
   public typealias Element = GenerationStep
 
   /// Returns the next-token logits after appending `tokens` to the sequence.
@@ -40,6 +41,7 @@ public struct TextGenerationStream<Decoder: StreamingTextDecoder>: AsyncSequence
     self.logits = logits
   }
 
+  /// Starts the generation (each iterator runs it anew from the prompt).
   public func makeAsyncIterator() -> Iterator {
     Iterator(
       sequence: prompt, pending: prompt, sampler: sampler, stopping: stopping, decoder: decoder,

@@ -1,0 +1,92 @@
+import ChatTemplates
+import Foundation
+import Testing
+
+/// Render failures carry the template location; JSON values keep key order and Python's formatting.
+@Suite("Render errors and values")
+struct RenderErrorTests {
+  @Test func undefinedAttributeNamesLineAndColumn() throws {
+    let template = try ChatTemplate(source: "ok\n  {{ 1 }}{{ user.name }}")
+    do {
+      _ = try template.render(messages: [], addGenerationPrompt: false)
+      Issue.record("expected an error")
+    } catch {
+      #expect(error == .render(message: "'user' is undefined", location: SourceLocation(line: 2, column: 13)))
+    }
+  }
+
+  @Test func unknownFilterFailsAtParseTimeEvenInDeadCode() {
+    do {
+      _ = try ChatTemplate(source: "{% if false %}\n{{ x | shout }}{% endif %}")
+      Issue.record("expected an error")
+    } catch {
+      #expect(error == .syntax(message: "No filter named 'shout'.", location: SourceLocation(line: 2, column: 4)))
+    }
+  }
+
+  @Test func raiseExceptionCarriesTheMessage() throws {
+    let template = try ChatTemplate(source: "{{ raise_exception('Only ' ~ n ~ ' roles') }}")
+    #expect(throws: ChatTemplateError.raised(message: "Only 2 roles")) {
+      try template.render(messages: [], addGenerationPrompt: false, context: ["n": 2])
+    }
+  }
+
+  @Test func swiftDictionaryMessagesRender() throws {
+    let template = try ChatTemplate(
+      source: "{% for m in messages %}{{ m.role }}:{{ m['content'] }};{% endfor %}{{ add_generation_prompt }}")
+    let text = try template.render(messages: [["role": "user", "content": "hi"]], addGenerationPrompt: true)
+    #expect(text == "user:hi;True")
+  }
+
+  @Test func jsonKeepsOrderAndPythonFormatting() throws {
+    let value = try JinjaValue(json: #"{"z": 1, "a": [1.0, 2.5e-7, "é\n", null, true], "m": {}}"#)
+    #expect(try value.pythonJSON() == #"{"z": 1, "a": [1.0, 2.5e-07, "é\n", null, true], "m": {}}"#)
+    #expect(
+      try value.pythonJSON(ensureASCII: true, sortKeys: true)
+        == #"{"a": [1.0, 2.5e-07, "\u00e9\n", null, true], "m": {}, "z": 1}"#)
+    #expect(value.pythonRepr == #"{'z': 1, 'a': [1.0, 2.5e-07, 'é\n', None, True], 'm': {}}"#)
+  }
+
+  @Test func malformedJSONNamesTheOffset() {
+    #expect(throws: JinjaJSONError.malformed("unterminated string", offset: 6)) { try JinjaValue(json: #"{"a": "b"#) }
+    #expect(throws: JinjaJSONError.self) { try JinjaValue(json: "[1, 2") }
+    #expect(throws: JinjaJSONError.self) { try JinjaValue(json: "{} extra") }
+  }
+}
+
+/// Hostile templates fail with an error instead of exhausting the stack.
+@Suite("Template limits")
+struct TemplateLimitTests {
+  @Test func endlessMacroRecursionFails() throws {
+    let template = try ChatTemplate(source: "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+    #expect(throws: ChatTemplateError.self) { try template.render(variables: [:]) }
+  }
+
+  @Test func boundedMacroRecursionWorks() throws {
+    let template = try ChatTemplate(
+      source: "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(10) }}")
+    #expect(try template.render(variables: [:]) == "10987654321")
+  }
+
+  @Test func deepNestingIsASyntaxError() {
+    let deep = String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(deep) }}") }
+    let blocks = String(repeating: "{% if 1 %}", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: blocks) }
+    let unary = String(repeating: "not ", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(unary) 1 }}") }
+    let negations = String(repeating: "-", count: 5000)
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(negations)1 }}") }
+  }
+}
+
+extension TemplateLimitTests {
+  @Test func longOperatorChainsAreRefused() {
+    let chain = Array(repeating: "1", count: 5000).joined(separator: " + ")
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: "{{ \(chain) }}") }
+    let filters = "{{ 'a'" + String(repeating: " | upper", count: 5000) + " }}"
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: filters) }
+    let conditionals = "{{ " + String(repeating: "1 if x else ", count: 5000) + "2 }}"
+    #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: conditionals) }
+  }
+}
