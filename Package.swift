@@ -50,7 +50,7 @@ let modules: [Module] = [
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher", dependencies: ["QuantCore", "SafeTensors"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
   // Decoder-only language models (Llama, Mistral, Qwen2/3, Phi-3, Gemma 2) on the layers and backends.
   Module(

@@ -118,6 +118,25 @@ struct BadInputTests {
     ) { try LanguageModel.load(directory: noConfig) }
   }
 
+  @Test func unavailableBackendIsRefused() throws {
+    struct Absent: KernelBackend {
+      var name: String { "absent" }
+      var isAvailable: Bool { false }
+      func accelerates(_ layout: StorageLayout) -> Bool { false }
+      func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {
+        try ReferenceBackend().dequantize(tensor, to: dtype)
+      }
+      func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
+        try ReferenceBackend().linear(input, weight: weight, bias: bias)
+      }
+    }
+    let directory = try LanguageModelFixture("llama").directory
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: directory.path, key: "backend", reason: "backend 'absent' is not available on this machine")
+    ) { try LanguageModel.load(directory: directory, backend: Absent()) }
+  }
+
   @Test func cacheOfAnotherModelIsRefused() throws {
     let llama = try LanguageModelFixture("llama").load()
     let mha = try LanguageModelFixture("llama-f32-mha").load()

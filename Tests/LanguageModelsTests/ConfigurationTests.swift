@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModels
+import QuantCore
 import Testing
 
 /// `config.json` parsing: architectures, defaults, RoPE blocks under both keys, and typed errors.
@@ -63,6 +64,15 @@ struct ConfigurationTests {
     let gemma = try Self.parse(
       #""head_dim": 16, "final_logit_softcapping": null, "attn_logit_softcapping": null"#, type: "gemma2")
     #expect(gemma.finalLogitSoftcap == nil && gemma.attentionLogitSoftcap == nil)
+  }
+
+  /// Gemma's `sqrt(hidden_size)` is rounded to the embedding's dtype, as transformers does.
+  @Test func gemmaEmbeddingScaleFollowsTheEmbeddingDType() {
+    // torch.tensor(3584 ** 0.5).to(dtype): 59.75 (bfloat16), 59.875 (float16), 59.866519927978516 (float32).
+    #expect(LanguageModel.embeddingScale(hiddenSize: 3584, dtype: .bfloat16) == 59.75)
+    #expect(LanguageModel.embeddingScale(hiddenSize: 3584, dtype: .float16) == 59.875)
+    #expect(LanguageModel.embeddingScale(hiddenSize: 3584, dtype: .float32) == 59.866519927978516)
+    #expect(LanguageModel.embeddingScale(hiddenSize: 2304, dtype: .bfloat16) == 48)
   }
 
   @Test func qwenSlidingOnlyWhenEnabled() throws {

@@ -2,7 +2,7 @@ import MetalEmulator
 import QuantCore
 import Testing
 
-@Suite("Emulator features")
+@Suite("Emulator features", .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
 struct EmulatorFeatureTests {
   @Test("axpy in half precision rounds every operation", arguments: LaneOrder.allCases)
   func axpy(order: LaneOrder) throws {

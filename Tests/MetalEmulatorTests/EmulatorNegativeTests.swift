@@ -3,7 +3,9 @@ import QuantCore
 import Testing
 
 /// Planted bugs (Kernels/buggy.metal) that the emulator must catch.
-@Suite("Emulator catches planted bugs")
+@Suite(
+  "Emulator catches planted bugs", .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? ""))
+)
 struct EmulatorNegativeTests {
   /// Any 16-entry codebook does: the test is about which nibble is decoded, not the values.
   private static let nf4: [Float] = (0..<16).map { Float($0) / 7.5 - 1 }
@@ -124,7 +126,9 @@ struct EmulatorNegativeTests {
 }
 
 /// Kernels/compile_fail: each file is valid C++-ish but invalid (or unsupported) Metal and must be rejected.
-@Suite("Emulator rejects invalid Metal")
+@Suite(
+  "Emulator rejects invalid Metal",
+  .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
 struct EmulatorCompileFailureTests {
   @Test(
     "invalid kernels fail to compile with a message naming the problem",

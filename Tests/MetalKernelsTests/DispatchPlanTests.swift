@@ -57,7 +57,9 @@ struct DispatchPlanTests {
     #expect(nested.buffers[.nestedAbsmax] != nil && nested.buffers[.nestedCodebook] != nil)
   }
 
-  @Test("the Swift argument block and the shaders' QuantArgs agree field by field")
+  @Test(
+    "the Swift argument block and the shaders' QuantArgs agree field by field",
+    .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
   func argumentLayout() throws {
     let echo = """
       #include <metal_stdlib>

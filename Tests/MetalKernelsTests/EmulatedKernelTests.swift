@@ -53,7 +53,7 @@ let linearCases: [LinearCase] = LayoutVariant.allCases.enumerated().flatMap { va
   }
 }
 
-@Suite("Emulated Metal kernels")
+@Suite("Emulated Metal kernels", .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
 struct EmulatedKernelTests {
   @Test("dequantize matches the reference bit for bit", arguments: dequantizeCases)
   func dequantize(_ testCase: DequantizeCase) throws {

@@ -2,7 +2,7 @@ import MetalEmulator
 import MetalKernels
 import Testing
 
-@Suite("Shader library")
+@Suite("Shader library", .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
 struct ShaderLibraryTests {
   @Test("the shipped shaders compile in the emulator and export every planned kernel")
   func compiles() throws {

@@ -21,7 +21,7 @@ extension CPUBackend {
     _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int
   ) throws(QuantError) -> (packed: [UInt8], absmax: [Float]) {
     var packed = [UInt8](repeating: 0, count: (values.count + 1) / 2)
-    var absmax = [Float](repeating: 0, count: blocksize > 0 ? (values.count + blocksize - 1) / blocksize : 0)
+    var absmax = [Float](repeating: 0, count: blocksize > 0 ? values.count.dividedRoundingUp(by: blocksize) : 0)
     var failure: QuantError?
     packed.withUnsafeMutableBytes { packedBytes in
       absmax.withUnsafeMutableBufferPointer { absmaxBuffer in
@@ -57,7 +57,7 @@ extension CPUBackend {
       throw .invalidArgument("4-bit quantization needs a 16-entry codebook, found \(quantizer.code.count)")
     }
     let count = values.count
-    let blocks = (count + blocksize - 1) / blocksize
+    let blocks = count.dividedRoundingUp(by: blocksize)
     guard packed.count >= (count + 1) / 2 else {
       throw .byteCountMismatch(context: "4-bit packed output", expected: (count + 1) / 2, found: packed.count)
     }
@@ -203,8 +203,8 @@ extension CPUBackend {
         "fp8 encoding: \(values.count) values do not form rows of \(columns) with \(tileRows)×\(tileColumns) tiles")
     }
     let rows = values.count / columns
-    let gridColumns = (columns + tileColumns - 1) / tileColumns
-    guard multipliers.count == ((rows + tileRows - 1) / tileRows) * gridColumns else {
+    let gridColumns = columns.dividedRoundingUp(by: tileColumns)
+    guard multipliers.count == rows.dividedRoundingUp(by: tileRows) * gridColumns else {
       throw .invalidArgument("fp8 encoding: \(multipliers.count) multipliers for a grid of \(tileRows)×\(tileColumns) tiles")
     }
     guard let source = values.baseAddress, let target = codes.baseAddress, let scales = multipliers.baseAddress else { return }

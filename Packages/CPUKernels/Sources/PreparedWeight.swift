@@ -181,7 +181,7 @@ extension PreparedWeight {
       case .rows(let values): grid = (1, max(columns, 1), values)
       case .tiles(let tileRows, let tileColumns, let values): grid = (tileRows, tileColumns, values)
       }
-      let gridColumns = (columns + grid.tileColumns - 1) / grid.tileColumns
+      let gridColumns = columns.dividedRoundingUp(by: grid.tileColumns)
       return try grid.values.withUnsafeBufferPointer { (scales) throws(QuantError) in
         try weights.values.withUnsafeBytes { (bytes) throws(QuantError) in
           let kind = Kind.float8(

@@ -1,3 +1,5 @@
+import QuantCore
+
 /// The rule 8-bit blockwise quantization (and so double quantization) uses to pick codes.
 ///
 /// bitsandbytes runs two different rules for the same call, depending on the build:
@@ -49,7 +51,7 @@ struct CPULookupTableQuantizer {
   func quantize(_ values: [Float], blocksize: Int) -> (codes: [UInt8], absmax: [Float]) {
     var codes = [UInt8](repeating: 0, count: values.count)
     var absmax: [Float] = []
-    absmax.reserveCapacity((values.count + blocksize - 1) / blocksize)
+    absmax.reserveCapacity(values.count.dividedRoundingUp(by: blocksize))
     var start = 0
     while start < values.count {
       let end = min(start + blocksize, values.count)

@@ -54,8 +54,8 @@ extension FP8Format {
     case .rows(let values):
       scaleTensor = try Tensor(values, shape: [rows, 1])
     case .tiles(let tileRows, let tileColumns, let values):
-      let gridColumns = (columns + tileColumns - 1) / tileColumns
-      var gridShape = [(rows + tileRows - 1) / tileRows, gridColumns]
+      let gridColumns = columns.dividedRoundingUp(by: tileColumns)
+      var gridShape = [rows.dividedRoundingUp(by: tileRows), gridColumns]
       if shape.count > 2, shape[shape.count - 2] % tileRows == 0 {
         gridShape = Array(shape.dropLast(2)) + [shape[shape.count - 2] / tileRows, gridColumns]
       }
@@ -147,7 +147,7 @@ extension FP8Format {
       throw .invalidState("\(name) has shape \(scaleShape), which is no tile grid of weight \(weightShape)")
     }
     guard tile.rows > 0, tile.columns > 0,
-      (innerRows + tile.rows - 1) / tile.rows == innerGridRows, (columns + tile.columns - 1) / tile.columns == gridColumns,
+      innerRows.dividedRoundingUp(by: tile.rows) == innerGridRows, columns.dividedRoundingUp(by: tile.columns) == gridColumns,
       innerRows == rows || innerRows % tile.rows == 0
     else {
       throw .invalidState(
@@ -159,8 +159,8 @@ extension FP8Format {
   /// The tile side giving `count` tiles over `extent`: 128 when it fits, else the smallest that does.
   static func inferTile(extent: Int, count: Int) -> Int? {
     guard count > 0 else { return nil }
-    if (extent + 127) / 128 == count { return 128 }
-    let side = max((extent + count - 1) / count, 1)
-    return (extent + side - 1) / side == count ? side : nil
+    if extent.dividedRoundingUp(by: 128) == count { return 128 }
+    let side = max(extent.dividedRoundingUp(by: count), 1)
+    return extent.dividedRoundingUp(by: side) == count ? side : nil
   }
 }

@@ -210,7 +210,7 @@ struct Float8Quantizer {
     clamp: Bool, into codes: UnsafeMutableRawBufferPointer
   ) {
     let limit = encoding.maxFinite
-    let gridColumns = (columns + grid.columns - 1) / grid.columns
+    let gridColumns = columns.dividedRoundingUp(by: grid.columns)
     for index in values.indices {
       let row = index / columns
       let column = index % columns

@@ -86,11 +86,13 @@ extension Int8Format {
     guard tensor.elementCount == 1, !tensor.dtype.isFloatingPoint, tensor.dtype != .bool else {
       throw .invalidState("\(name) must be an integer scalar, found \(tensor.dtype) \(tensor.shape)")
     }
-    let code = Int(try tensor.floats()[0])
-    guard code == 0 else {
-      let known = weightFormatNames[code].map { "'\($0)'" } ?? "an unknown format"
+    // A stored 64-bit value need not fit Int (or be exact in Float): compare as stored, convert checked.
+    let stored = try tensor.floats()[0]
+    guard stored == 0 else {
+      let code = Int(exactly: stored)
+      let known = code.flatMap { weightFormatNames[$0] }.map { "'\($0)'" } ?? "an unknown format"
       throw .invalidState(
-        "\(name) is \(code) (\(known)); only 0 ('row') is supported, as in bitsandbytes 0.50 — re-save the model with a current bitsandbytes"
+        "\(name) is \(code.map(String.init) ?? String(stored)) (\(known)); only 0 ('row') is supported, as in bitsandbytes 0.50 — re-save the model with a current bitsandbytes"
       )
     }
   }

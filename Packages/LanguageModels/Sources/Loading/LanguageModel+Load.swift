@@ -57,6 +57,10 @@ extension LanguageModel {
     let chosen: QuantRegistry
     if let registry { chosen = registry } else { chosen = try makeRegistry(directory) }
     let backend = backend ?? CPUBackend(threads: threads)
+    guard backend.isAvailable else {
+      throw .invalidConfiguration(
+        file: directory.path, key: "backend", reason: "backend '\(backend.name)' is not available on this machine")
+    }
     let source = try WeightSource(
       directory: directory, registry: chosen, quantization: quantizationJob, backend: backend)
     let builder = ModelBuilder(configuration: configuration, source: source, backend: backend)

@@ -1,6 +1,6 @@
 import CPUKernels
 import Foundation
-import QuantCore
+package import QuantCore
 
 extension LanguageModel {
   func forward(_ tokens: [Int], cache: KVCache, allPositions: Bool) throws(LanguageModelError) -> [Float] {
@@ -128,8 +128,19 @@ extension LanguageModel {
       }
     }
     if configuration.scalesEmbeddings {
-      let scale = Float(Double(hidden).squareRoot())
+      let scale = Self.embeddingScale(hiddenSize: hidden, dtype: embedding.dtype)
       for i in 0..<tokens.count * hidden { state[i] *= scale }
+    }
+  }
+
+  /// Gemma's embedding multiplier: `sqrt(hidden_size)` rounded to the embedding's dtype, as transformers'
+  /// `embed_scale.to(self.weight.dtype)` (59.75 for hidden 3584 in bfloat16, 59.8665 in float32).
+  package static func embeddingScale(hiddenSize: Int, dtype: DType) -> Float {
+    let scale = Float(Double(hiddenSize).squareRoot())
+    switch dtype {
+    case .bfloat16: return HalfPrecision.float(bfloat16Bits: HalfPrecision.bfloat16Bits(scale))
+    case .float16: return HalfPrecision.float(float16Bits: HalfPrecision.float16Bits(scale))
+    default: return scale
     }
   }
 }

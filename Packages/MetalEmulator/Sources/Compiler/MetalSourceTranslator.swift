@@ -42,16 +42,20 @@ struct MetalSourceTranslator {
   ]
 
   private let source: SourceTokenizer
+  private let objectFormat: EmulatorObjectFormat
   private var edits: [(start: Int, end: Int, text: String)] = []
   /// A `[[host_name("…")]]` seen before a non-template kernel's declaration.
   private var pendingHostName: String?
 
   /// Translates preprocessed source.
   ///
-  /// - Parameter preprocessed: clang `-E` output of a `.metal` file compiled against the shim.
+  /// - Parameters:
+  ///   - preprocessed: clang `-E` output of a `.metal` file compiled against the shim.
+  ///   - objectFormat: The object format the output is compiled for (section names differ).
   /// - Throws: `MetalEmulatorError.translationFailed` for constructs the emulator refuses.
-  init(preprocessed: String) throws(MetalEmulatorError) {
+  init(preprocessed: String, objectFormat: EmulatorObjectFormat = .host) throws(MetalEmulatorError) {
     source = SourceTokenizer(preprocessed)
+    self.objectFormat = objectFormat
     try run()
     output = applyEdits() + launchers()
   }
@@ -397,7 +401,7 @@ struct MetalSourceTranslator {
     if sawInitializer {
       throw fail("threadgroup variables cannot have initializers", at: tokens[index])
     }
-    replace(index, with: "static __attribute__((section(\"mtlemu_tg\"), aligned(16))) " + qualifier)
+    replace(index, with: "static __attribute__((section(\"\(objectFormat.threadgroupSection)\"), aligned(16))) " + qualifier)
   }
 
   private func applyEdits() -> String {

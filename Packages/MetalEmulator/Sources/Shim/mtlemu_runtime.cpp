@@ -3,7 +3,16 @@
 // Compiled into every emulated kernel library (so each library is self-contained) and driven by the
 // Swift `MetalEmulator` module through the `extern "C"` functions at the bottom. Internal: no
 // stable API. Design notes: Docs/metal-emulator.md.
-#ifndef _GNU_SOURCE
+#if defined(__APPLE__)
+// <ucontext.h> refuses to compile without _XOPEN_SOURCE on Darwin; _DARWIN_C_SOURCE keeps the rest
+// (MAP_ANONYMOUS, dladdr) visible. Only the fallback switch uses ucontext there.
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+#ifndef _DARWIN_C_SOURCE
+#define _DARWIN_C_SOURCE 1
+#endif
+#elif !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1
 #endif
 #include <dlfcn.h>
@@ -18,10 +27,7 @@
 #include <unistd.h>
 
 #include "mtlemu_abi.h"
-
-#if defined(__x86_64__) && !defined(MTLEMU_FORCE_UCONTEXT)
-#define MTLEMU_ASM_SWITCH 1
-#endif
+#include "mtlemu_switch.h"
 #include <ucontext.h>
 
 #define MTLEMU_EXPORT extern "C" __attribute__((visibility("default")))
@@ -31,37 +37,19 @@ extern "C" const int mtlemu_kernel_count;
 extern "C" const char* const mtlemu_kernel_names[];
 extern "C" void (*const mtlemu_kernel_functions[])(void);
 
-// Threadgroup storage declared in kernels lands in this section (see the token pass).
+// Threadgroup storage declared in kernels lands in this section (see the token pass): ELF names it
+// `mtlemu_tg` and the linker defines __start_/__stop_ symbols; Mach-O names it `__DATA,mtlemu_tg` and
+// ld64 defines section$start/section$end symbols (an empty section when no kernel declares any).
+#if defined(__APPLE__)
+extern "C" char mtlemu_tg_start[] __asm("section$start$__DATA$mtlemu_tg");
+extern "C" char mtlemu_tg_end[] __asm("section$end$__DATA$mtlemu_tg");
+#define MTLEMU_TG_START mtlemu_tg_start
+#define MTLEMU_TG_END mtlemu_tg_end
+#else
 extern "C" __attribute__((weak)) char __start_mtlemu_tg[];
 extern "C" __attribute__((weak)) char __stop_mtlemu_tg[];
-
-#if MTLEMU_ASM_SWITCH
-// Saves the callee-saved registers on the current stack, stores the stack pointer in *save, and
-// resumes the context whose stack pointer is `target`.
-extern "C" void mtlemu_switch_context(void** save, void* target);
-__asm__(
-    ".text\n"
-    ".p2align 4\n"
-    ".hidden mtlemu_switch_context\n"
-    ".globl mtlemu_switch_context\n"
-    ".type mtlemu_switch_context,@function\n"
-    "mtlemu_switch_context:\n"
-    "  pushq %rbp\n"
-    "  pushq %rbx\n"
-    "  pushq %r12\n"
-    "  pushq %r13\n"
-    "  pushq %r14\n"
-    "  pushq %r15\n"
-    "  movq %rsp, (%rdi)\n"
-    "  movq %rsi, %rsp\n"
-    "  popq %r15\n"
-    "  popq %r14\n"
-    "  popq %r13\n"
-    "  popq %r12\n"
-    "  popq %rbx\n"
-    "  popq %rbp\n"
-    "  ret\n"
-    ".size mtlemu_switch_context, .-mtlemu_switch_context\n");
+#define MTLEMU_TG_START __start_mtlemu_tg
+#define MTLEMU_TG_END __stop_mtlemu_tg
 #endif
 
 namespace {
@@ -218,11 +206,7 @@ bool ensureFibers() {
 void prepareFiber(Fiber* fiber) {
   fiber->state = FiberState::runnable;
 #if MTLEMU_ASM_SWITCH
-  uint64_t* sp = (uint64_t*)(fiber->stack + kStackSize);
-  *--sp = 0;                        // return address of fiberEntry (it never returns)
-  *--sp = (uint64_t)&fiberEntry;    // consumed by `ret` in mtlemu_switch_context
-  for (int r = 0; r < 6; ++r) *--sp = 0;  // rbp rbx r12 r13 r14 r15
-  fiber->sp = sp;
+  fiber->sp = mtlemu_initial_context(fiber->stack + kStackSize, &fiberEntry);
 #else
   getcontext(&fiber->context);
   fiber->context.uc_stack.ss_sp = fiber->stack;
@@ -351,10 +335,16 @@ bool resolveWaits() {
 /// Appends where in the kernel library the fault happened, for the Swift side to symbolize.
 void describeProgramCounter(void* context) {
   uintptr_t pc = 0;
-#if defined(__x86_64__)
+#if defined(__APPLE__) && defined(__x86_64__)
+  pc = (uintptr_t)((ucontext_t*)context)->uc_mcontext->__ss.__rip;
+#elif defined(__APPLE__) && defined(__aarch64__)
+  pc = (uintptr_t)((ucontext_t*)context)->uc_mcontext->__ss.__pc;
+#elif defined(__linux__) && defined(__x86_64__)
   pc = (uintptr_t)((ucontext_t*)context)->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
+#elif defined(__linux__) && defined(__aarch64__)
   pc = (uintptr_t)((ucontext_t*)context)->uc_mcontext.pc;
+#else
+  (void)context;  // no source line for the fault on this platform; the report still names the kernel
 #endif
   Dl_info where, self;
   if (pc == 0 || !dladdr((void*)pc, &where) || !dladdr((void*)&describeProgramCounter, &self)) return;
@@ -419,8 +409,8 @@ void faultHandler(int signal, siginfo_t* info, void* context) {
 }
 
 void poisonThreadgroupMemory() {
-  if (__start_mtlemu_tg && __stop_mtlemu_tg && __stop_mtlemu_tg > __start_mtlemu_tg)
-    memset(__start_mtlemu_tg, 0xFF, (size_t)(__stop_mtlemu_tg - __start_mtlemu_tg));
+  if (MTLEMU_TG_START && MTLEMU_TG_END && MTLEMU_TG_END > MTLEMU_TG_START)
+    memset(MTLEMU_TG_START, 0xFF, (size_t)(MTLEMU_TG_END - MTLEMU_TG_START));
   if (rt.threadgroupMemory) memset(rt.threadgroupMemory, 0xFF, rt.threadgroupCapacity);
 }
 

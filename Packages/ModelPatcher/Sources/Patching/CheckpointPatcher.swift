@@ -17,6 +17,8 @@ import SafeTensors
 public struct CheckpointPatcher: Sendable {
   /// Where formats and backends are looked up.
   public let registry: QuantRegistry
+  /// Elements per chunk of the streaming quantizer (``ChunkedQuantizer``); 0 quantizes every tensor whole.
+  package var chunkElements = ChunkedQuantizer.defaultChunkElements
 
   /// Creates a patcher.
   ///
@@ -161,18 +163,19 @@ public struct CheckpointPatcher: Sendable {
     let items = plan.items
     let policy = job.nonFinite
     let inputFiles = items.map { input.fileName(of: $0.name) }
+    let quantizer = ChunkedQuantizer(chunkElements: chunkElements)
     let patchItems = items.map { item -> PatchItem in
       let format: String?
       if case .quantize(let name, _) = item.action { format = name } else { format = nil }
       return PatchItem(
         name: item.name, elementCount: item.elementCount, inputBytes: item.byteCount,
-        workingBytes: TensorPipeline.workingBytes(
+        workingBytes: TensorPipeline.streamingWorkingBytes(
           elements: item.elementCount, storedBytes: item.byteCount, computed: item.action.isQuantized),
         format: format, quantizedBytes: nil, action: format ?? "kept")
     }
     let destination = PatchDestination(
       input: input.url, output: job.output, overwrite: job.overwrite, maximumShardSize: job.maximumShardSize,
-      threads: job.threads)
+      threads: job.threads, byteBudget: TensorPipeline.streamingByteBudget)
     return try await patch(
       patchItems, to: destination, events: events,
       configuration: { () throws(ModelPatcherError) in
@@ -188,25 +191,31 @@ public struct CheckpointPatcher: Sendable {
           }
           return TensorPipeline.Output(copies: [TensorPipeline.Copy(name: item.name, file: source)])
         }
-        guard let tensor = try? checkpoint.tensor(named: item.name) else {
-          throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
-        }
-        var warnings: [String] = []
-        let nonFinite = NonFiniteScan.count(in: tensor)
-        if nonFinite > 0 {
-          if policy == .refuse { throw .nonFiniteWeights(file: file, tensor: item.name, count: nonFinite) }
-          warnings.append("\(file): tensor '\(item.name)' holds \(nonFinite) NaN or infinite values; quantized anyway")
-        }
         let format: any QuantizationFormat
         do throws(RegistryError) {
           format = try registry.format(named: formatName)
         } catch {
           throw .registry(error)
         }
+        let job = ChunkedQuantizer.Job(
+          format: format, parameters: parameters, backend: backend, refuseNonFinite: policy == .refuse, fileName: file,
+          tensorName: item.name)
+        let result: ChunkedQuantizer.Result
+        if let source = checkpoint.file(containing: item.name) {
+          result = try quantizer.quantize(FileChunkSource(tensor: item.name, in: source, fileName: file), job: job)
+        } else {
+          guard let tensor = try? checkpoint.tensor(named: item.name) else {
+            throw .invalidInput(file: file, tensor: item.name, message: "cannot be read")
+          }
+          result = try quantizer.quantize(InMemoryChunkSource(tensor: tensor), job: job)
+        }
+        var warnings: [String] = []
+        if result.nonFinite > 0 {
+          warnings.append("\(file): tensor '\(item.name)' holds \(result.nonFinite) NaN or infinite values; quantized anyway")
+        }
         do throws(QuantError) {
-          let quantized = try format.quantize(tensor, parameters: parameters, backend: backend)
           return TensorPipeline.Output(
-            tensors: try format.checkpointTensors(for: quantized, weightName: item.name), warnings: warnings)
+            tensors: try format.checkpointTensors(for: result.tensor, weightName: item.name), warnings: warnings)
         } catch {
           throw .tensor(file: file, tensor: item.name, format: formatName, error: error)
         }

@@ -76,6 +76,8 @@ struct PatchDestination {
   var maximumShardSize = ShardedSafeTensorsWriter.defaultMaximumShardSize
   /// Tensors in flight (0 = one per core).
   var threads = 0
+  /// Working memory in flight (see ``TensorPipeline``).
+  var byteBudget = TensorPipeline.defaultByteBudget
 }
 
 extension CheckpointPatcher {
@@ -122,7 +124,7 @@ extension CheckpointPatcher {
     var completedBytes = 0
     let pipeline = TensorPipeline(
       limit: destination.threads > 0 ? destination.threads : TensorPipeline.defaultLimit,
-      byteBudget: TensorPipeline.defaultByteBudget)
+      byteBudget: destination.byteBudget)
     try await pipeline.run(byteCounts: items.map(\.workingBytes), work: work) { (index, output) throws(ModelPatcherError) in
       let item = items[index]
       let written = try writer.write(output)

@@ -95,6 +95,10 @@ struct TensorPipeline {
   static var defaultLimit: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
   /// The default working memory in flight: 1 GiB (estimated with ``workingBytes(elements:storedBytes:computed:)``).
   static let defaultByteBudget = 1 << 30
+  /// The working memory in flight while quantizing: 256 MiB (estimated with
+  /// ``streamingWorkingBytes(elements:storedBytes:computed:)``), so that peak memory stays a few hundred
+  /// megabytes whatever the model; a tensor whose quantized form is larger runs alone.
+  static let streamingByteBudget = 256 << 20
 
   /// The memory a unit of work needs while in flight: a tensor that is computed holds its mapped input,
   /// a float32 copy and the formats' float32 scratch (about 8 bytes per element) besides the result; a
@@ -106,5 +110,18 @@ struct TensorPipeline {
   ///   - computed: Whether it is quantized or decoded (else copied).
   static func workingBytes(elements: Int, storedBytes: Int, computed: Bool) -> Int {
     computed ? storedBytes + elements * 8 : min(storedBytes, 4 << 20)
+  }
+
+  /// The memory a tensor needs while the streaming quantizer (``ChunkedQuantizer``) works on it: its
+  /// quantized form (at most one byte per element for the built-in formats) and the chunk buffers
+  /// (≤ 6 bytes per chunk element); a copied tensor streams through a 4 MiB buffer. Tensors quantized whole
+  /// (layouts that cannot be cut) need more than this estimate.
+  ///
+  /// - Parameters:
+  ///   - elements: The tensor's element count.
+  ///   - storedBytes: Its bytes in the input.
+  ///   - computed: Whether it is quantized (else copied).
+  static func streamingWorkingBytes(elements: Int, storedBytes: Int, computed: Bool) -> Int {
+    computed ? elements + 6 * min(elements, ChunkedQuantizer.defaultChunkElements) : min(storedBytes, 4 << 20)
   }
 }

@@ -90,7 +90,10 @@ public struct QuantizationPlan: Sendable {
     entries: [SafeTensorsEntry], isModelFolder: Bool, defaultFormat: String, defaultParameters: FormatParameters,
     skipModules: [String]?, rules: [(rule: TensorRule, parameters: FormatParameters)]
   ) -> QuantizationPlan {
-    let skip = skipModules ?? (isModelFolder ? ["lm_head"] : [])
+    // Compiled once; an entry the job check refused (only reachable from code) still matches as a suffix.
+    let skip = (skipModules ?? (isModelFolder ? ["lm_head"] : [])).uniqued().map { entry in
+      (entry, try? SkipModulePattern(entry))
+    }
     let items = entries.map { entry -> Item in
       var item = Item(
         name: entry.name, dtype: entry.dtype, shape: entry.shape, byteCount: entry.byteCount, action: .keep(.notAWeight))
@@ -103,7 +106,7 @@ public struct QuantizationPlan: Sendable {
   }
 
   static func action(
-    for entry: SafeTensorsEntry, isModelFolder: Bool, skip: [String], rules: [(rule: TensorRule, parameters: FormatParameters)],
+    for entry: SafeTensorsEntry, isModelFolder: Bool, skip: [(entry: String, pattern: SkipModulePattern?)], rules: [(rule: TensorRule, parameters: FormatParameters)],
     default defaultAction: () -> Action
   ) -> Action {
     guard entry.name == "weight" || entry.name.hasSuffix(".weight") else { return .keep(.notAWeight) }
@@ -112,7 +115,9 @@ public struct QuantizationPlan: Sendable {
     guard entry.byteCount > 0 else { return .keep(.empty) }
     let module = entry.name == "weight" ? "" : String(entry.name.dropLast(".weight".count))
     if isModelFolder && isEmbedding(module) { return .keep(.embedding) }
-    if let pattern = skip.first(where: { matchesSkipModule(module, $0) }) { return .keep(.skippedModule(pattern)) }
+    if let match = skip.first(where: { $0.pattern?.matches(module: module) ?? module.hasSuffix($0.entry) }) {
+      return .keep(.skippedModule(match.entry))
+    }
     if let match = rules.first(where: { $0.rule.matches(entry.name) }) {
       guard let format = match.rule.format else { return .keep(.rule(match.rule.pattern)) }
       return .quantize(format: format, parameters: match.parameters)
@@ -126,11 +131,16 @@ public struct QuantizationPlan: Sendable {
     return last.lowercased().contains("embed") || last == "wte" || last == "wpe"
   }
 
-  /// transformers' `should_convert_module` test: the entry is a prefix at a module boundary, a regular
-  /// expression matching at the start, or a suffix of the module name.
+  /// transformers' `should_convert_module` test (``SkipModulePattern``), for one entry.
   static func matchesSkipModule(_ module: String, _ entry: String) -> Bool {
-    if module == entry || module.hasPrefix(entry + ".") || module.hasSuffix(entry) { return true }
-    guard let regex = try? Regex(entry) else { return false }
-    return (try? regex.prefixMatch(in: module)) != nil
+    (try? SkipModulePattern(entry))?.matches(module: module) ?? module.hasSuffix(entry)
+  }
+}
+
+extension Array where Element: Hashable {
+  /// The elements in order, each first occurrence only.
+  fileprivate func uniqued() -> [Element] {
+    var seen = Set<Element>()
+    return filter { seen.insert($0).inserted }
   }
 }

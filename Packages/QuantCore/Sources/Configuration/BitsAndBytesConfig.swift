@@ -193,8 +193,8 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
   /// Checks the combination as transformers' `post_init` does.
   ///
   /// - Parameter file: The file the configuration came from, for messages.
-  /// - Throws: `ConfigurationError` for both or neither of `load_in_4bit`/`load_in_8bit`, or a storage
-  ///   dtype transformers refuses.
+  /// - Throws: `ConfigurationError` for both or neither of `load_in_4bit`/`load_in_8bit`, a storage
+  ///   dtype transformers refuses, or an `llm_int8_skip_modules` entry ``SkipModulePattern`` refuses.
   public func validate(file: String) throws(ConfigurationError) {
     if loadIn4bit && loadIn8bit {
       throw ConfigurationError(
@@ -204,6 +204,14 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
       throw ConfigurationError(
         location: nil, file: file, message: "the quantization block sets neither load_in_4bit nor load_in_8bit",
         validChoices: ["load_in_4bit: true", "load_in_8bit: true"])
+    }
+    for entry in llmInt8SkipModules ?? [] {
+      do throws(SkipModulePattern.Problem) {
+        _ = try SkipModulePattern(entry)
+      } catch {
+        throw ConfigurationError(
+          location: nil, file: file, message: "the llm_int8_skip_modules entry \(error.message)", found: "'\(entry)'")
+      }
     }
     if let storage = bnb4bitQuantStorage, !BitsAndBytesConfig.quantStorageChoices.contains(storage) {
       throw ConfigurationError(
@@ -267,10 +275,21 @@ public struct BitsAndBytesConfig: Codable, Sendable, Equatable {
     if let value = node["load_in_4bit"] ?? node["_load_in_4bit"] { loadIn4bit = try value.bool("load_in_4bit") }
     if let value = node["llm_int8_threshold"] {
       llmInt8Threshold = try value.double("llm_int8_threshold")
-      guard llmInt8Threshold >= 0 else { throw value.error("llm_int8_threshold must be 0 or positive") }
+      guard llmInt8Threshold >= 0, llmInt8Threshold.isFinite else {
+        throw value.error("llm_int8_threshold must be a finite number, 0 or positive")
+      }
     }
     if let value = node["llm_int8_skip_modules"], !value.isNull {
+      let items = (try? value.sequence("llm_int8_skip_modules")) ?? [value]
       llmInt8SkipModules = try value.strings("llm_int8_skip_modules")
+      for item in items {
+        let entry = try item.string("an item of llm_int8_skip_modules")
+        do throws(SkipModulePattern.Problem) {
+          _ = try SkipModulePattern(entry)
+        } catch {
+          throw item.error("this llm_int8_skip_modules entry \(error.message)")
+        }
+      }
     }
     if let value = node["llm_int8_enable_fp32_cpu_offload"] {
       llmInt8EnableFP32CPUOffload = try value.bool("llm_int8_enable_fp32_cpu_offload")

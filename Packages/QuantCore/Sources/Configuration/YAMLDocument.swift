@@ -15,8 +15,14 @@ public struct YAMLDocument: Sendable {
   /// - Parameters:
   ///   - text: The YAML source.
   ///   - file: The name used in error locations.
-  /// - Throws: `ConfigurationError` for malformed YAML or an empty document.
-  public init(text: String, file: String) throws(ConfigurationError) {
+  ///   - budget: The size, alias expansion and nesting the document may use.
+  /// - Throws: `ConfigurationError` for malformed YAML, an empty document or one over `budget`.
+  public init(text: String, file: String, budget: YAMLBudget = .standard) throws(ConfigurationError) {
+    guard text.utf8.count <= budget.maximumBytes else {
+      throw ConfigurationError(
+        location: nil, file: file,
+        message: "the file is \(text.utf8.count) bytes; YAML configuration is limited to \(budget.maximumBytes) bytes")
+    }
     let node: Node?
     do {
       node = try Yams.compose(yaml: text)
@@ -28,21 +34,39 @@ public struct YAMLDocument: Sendable {
     guard let node else {
       throw ConfigurationError(location: SourceLocation(file: file, line: 1, column: 1), message: "the document is empty")
     }
+    try budget.check(node, file: file)
     root = YAMLNode(node: node, file: file)
   }
 
   /// Reads and parses a YAML file.
   ///
-  /// - Parameter url: The file.
-  /// - Throws: `ConfigurationError` when the file cannot be read or parsed.
-  public init(contentsOf url: URL) throws(ConfigurationError) {
-    let text: String
+  /// A folder, named pipe or device is refused before it is opened (opening a pipe would block), and
+  /// a file over the budget's size before it is read.
+  ///
+  /// - Parameters:
+  ///   - url: The file.
+  ///   - budget: The size, alias expansion and nesting the document may use.
+  /// - Throws: `ConfigurationError` when the file cannot be read or parsed, or is over `budget`.
+  public init(contentsOf url: URL, budget: YAMLBudget = .standard) throws(ConfigurationError) {
+    if let problem = FileKindCheck.problem(at: url) {
+      throw ConfigurationError(location: nil, file: url.path, message: "cannot read the file: it \(problem)")
+    }
+    let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+    guard size <= budget.maximumBytes else {
+      throw ConfigurationError(
+        location: nil, file: url.path,
+        message: "the file is \(size) bytes; YAML configuration is limited to \(budget.maximumBytes) bytes")
+    }
+    let data: Data
     do {
-      text = try String(contentsOf: url, encoding: .utf8)
+      data = try Data(contentsOf: url)
     } catch {
       throw ConfigurationError(location: nil, file: url.path, message: "cannot read the file: \(error.localizedDescription)")
     }
-    try self.init(text: text, file: url.path)
+    guard let text = String(validating: data, as: UTF8.self) else {
+      throw ConfigurationError(location: nil, file: url.path, message: "the file is not valid UTF-8 text")
+    }
+    try self.init(text: text, file: url.path, budget: budget)
   }
 
   static func configurationError(from error: YamlError, file: String) -> ConfigurationError {

@@ -127,7 +127,7 @@ public struct BlockwiseCodebookQuantizer: Sendable, Equatable {
   ///   - blocksize: Elements per block (positive).
   /// - Returns: `ceil(count / blocksize)`.
   public static func blockCount(_ count: Int, blocksize: Int) -> Int {
-    (count + blocksize - 1) / blocksize
+    count.dividedRoundingUp(by: blocksize)
   }
 
   /// Quantizes values block by block, writing one codebook index per element.

@@ -38,7 +38,7 @@ public struct QuantState: Sendable, Equatable {
   /// The number of quantized elements (product of `shape`).
   public var elementCount: Int { shape.reduce(1, *) }
   /// The number of blocks, `ceil(elementCount / blocksize)`.
-  public var blockCount: Int { (elementCount + blocksize - 1) / blocksize }
+  public var blockCount: Int { elementCount.dividedRoundingUp(by: blocksize) }
   /// Whether the absmax is double-quantized (bitsandbytes' `nested`).
   public var isNested: Bool { if case .nested = absmax { true } else { false } }
   /// The double-quantization offset (the mean subtracted before nesting), if nested.
@@ -124,7 +124,7 @@ public struct NestedAbsmax: Sendable, Equatable {
   public func validate() throws(QuantError) {
     guard code.count == 256 else { throw .invalidState("nested map has \(code.count) entries, expected 256") }
     guard blocksize > 0 else { throw .invalidState("nested blocksize \(blocksize) must be positive") }
-    let expected = (codes.count + blocksize - 1) / blocksize
+    let expected = codes.count.dividedRoundingUp(by: blocksize)
     guard absmax.count == expected else {
       throw .invalidState("nested absmax has \(absmax.count) entries, expected \(expected)")
     }

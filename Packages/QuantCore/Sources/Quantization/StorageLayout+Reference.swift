@@ -126,8 +126,8 @@ extension Float8Scales {
       return { row, _ in values[row] }
     case .tiles(let tileRows, let tileColumns, let values):
       guard tileRows > 0, tileColumns > 0 else { throw .invalidState("tile size must be positive") }
-      let gridColumns = (columns + tileColumns - 1) / tileColumns
-      let gridRows = (rows + tileRows - 1) / tileRows
+      let gridColumns = columns.dividedRoundingUp(by: tileColumns)
+      let gridRows = rows.dividedRoundingUp(by: tileRows)
       guard values.count == gridRows * gridColumns else {
         throw .invalidState("\(values.count) tile scales for a \(gridRows)×\(gridColumns) tile grid")
       }

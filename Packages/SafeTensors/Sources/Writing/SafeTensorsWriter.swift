@@ -32,6 +32,15 @@ public final class SafeTensorsWriter {
   private let scratchPath: String
   private var scratch: Int32
   private var entries: [SafeTensorsEntry] = []
+  /// Where each tensor's bytes are until ``finish()``: the scratch file, or another safetensors file.
+  private var origins: [String: Origin] = [:]
+  private var scratchEnd = 0
+
+  private enum Origin {
+    case scratch(offset: Int)
+    /// Bytes at `offset` of `file` (kept tensors are copied once, into the finished file).
+    case file(SafeTensorsFile, offset: Int)
+  }
   private var names = Set<String>()
   private var finished = false
 
@@ -73,34 +82,27 @@ public final class SafeTensorsWriter {
     try tensor.withUnsafeBytes { (bytes) throws(SafeTensorsError) in
       try Platform.writeAll(scratch, bytes, path: url.path)
     }
+    origins[name] = .scratch(offset: scratchEnd)
+    scratchEnd += tensor.byteCount
     entries.append(
       SafeTensorsEntry(name: name, dtype: tensor.dtype, shape: tensor.shape, start: start, end: start + tensor.byteCount))
   }
 
-  /// Appends a tensor of another safetensors file by reading it from that file in chunks, without
-  /// touching its memory mapping, so copying a multi-gigabyte embedding does not grow the resident set.
+  /// Adds a tensor of another safetensors file. Its bytes are copied when the file is finished, straight
+  /// from `file` (in the kernel with `copy_file_range` where the system has it, else through a buffer),
+  /// never through `file`'s memory mapping, so copying a multi-gigabyte embedding does not grow the
+  /// resident set. `file` must not change until then.
   ///
   /// - Parameters:
   ///   - source: The tensor's name in `file`.
   ///   - file: The file holding it.
   ///   - name: Its name in this file.
-  /// - Throws: `SafeTensorsError.tensorNotFound`, `.duplicateTensor`, `.invalidUse` after ``finish()``, or `.io`.
+  /// - Throws: `SafeTensorsError.tensorNotFound`, `.duplicateTensor`, or `.invalidUse` after ``finish()``.
   public func addCopy(of source: String, in file: SafeTensorsFile, named name: String) throws(SafeTensorsError) {
     guard let entry = file.entry(named: source) else { throw .tensorNotFound(file: file.url.path, tensor: source) }
     try checkName(name)
     let start = dataByteCount
-    let input = try Platform.openForReading(file.url.path)
-    defer { Platform.close(input) }
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 22, alignment: 64)
-    defer { buffer.deallocate() }
-    var copied = 0
-    while copied < entry.byteCount {
-      let count = min(buffer.count, entry.byteCount - copied)
-      let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-      try Platform.readAll(input, into: chunk, at: file.header.dataStart + entry.start + copied, path: file.url.path)
-      try Platform.writeAll(scratch, UnsafeRawBufferPointer(chunk), path: url.path)
-      copied += count
-    }
+    origins[name] = .file(file, offset: file.header.dataStart + entry.start)
     entries.append(
       SafeTensorsEntry(name: name, dtype: entry.dtype, shape: entry.shape, start: start, end: start + entry.byteCount))
   }
@@ -124,19 +126,29 @@ public final class SafeTensorsWriter {
     let headerBytes = SafeTensorsWriter.encodeHeader(placed, metadata: metadata)
     let source = scratch
     let path = url.path
-    let originals = Dictionary(entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    let origins = self.origins
     try SafeTensorsWriter.writeFile(at: url, header: headerBytes) { (fd) throws(SafeTensorsError) in
       let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 22, alignment: 64)
       defer { buffer.deallocate() }
+      var inputs: [String: Int32] = [:]
+      defer { for input in inputs.values { Platform.close(input) } }
       for entry in placed {
-        guard let original = originals[entry.name] else { continue }
-        var copied = 0
-        while copied < original.byteCount {
-          let count = min(buffer.count, original.byteCount - copied)
-          let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-          try Platform.readAll(source, into: chunk, at: original.start + copied, path: path)
-          try Platform.writeAll(fd, UnsafeRawBufferPointer(chunk), path: path)
-          copied += count
+        switch origins[entry.name] {
+        case .scratch(let offset):
+          try RangeCopy.append(
+            from: source, offset: offset, to: fd, count: entry.byteCount, buffer: buffer, sourcePath: path, path: path)
+        case .file(let file, let offset):
+          let input: Int32
+          if let open = inputs[file.url.path] {
+            input = open
+          } else {
+            input = try Platform.openForReading(file.url.path)
+            inputs[file.url.path] = input
+          }
+          try RangeCopy.append(
+            from: input, offset: offset, to: fd, count: entry.byteCount, buffer: buffer, sourcePath: file.url.path,
+            path: path)
+        case nil: continue
         }
       }
     }

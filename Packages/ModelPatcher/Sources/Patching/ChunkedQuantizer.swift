@@ -1,0 +1,218 @@
+import DoubleQuant
+import QuantCore
+
+/// Quantizes one tensor a chunk at a time, so that memory is bounded by the chunk (plus the quantized
+/// result), not by the tensor: no float32 copy of the whole tensor is ever made.
+///
+/// Each chunk is read into one reused buffer, scanned for NaN/infinity, quantized by the format through
+/// the backend's encoder (``QuantizationFormat/quantize(_:parameters:backend:)``, which widens only the
+/// chunk to float32), and its packed data and state are copied straight into the whole tensor's output
+/// buffers. ``ChunkPlan`` says where cuts may fall; the bytes are identical to quantizing the whole
+/// tensor (tested for every built-in format and parameter set with chunks of a few elements).
+struct ChunkedQuantizer {
+  /// Elements per chunk at most (rounded down to the plan's quantum, at least one quantum); 0 quantizes
+  /// every tensor whole.
+  var chunkElements: Int
+
+  /// The default: 1 Mi elements (2 MiB of float16 input, 4 MiB of float32 while encoding).
+  static let defaultChunkElements = 1 << 20
+
+  /// What a job needs besides the source.
+  struct Job {
+    /// The format, its parameters and the backend that encodes.
+    var format: any QuantizationFormat
+    var parameters: FormatParameters
+    var backend: any KernelBackend
+    /// Whether NaN or infinite values stop the job (before anything of the tensor is written).
+    var refuseNonFinite: Bool
+    /// The file and tensor, for messages.
+    var fileName: String
+    var tensorName: String
+  }
+
+  /// The quantized tensor and the number of NaN or infinite values met.
+  struct Result {
+    var tensor: QuantizedTensor
+    var nonFinite: Int
+    /// The chunks quantized (1 when the tensor was quantized whole).
+    var chunks = 1
+    /// Whether the chunks were encoded straight into the output (``DirectEncoder``).
+    var direct = false
+  }
+
+  /// Quantizes `source` as `job` says.
+  ///
+  /// - Throws: `ModelPatcherError.nonFiniteWeights` (refusing), `.tensor` for the format's errors, or the
+  ///   source's read errors.
+  func quantize(_ source: some TensorChunkSource, job: Job) throws(ModelPatcherError) -> Result {
+    let shape = source.shape
+    let count = shape.reduce(1, *)
+    let columns = max(shape.last ?? 1, 1)
+    let rows = count / columns
+    // The probe is one row: a tensor of one row, of rows wider than the largest default chunk, or of another
+    // dtype than float32, float16 or bfloat16, runs whole.
+    guard chunkElements > 0, count > chunkElements, shape.count >= 2, rows > 1,
+      [DType.float32, .float16, .bfloat16].contains(source.dtype),
+      columns <= max(chunkElements, Self.defaultChunkElements)
+    else {
+      return try whole(source, job: job)
+    }
+    let probeBuffer = ChunkBuffer(byteCount: columns * source.dtype.byteSize, widening: columns)
+    let probeRaw = try read(source, elements: 0..<columns, into: probeBuffer)
+    let probe = try tensor(probeRaw, dtype: source.dtype, shape: [1, columns], job: job)
+    let probeResult = try quantizeChunk(probe, job.parameters, job: job)
+    var plainProbe = probeResult
+    let plan = ChunkPlan.learn(
+      from: probeResult, parameters: job.parameters, format: job.format,
+      quantizeAgain: { (parameters) throws(QuantError) in
+        plainProbe = try job.format.quantize(probe, parameters: parameters, backend: job.backend)
+        return plainProbe
+      })
+    if case .whole = plan { return try whole(source, job: job) }
+    let probeValues = floats(probeRaw, dtype: source.dtype, nonFinite: 1, buffer: probeBuffer)
+    let direct = DirectEncoder.verified(
+      plan: plan, plainProbe: plainProbe, values: probeValues, sourceDType: source.dtype, parameters: job.parameters,
+      backend: job.backend)
+    let ranges: [Range<Int>]
+    let isRows: Bool
+    switch plan.unit {
+    case .elements(let quantum):
+      isRows = false
+      let step = max(quantum, chunkElements / quantum * quantum)
+      ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
+    case .rows(let quantum):
+      isRows = true
+      let stepRows = max(quantum, chunkElements / columns / quantum * quantum)
+      let step = stepRows * columns
+      ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
+    }
+    let largest = ranges.map(\.count).max() ?? 0
+    let isHalf = source.dtype == .float16 || source.dtype == .bfloat16
+    let buffer = ChunkBuffer(byteCount: largest * source.dtype.byteSize, widening: isHalf ? largest : 0)
+    var assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
+    assembler.adopt(probeResult)
+    let parameters = plan.chunkParameters(job.parameters)
+    // int8 rounds its input to float16 itself: it gets the chunk as stored; other formats get float32.
+    let passStored: Bool
+    if case .int8Rows = plan { passStored = true } else { passStored = false }
+    var nonFinite = 0
+    for (index, range) in ranges.enumerated() {
+      let raw = try read(source, elements: range, into: buffer)
+      let found = NonFiniteScan.count(in: raw, dtype: source.dtype)
+      nonFinite += found
+      if nonFinite > 0 && job.refuseNonFinite {
+        // The message gives the whole tensor's count: the rest is scanned, not quantized.
+        for rest in ranges[(index + 1)...] {
+          nonFinite += NonFiniteScan.count(in: try read(source, elements: rest, into: buffer), dtype: source.dtype)
+        }
+        throw .nonFiniteWeights(file: job.fileName, tensor: job.tensorName, count: nonFinite)
+      }
+      let accepted: Bool
+      if let direct {
+        let values = floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)
+        accepted = assembler.encode(values, at: range, with: direct, backend: job.backend)
+      } else {
+        let chunkShape = isRows ? [range.count / columns, columns] : [range.count]
+        let input =
+          passStored
+          ? try tensor(raw, dtype: source.dtype, shape: chunkShape, job: job)
+          : try tensor(
+            UnsafeRawBufferPointer(floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)), dtype: .float32,
+            shape: chunkShape, job: job)
+        accepted = assembler.append(try quantizeChunk(input, parameters, job: job), at: range)
+      }
+      guard accepted else { return try whole(source, job: job) }
+    }
+    do {
+      return Result(tensor: try assembler.finish(), nonFinite: nonFinite, chunks: ranges.count, direct: direct != nil)
+    } catch {
+      throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
+    }
+  }
+
+  private func quantizeChunk(_ tensor: Tensor, _ parameters: FormatParameters, job: Job) throws(ModelPatcherError)
+    -> QuantizedTensor
+  {
+    do {
+      return try job.format.quantize(tensor, parameters: parameters, backend: job.backend)
+    } catch {
+      throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
+    }
+  }
+
+  /// Reads `elements` into `buffer`; the bytes stay valid until the next read.
+  private func read(_ source: some TensorChunkSource, elements: Range<Int>, into buffer: ChunkBuffer)
+    throws(ModelPatcherError) -> UnsafeRawBufferPointer
+  {
+    let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer.memory[0..<(elements.count * source.dtype.byteSize)])
+    try source.read(elements: elements, into: bytes)
+    return UnsafeRawBufferPointer(bytes)
+  }
+
+  /// The chunk as float32: float32 input as read, half precision widened into `buffer` (exactly; chunks
+  /// with NaN or infinities keep their NaN payloads bit for bit).
+  private func floats(_ raw: UnsafeRawBufferPointer, dtype: DType, nonFinite: Int, buffer: ChunkBuffer)
+    -> UnsafeBufferPointer<Float>
+  {
+    let count = raw.count / dtype.byteSize
+    guard dtype == .float16 || dtype == .bfloat16, let floats = buffer.floats else {
+      return UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: count)
+    }
+    let destination = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
+    HalfWidening.widen(raw, bfloat16: dtype == .bfloat16, exact: nonFinite > 0, into: destination)
+    return UnsafeBufferPointer(destination)
+  }
+
+  /// A tensor over `bytes` (valid while they are).
+  private func tensor(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], job: Job) throws(ModelPatcherError)
+    -> Tensor
+  {
+    do {
+      return try Tensor(dtype: dtype, shape: shape, storage: TensorStorage(borrowing: bytes, release: nil))
+    } catch {
+      throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
+    }
+  }
+
+  /// The whole tensor at once (small tensors and layouts that cannot be cut).
+  private func whole(_ source: some TensorChunkSource, job: Job) throws(ModelPatcherError) -> Result {
+    let count = source.shape.reduce(1, *)
+    var failure: ModelPatcherError?
+    let tensor: Tensor
+    do {
+      tensor = try Tensor(dtype: source.dtype, shape: source.shape) { bytes in
+        do throws(ModelPatcherError) {
+          try source.read(elements: 0..<count, into: bytes)
+        } catch {
+          failure = error
+        }
+      }
+    } catch {
+      throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
+    }
+    if let failure { throw failure }
+    let nonFinite = NonFiniteScan.count(in: tensor)
+    if nonFinite > 0 && job.refuseNonFinite {
+      throw .nonFiniteWeights(file: job.fileName, tensor: job.tensorName, count: nonFinite)
+    }
+    return Result(tensor: try quantizeChunk(tensor, job.parameters, job: job), nonFinite: nonFinite)
+  }
+}
+
+/// One chunk's worth of input bytes (and of float32 values when the input is half precision), reused
+/// for every chunk of a tensor.
+final class ChunkBuffer {
+  let memory: UnsafeMutableRawBufferPointer
+  let floats: UnsafeMutableBufferPointer<Float>?
+
+  /// Room for `byteCount` bytes as read, and for `elements` widened floats.
+  init(byteCount: Int, widening elements: Int) {
+    memory = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+    floats = elements > 0 ? .allocate(capacity: elements) : nil
+  }
+
+  deinit {
+    memory.deallocate()
+    floats?.deallocate()
+  }
+}
