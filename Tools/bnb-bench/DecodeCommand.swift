@@ -19,10 +19,12 @@ struct DecodeCommand: ParsableCommand {
       Build with -c release.
       """)
 
-  @Option(help: "Comma-separated formats: nf4, nf4-dq, int8, fp8, bf16.")
+  // The root command owns --formats, --threads, --bandwidth-mib and --json (ArgumentParser gives a name to the
+  // first command that declares it), so these carry their own names.
+  @Option(name: .customLong("decode-formats"), help: "Comma-separated formats: nf4, nf4-dq, int8, fp8, bf16.")
   var formats = "nf4,nf4-dq,int8,fp8,bf16"
 
-  @Option(help: "Comma-separated thread counts.")
+  @Option(name: .customLong("decode-threads"), help: "Comma-separated thread counts.")
   var threads = "1,2"
 
   @Option(help: "Comma-separated prefill lengths.")
@@ -37,10 +39,10 @@ struct DecodeCommand: ParsableCommand {
   @Option(help: "Where to write the synthetic checkpoint (kept if given).")
   var folder: String?
 
-  @Option(name: .customLong("bandwidth-mib"), help: "Size of the read-bandwidth buffer in MiB.")
+  @Option(name: .customLong("decode-bandwidth-mib"), help: "Size of the read-bandwidth buffer in MiB.")
   var bandwidthMiB = 1024
 
-  @Flag(help: "Print JSON instead of a table.")
+  @Flag(name: .customLong("decode-json"), help: "Print JSON instead of a table.")
   var json = false
 
   func run() throws {
