@@ -19,10 +19,12 @@ struct DecodeCommand: ParsableCommand {
       Build with -c release.
       """)
 
-  @Option(help: "Comma-separated formats: nf4, nf4-dq, int8, fp8, bf16.")
+  // The root command owns --formats, --threads, --bandwidth-mib and --json (ArgumentParser gives a name to the
+  // first command that declares it), so these carry their own names.
+  @Option(name: .customLong("decode-formats"), help: "Comma-separated formats: nf4, nf4-dq, int8, fp8, bf16.")
   var formats = "nf4,nf4-dq,int8,fp8,bf16"
 
-  @Option(help: "Comma-separated thread counts.")
+  @Option(name: .customLong("decode-threads"), help: "Comma-separated thread counts.")
   var threads = "1,2"
 
   @Option(help: "Comma-separated prefill lengths.")
@@ -37,10 +39,10 @@ struct DecodeCommand: ParsableCommand {
   @Option(help: "Where to write the synthetic checkpoint (kept if given).")
   var folder: String?
 
-  @Option(name: .customLong("bandwidth-mib"), help: "Size of the read-bandwidth buffer in MiB.")
+  @Option(name: .customLong("decode-bandwidth-mib"), help: "Size of the read-bandwidth buffer in MiB.")
   var bandwidthMiB = 1024
 
-  @Flag(help: "Print JSON instead of a table.")
+  @Flag(name: .customLong("decode-json"), help: "Print JSON instead of a table.")
   var json = false
 
   func run() throws {
@@ -67,6 +69,7 @@ struct DecodeCommand: ParsableCommand {
     }
 
     let timer = Timer(repeats: 3)
+    progress("checkpoint ready in \(directory.path)")
     var report = DecodeReport(
       instructionSet: InstructionSet.best.rawValue, loadAverage: loadAverage(), processors: activeProcessors(),
       layers: shape.layers, projectionParameters: shape.projectionParameters)
@@ -78,11 +81,16 @@ struct DecodeCommand: ParsableCommand {
     for name in formatList {
       guard let format = DecodeFormat(rawValue: name) else { continue }
       for count in threadCounts {
+        let loadStart = ContinuousClock.now
         let model = try LanguageModel.load(directory: directory, quantizationJob: format.job(directory), threads: count)
-        report.results.append(
-          try measure(
-            model, format: format, threads: count, shape: shape, lengths: lengths,
-            bandwidth: report.readBandwidth[String(count)] ?? 0, gemm: report.denseGEMM[String(count)] ?? 0))
+        progress("\(name) \(count)T: loaded in \(ContinuousClock.now - loadStart)")
+        let result = try measure(
+          model, format: format, threads: count, shape: shape, lengths: lengths,
+          bandwidth: report.readBandwidth[String(count)] ?? 0, gemm: report.denseGEMM[String(count)] ?? 0)
+        report.results.append(result)
+        progress(
+          "\(name) \(count)T: prefill \(result.prefill.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.tokensPerSecond) tok/s" }), "
+            + "decode \(result.decodeTokensPerSecond) tok/s, bound \(result.boundTokensPerSecond) tok/s")
       }
     }
     if json {
@@ -111,6 +119,7 @@ struct DecodeCommand: ParsableCommand {
       let start = clock.now
       _ = try model.logits(for: prompt(length), cache: cache)
       let elapsed = seconds(clock.now - start)
+      progress("\(format.rawValue) \(threads)T: prefill \(length) in \(elapsed) s")
       result.prefill[String(length)] = PrefillFigure(
         tokensPerSecond: Double(length) / elapsed,
         gflops: shape.prefillFLOPs(positions: length) / elapsed / 1e9,
@@ -138,6 +147,11 @@ struct DecodeCommand: ParsableCommand {
     result.ratioToBound = result.decodeTokensPerSecond / max(result.boundTokensPerSecond, 1e-9)
     return result
   }
+}
+
+/// A progress line on standard error (the table comes at the end; these survive a timeout).
+private func progress(_ line: String) {
+  FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 /// The formats of the decode benchmark, as quantize-at-load jobs.
