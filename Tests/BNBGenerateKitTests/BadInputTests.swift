@@ -65,8 +65,10 @@ struct BadInputTests {
     #expect(result.error.contains("quant.yaml"))
   }
 
-  @Test func textPromptWithoutTokenizerNamesTheFile() async {
-    let result = await Commands.generate(Self.model + ["--prompt", "hello"])
+  @Test func textPromptWithoutTokenizerNamesTheFile() async throws {
+    let folder = try Commands.tinyLlamaWithoutTokenizer()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = await Commands.generate(["--model", folder.path, "--prompt", "hello"])
     #expect(result.status == GenerateExitStatus.invalidInput.rawValue)
     #expect(result.error.contains("tokenizer.json"))
   }

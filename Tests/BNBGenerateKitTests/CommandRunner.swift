@@ -33,6 +33,18 @@ enum Commands {
   }
 
   static let tinyLlama = TestFiles.tinyLlama.path
+
+  /// A scratch copy of the bundled model without its tokenizer files (weights, `config.json` and
+  /// `generation_config.json` only), for the paths that print ids or must name the missing `tokenizer.json`.
+  /// The caller removes the folder.
+  static func tinyLlamaWithoutTokenizer() throws -> URL {
+    let folder = try TestFiles.scratchFolder()
+    for name in ["config.json", "generation_config.json", "model.safetensors"] {
+      try FileManager.default.copyItem(
+        at: TestFiles.tinyLlama.appending(path: name), to: folder.appending(path: name))
+    }
+    return folder
+  }
 }
 
 /// Lines handed out one by one (the user's typing in `bnb-chat`).

@@ -41,8 +41,10 @@ struct GenerateCommandTests {
     #expect((figures["peak_rss_bytes"] as? Int ?? 0) > 0)
   }
 
-  @Test func plainOutputPrintsIDsAndFigures() async throws {
-    let result = await Commands.generate(["--model", Commands.tinyLlama, "--prompt-ids", "1,2,3", "--max-new-tokens", "4"])
+  @Test func plainOutputWithoutTokenizerPrintsIDsAndFigures() async throws {
+    let folder = try Commands.tinyLlamaWithoutTokenizer()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = await Commands.generate(["--model", folder.path, "--prompt-ids", "1,2,3", "--max-new-tokens", "4"])
     #expect(result.status == 0)
     let model = try LanguageModel.load(directory: TestFiles.tinyLlama)
     let ids = try libraryGreedy(model, prompt: [1, 2, 3], count: 4)

@@ -67,8 +67,10 @@ struct TextPromptTests {
     #expect(result.error.contains("loaded 2 layers"))
   }
 
-  @Test func chatWithoutTokenizerIsInvalidInput() async {
-    let result = await Commands.chat(["--model", Commands.tinyLlama], lines: [])
+  @Test func chatWithoutTokenizerIsInvalidInput() async throws {
+    let folder = try Commands.tinyLlamaWithoutTokenizer()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let result = await Commands.chat(["--model", folder.path], lines: [])
     #expect(result.status == GenerateExitStatus.invalidInput.rawValue)
     #expect(result.error.contains("tokenizer.json"))
   }
