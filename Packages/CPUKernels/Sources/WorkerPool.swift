@@ -1,5 +1,5 @@
-import QuantCore
 import Dispatch
+import QuantCore
 import Synchronization
 internal import _CPUKernelsNative
 

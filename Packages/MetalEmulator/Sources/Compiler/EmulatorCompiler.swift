@@ -1,5 +1,5 @@
-import QuantCore
 import Foundation
+import QuantCore
 
 /// How emulated kernels are compiled.
 public struct EmulatorCompileOptions: Sendable, Hashable {

@@ -1,5 +1,5 @@
-import QuantCore
 public import Foundation
+import QuantCore
 
 /// A grid or threadgroup size (Metal's `MTLSize`).
 public struct EmulatedSize: Sendable, Hashable, CustomStringConvertible {
