@@ -50,7 +50,8 @@ let modules: [Module] = [
   Module(name: "FormatConformance", dependencies: ["QuantCore"]),
   // Knows no format by name: formats declare their config.json entries and checkpoint markers.
   Module(
-    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative"], testDependencies: ["FormatConformance", "BitsAndBytes"]),
+    name: "ModelPatcher", dependencies: ["QuantCore", "DoubleQuant", "SafeTensors", "_CPUKernelsNative", "_ModelPatcherNative"],
+    testDependencies: ["FormatConformance", "BitsAndBytes"]),
   Module(name: "BNBPatchKit", dependencies: ["ModelPatcher", "BitsAndBytes", argumentParser]),
   // Decoder-only language models (Llama, Mistral, Qwen2/3, Phi-3, Gemma 2) on the layers and backends.
   Module(
@@ -58,8 +59,12 @@ let modules: [Module] = [
     dependencies: ["QuantCore", "SafeTensors", "QuantizedLinear", "CPUKernels", "ModelPatcher", "BitsAndBytes"],
     testDependencies: ["BitsAndBytes", "ModelPatcher", "SafeTensors", "CPUKernels"]
   ),
+  // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
+  Module(name: "ChatTemplates", testDependencies: ["bnb-tokenizer"]),
   // Logits processors, sampling and stopping as transformers' `generate` applies them; knows no model.
   Module(name: "TextGeneration"),
+  // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
+  Module(name: "Tokenizers", testDependencies: ["bnb-tokenizer"]),
   // `bnb-generate` and `bnb-chat` as a library (the executables are one line each).
   Module(
     name: "BNBGenerateKit",
@@ -70,10 +75,8 @@ let modules: [Module] = [
     ],
     testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
   ),
-  // Hugging Face tokenizer.json (BPE) encode/decode, identical to transformers; Foundation only.
-  Module(name: "Tokenizers"),
-  // A Jinja interpreter for the chat templates in tokenizer_config.json, identical to transformers' rendering.
-  Module(name: "ChatTemplates"),
+  // QLoRA: LoRA adapters over frozen quantized linears, hand-written backward passes, AdamW, PEFT files.
+  Module(name: "QLoRA", dependencies: ["QuantCore", "SafeTensors", "LanguageModels", "Tokenizers", "ChatTemplates"], testDependencies: ["SafeTensors", "FormatNF4", "LanguageModels"]),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(
@@ -122,6 +125,8 @@ var targets: [Target] = modules.flatMap { module -> [Target] in
 targets += [
   // Hand-written SIMD kernels (AVX2/FMA/F16C chosen at run time, NEON on arm64). No API of its own.
   .target(name: "_CPUKernelsNative", path: "Packages/CPUKernels/Native"),
+  // No-replace rename and process checks for ModelPatcher's output transactions (renameat2, renamex_np).
+  .target(name: "_ModelPatcherNative", path: "Packages/ModelPatcher/Native"),
   // Fixtures and helpers shared by every test target (seeded random data comes from FormatConformance).
   .target(
     name: "TestSupport",
@@ -169,7 +174,7 @@ targets += [
   ),
   .executableTarget(
     name: "bnb-tokenizer",
-    dependencies: ["Tokenizers", argumentParser],
+    dependencies: ["Tokenizers", "ChatTemplates", argumentParser],
     path: "Tools/bnb-tokenizer",
     swiftSettings: swiftSettings
   ),

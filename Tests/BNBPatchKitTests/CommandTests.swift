@@ -20,7 +20,8 @@ struct CommandTests {
     #expect(run.error.contains("[21/21]"))
     #expect(
       try TestFiles.contents(of: quantized) == [
-        "config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json",
+        "config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
+        "tokenizer_config.json",
       ])
 
     let inspect = await CLI.run(["inspect", quantized.path])
@@ -80,6 +81,20 @@ struct CommandTests {
     let report = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
     let names = (report?["formats"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
     #expect(names.contains("int8") && names.contains("fp8_e4m3"))
+  }
+
+  @Test func formatsSaysWhyABackendIsUnavailable() async throws {
+    let json = await CLI.run(["formats", "--json"])
+    let report = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+    let backends = report?["backends"] as? [[String: Any]] ?? []
+    let metal = try #require(backends.first { $0["name"] as? String == "metal" })
+    if metal["available"] as? Bool == false {
+      let reason = try #require(metal["unavailableReason"] as? String)
+      let run = await CLI.run(["formats"])
+      #expect(run.output.contains("metal is unavailable: \(reason)"))
+    } else {
+      #expect(metal["unavailableReason"] == nil)
+    }
   }
 
   @Test func extraPluginsJoinTheRegistry() async throws {

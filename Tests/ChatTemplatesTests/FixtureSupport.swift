@@ -14,14 +14,7 @@ enum ChatFixtures {
   }
 
   /// The fixtures' clock, `2024-07-26T12:00:00` in the local time zone (as Python's naive `datetime`).
-  static func date(_ text: String) -> Date? {
-    let parts = text.split(whereSeparator: { "-T:".contains($0) }).compactMap { Int($0) }
-    guard parts.count == 6 else { return nil }
-    var components = DateComponents(
-      year: parts[0], month: parts[1], day: parts[2], hour: parts[3], minute: parts[4], second: parts[5])
-    components.timeZone = TimeZone.current
-    return Calendar(identifier: .gregorian).date(from: components)
-  }
+  static func date(_ text: String) -> Date? { ChatTemplate.localDate(from: text) }
 }
 
 extension JinjaValue {

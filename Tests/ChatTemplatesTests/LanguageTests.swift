@@ -34,7 +34,7 @@ struct LanguageTests {
       switch error {
       case .raised(let text): #expect(text == message)
       case .render(let text, _), .syntax(let text, _): #expect(text == message, "\(source)")
-      case .templateNotFound: Issue.record("unexpected \(error)")
+      case .templateNotFound, .invalidRequest: Issue.record("unexpected \(error)")
       }
     }
   }

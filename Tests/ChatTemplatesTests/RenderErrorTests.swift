@@ -90,3 +90,20 @@ extension TemplateLimitTests {
     #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: conditionals) }
   }
 }
+
+/// The `--now` clock format.
+@Suite("Local dates")
+struct LocalDateTests {
+  @Test func readsLocalDateAndTime() throws {
+    let date = try #require(ChatTemplate.localDate(from: "2024-07-26T12:34:56"))
+    let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone.current, from: date)
+    #expect([parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second] == [2024, 7, 26, 12, 34, 56])
+  }
+
+  @Test(arguments: [
+    "2024-13-01T00:00:00", "2024-02-30T00:00:00", "2024-07-26", "2024-07-26T12:00", "yesterday", "2024-07-26 12:00:00",
+  ])
+  func refusesOtherForms(text: String) {
+    #expect(ChatTemplate.localDate(from: text) == nil)
+  }
+}

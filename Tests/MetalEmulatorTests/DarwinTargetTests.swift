@@ -5,7 +5,9 @@ import Testing
 /// The macOS side of the emulator, checked from any host: the translated test kernels and the
 /// runtime's context switch compile for macOS (Mach-O sections, Apple's symbol prefix) and AArch64
 /// Linux. Nothing here links or runs: no Apple SDK is needed, so Linux CI runs it.
-@Suite("Emulator cross-target compilation")
+@Suite(
+  "Emulator cross-target compilation",
+  .enabled(if: EmulatorHost.isSupported, Comment(rawValue: EmulatorHost.unsupportedReason ?? "")))
 struct DarwinTargetTests {
   static let kernelFiles = ["features.metal", "buggy.metal"]
 
@@ -28,6 +30,15 @@ struct DarwinTargetTests {
   @Test("the assembly context switch compiles for every checked target", arguments: EmulatorCrossCheck.targets.map(\.triple))
   func contextSwitch(triple: String) throws {
     try EmulatorCrossCheck.compileContextSwitch(triple: triple)
+  }
+
+  @Test("kernels translated for ELF do not compile for macOS (the section name the check guards)")
+  func elfSectionRejectedOnMacOS() throws {
+    let directory = try #require(Bundle.module.url(forResource: "Kernels", withExtension: nil))
+    #expect(throws: MetalEmulatorError.self) {
+      try EmulatorCrossCheck.compileKernels(
+        sources: [directory.appendingPathComponent("features.metal")], triple: "arm64-apple-macos15", objectFormat: .elf)
+    }
   }
 
   @Test("errors of a cross-target compile are reported: the check is not vacuous")

@@ -106,6 +106,50 @@ struct DispatchPlanTests {
     #if !canImport(Metal)
       #expect(!backend.isAvailable)
       #expect(throws: QuantError.self) { try backend.dequantize(tensor, to: .float16) }
+      // The reason travels to the registry's error (and `bnb-patch formats`).
+      let reason = try #require(backend.unavailableReason)
+      #expect(reason.contains("Apple"))
+      #expect(throws: RegistryError.backendUnavailable("metal", available: [], reason: reason)) {
+        try registry.backend(named: "metal")
+      }
+    #else
+      #expect(backend.isAvailable == (backend.unavailableReason == nil))
     #endif
+  }
+
+  @Test("encode delegates to the encoder backend given at creation, and declines without one")
+  func encodeDelegates() throws {
+    let values: [Float] = [1, -2, 3, -4]
+    var codes = [Int8](repeating: 0, count: 4)
+    var scale = [Float](repeating: 0, count: 1)
+    let recorder = RecordingEncoder()
+    let (delegated, declined) = values.withUnsafeBufferPointer { input in
+      codes.withUnsafeMutableBufferPointer { codes in
+        scale.withUnsafeMutableBufferPointer { scale in
+          let request = EncodingRequest.int8Rowwise(values: input, rows: 1, columns: 4, codes: codes, rowScale: scale)
+          return (MetalBackend(encoder: recorder).encode(request), MetalBackend().encode(request))
+        }
+      }
+    }
+    #expect(delegated && !declined)
+    #expect(recorder.calls.withLock { $0 } == ["int8-rowwise"])
+  }
+}
+
+/// A backend whose encoder records the layouts it is asked for and claims success.
+private final class RecordingEncoder: KernelBackend, @unchecked Sendable {
+  let calls = Locked<[String]>([])
+  var name: String { "recording" }
+  var isAvailable: Bool { true }
+  func accelerates(_ layout: StorageLayout) -> Bool { false }
+  func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {
+    try ReferenceBackend().dequantize(tensor, to: dtype)
+  }
+  func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    try ReferenceBackend().linear(input, weight: weight, bias: bias)
+  }
+  func encode(_ request: EncodingRequest) -> Bool {
+    calls.withLock { $0.append(request.layoutKind) }
+    return true
   }
 }

@@ -19,4 +19,14 @@ struct ShaderLibraryTests {
       #expect(names.contains("gemv_cb4_bs\(blocksize)_f16"))
     }
   }
+
+  @Test(
+    "the shipped shaders, translated for macOS, compile as arm64-apple-macos15 and x86_64-apple-macos15 C++",
+    arguments: ["arm64-apple-macos15", "x86_64-apple-macos15"])
+  func crossTarget(triple: String) throws {
+    let output = try EmulatorCrossCheck.compileKernels(
+      sources: try MetalShaderSource.fileURLs(), triple: triple, objectFormat: .machO)
+    #expect(output.contains("section(\"__DATA,mtlemu_tg\")"))
+    #expect(!output.contains("section(\"mtlemu_tg\")"))
+  }
 }

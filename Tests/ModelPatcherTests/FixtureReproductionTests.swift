@@ -52,7 +52,8 @@ struct FixtureReproductionTests {
         == Data(contentsOf: expected.appending(path: "generation_config.json")))
     #expect(
       try TestFiles.contents(of: output) == [
-        "config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json",
+        "config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
+        "tokenizer_config.json",
       ])
     let ours = try SafeTensorsFile(contentsOf: output.appending(path: "model.safetensors"))
     let theirs = try SafeTensorsFile(contentsOf: expected.appending(path: "model.safetensors"))

@@ -79,3 +79,19 @@ struct StreamingPatchTests {
     #expect(try TestFiles.contents(of: folder) == ["model"])
   }
 }
+
+@Suite("The streaming quantizer stops between chunks when its task is cancelled")
+struct StreamingCancellationTests {
+  @Test func cancelledTaskStopsBeforeTheNextChunk() async throws {
+    let registry = try StandardRegistry.make()
+    let job = ChunkedQuantizer.Job(
+      format: try registry.format(named: "nf4"), parameters: FormatParameters(), backend: try registry.backend(named: "cpu"),
+      refuseNonFinite: true, fileName: "model.safetensors", tensorName: "w")
+    let tensor = try Tensor(converting: SeededNormal.values(64 * 64, seed: 9), to: .float16, shape: [64, 64])
+    let task = Task { () throws(ModelPatcherError) -> Int in
+      withUnsafeCurrentTask { $0?.cancel() }
+      return try ChunkedQuantizer(chunkElements: 64).quantize(InMemoryChunkSource(tensor: tensor), job: job).chunks
+    }
+    await #expect(throws: ModelPatcherError.cancelled) { try await task.value }
+  }
+}

@@ -37,7 +37,8 @@ struct TokenizerFixture {
     }
     for entry in object["decodes"] as? [[String: Any]] ?? [] {
       decodes.append(
-        Decode(ids: entry["ids"] as? [Int] ?? [], text: entry["text"] as? String ?? "", textSkip: entry["text_skip"] as? String ?? ""))
+        Decode(
+          ids: entry["ids"] as? [Int] ?? [], text: entry["text"] as? String ?? "", textSkip: entry["text_skip"] as? String ?? ""))
     }
   }
 
@@ -48,12 +49,16 @@ struct TokenizerFixture {
   /// Compares a tokenizer with the recorded expectations; one line per mismatch.
   func mismatches(of tokenizer: Tokenizer) -> [String] {
     var failures: [String] = []
-    func short(_ text: String) -> String { text.count > 60 ? String(text.prefix(60)).debugDescription + "…" : text.debugDescription }
+    func short(_ text: String) -> String {
+      text.count > 60 ? String(text.prefix(60)).debugDescription + "…" : text.debugDescription
+    }
     for item in cases {
       let ids = tokenizer.encode(item.text)
       if ids != item.ids { failures.append("encode \(short(item.text)): \(ids.prefix(40)) expected \(item.ids.prefix(40))") }
       let plain = tokenizer.encode(item.text, addSpecialTokens: false)
-      if plain != item.idsPlain { failures.append("encode (no special) \(short(item.text)): \(plain.prefix(40)) expected \(item.idsPlain.prefix(40))") }
+      if plain != item.idsPlain {
+        failures.append("encode (no special) \(short(item.text)): \(plain.prefix(40)) expected \(item.idsPlain.prefix(40))")
+      }
       if let tokens = item.tokens, tokens != item.ids.map({ tokenizer.token(for: $0) ?? "?" }) {
         failures.append("tokens \(short(item.text)): \(item.ids.map { tokenizer.token(for: $0) ?? "?" }) expected \(tokens)")
       }
@@ -73,7 +78,8 @@ struct TokenizerFixture {
       }
       let skipped = tokenizer.decode(item.ids, skipSpecialTokens: true)
       if !skipped.utf8.elementsEqual(item.textSkip.utf8) {
-        failures.append("decode (skip special) \(item.ids): \(skipped.debugDescription) expected \(item.textSkip.debugDescription)")
+        failures.append(
+          "decode (skip special) \(item.ids): \(skipped.debugDescription) expected \(item.textSkip.debugDescription)")
       }
     }
     return failures

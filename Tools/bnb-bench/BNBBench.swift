@@ -13,10 +13,10 @@ struct BNBBench: ParsableCommand {
       Build in release mode: swift run -c release bnb-bench --formats nf4,int8 --shapes 4096x4096 --m 1 --threads 1,2
       Every figure is the median of --repeats timed calls after warm-up calls. GB/s counts weight bytes only
       (packed data + scales); ratios compare with the dense float32 kernel and the read bandwidth of this run.
-      `bnb-bench decode` measures a whole synthetic model instead; `bnb-bench model` times bnb-patch on a synthetic
-      checkpoint against the disk (ModelBenchmark.swift).
+      `bnb-bench model` times bnb-patch on a synthetic checkpoint against the disk (ModelBenchmark.swift);
+      `bnb-bench decode` measures prefill and decode of a whole synthetic model.
       """,
-    subcommands: [DecodeCommand.self, ModelBenchmark.self])
+    subcommands: [ModelBenchmark.self, DecodeCommand.self])
 
   @Option(
     help: "Comma-separated formats: nf4, fp4, nf4-dq (double quant), dynamic8, int8, fp8, fp8-e5m2, and dense f32, bf16, f16.")

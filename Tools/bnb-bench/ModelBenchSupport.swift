@@ -143,18 +143,23 @@ enum DiskProbe {
 struct ChildProcess {
   var status: Int32
   var seconds: Double
-  /// Bytes, or `nil` where the platform does not report it for one child.
+  /// Bytes (on Linux at least this process's resident set when the child started), or `nil` where the
+  /// platform does not report it for one child.
   var peakResidentBytes: Int?
 
   /// Runs `path` with `arguments`, inheriting standard output and error, and waits for it.
   static func run(_ path: String, _ arguments: [String]) throws -> ChildProcess {
     #if canImport(Glibc)
+      // Linux hands the spawning process's peak RSS to the child at exec (vfork-style spawn): reset this
+      // process's peak to its current RSS first (`clear_refs` 5), so the child's figure is its own.
+      try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
       var pid: pid_t = 0
       let argv = ([path] + arguments).map { strdup($0) }
-      defer { argv.forEach { free($0) } }
+      defer { for argument in argv { free(argument) } }
       let start = DispatchTime.now().uptimeNanoseconds
-      let spawned = (argv + [nil]).withUnsafeBufferPointer { pointer in
-        posix_spawn(&pid, path, nil, nil, pointer.baseAddress!, environ)
+      let spawned = (argv + [nil]).withUnsafeBufferPointer { pointer -> Int32 in
+        guard let base = pointer.baseAddress else { return EINVAL }
+        return posix_spawn(&pid, path, nil, nil, base, environ)
       }
       guard spawned == 0 else { throw ValidationError("cannot start \(path): error \(spawned)") }
       var status: Int32 = 0
@@ -179,6 +184,8 @@ struct ChildProcess {
 /// One format's whole-model figures.
 struct ModelBenchResult: Codable {
   var format: String
+  /// `bnb-patch`, or `baseline` for the `--baseline-patch` executable.
+  var tool: String
   /// `bnb-patch` wall time.
   var seconds: Double
   var outputBytes: Int
@@ -191,10 +198,12 @@ struct ModelBenchResult: Codable {
   var ratioToReadWrite: Double
 
   init(
-    format: String, seconds: Double, outputBytes: Int, writeSeconds: Double, peakResidentBytes: Int?, inputBytes: Int,
+    format: String, tool: String, seconds: Double, outputBytes: Int, writeSeconds: Double, peakResidentBytes: Int?,
+    inputBytes: Int,
     readSeconds: Double
   ) {
     self.format = format
+    self.tool = tool
     self.seconds = seconds
     self.outputBytes = outputBytes
     self.writeSeconds = writeSeconds
@@ -220,13 +229,14 @@ struct ModelBenchReport: Codable {
     var lines = [
       "input \(fixed(Double(inputBytes) / 1e9, 3)) GB fp16, \(layers) layers, \(tensors) tensors; read \(fixed(readSeconds, 3)) s "
         + "(\(fixed(Double(inputBytes) / readSeconds / 1e9, 2)) GB/s); \(processors) cores, load \(fixed(loadAverage, 2))",
-      "format      bnb-patch s  input GB/s  output GB  write+fsync s  ratio to read+write  peak RSS MB",
+      "format      tool       seconds  input GB/s  output GB  write+fsync s  ratio to read+write  peak RSS MB",
     ]
     for result in results {
       let rss = result.peakResidentBytes.map { String($0 >> 20) } ?? "-"
       lines.append(
         result.format.padding(toLength: 12, withPad: " ", startingAt: 0)
-          + fixed(result.seconds, 3).leftPadded(11) + fixed(result.inputGigabytesPerSecond, 3).leftPadded(12)
+          + result.tool.padding(toLength: 9, withPad: " ", startingAt: 0) + fixed(result.seconds, 3).leftPadded(9)
+          + fixed(result.inputGigabytesPerSecond, 3).leftPadded(12)
           + fixed(Double(result.outputBytes) / 1e9, 3).leftPadded(11) + fixed(result.writeSeconds, 3).leftPadded(15)
           + fixed(result.ratioToReadWrite, 2).leftPadded(21) + rss.leftPadded(13))
     }

@@ -49,6 +49,9 @@ struct ModelBenchmark: ParsableCommand {
   @Option(help: "The bnb-patch executable (default: the one next to this program).")
   var patch: String?
 
+  @Option(help: "Another bnb-patch (e.g. an earlier build) to time on the same jobs in the same run, for before/after figures.")
+  var baselinePatch: String?
+
   @Option(help: "Tensors in flight for bnb-patch (0 = one per core).")
   var patchThreads = 0
 
@@ -85,19 +88,22 @@ struct ModelBenchmark: ParsableCommand {
     var report = ModelBenchReport(
       inputBytes: inputBytes, layers: shape.layerCount, tensors: shape.tensorCount, loadAverage: loadAverage(),
       processors: activeProcessors(), readSeconds: try DiskProbe.readSeconds(weights))
+    let tools = [("bnb-patch", patchTool)] + (baselinePatch.map { [("baseline", $0)] } ?? [])
     for format in jobs {
       let output = base.appending(path: "out-\(format.rawValue)")
       let job = base.appending(path: "\(format.rawValue).yaml")
       try Data(format.jobYAML(model: model, output: output, threads: patchThreads).utf8).write(to: job)
-      let run = try ChildProcess.run(patchTool, ["--config", job.path, "--quiet"])
-      guard run.status == 0 else { throw ValidationError("bnb-patch failed (exit \(run.status)) for \(format.rawValue)") }
-      let outputBytes = try DiskProbe.size(of: output)
-      if !keep { try? FileManager.default.removeItem(at: output) }
-      let writeSeconds = try DiskProbe.writeSeconds(bytes: outputBytes, at: base.appending(path: "write-probe"))
-      report.results.append(
-        ModelBenchResult(
-          format: format.rawValue, seconds: run.seconds, outputBytes: outputBytes, writeSeconds: writeSeconds,
-          peakResidentBytes: run.peakResidentBytes, inputBytes: inputBytes, readSeconds: report.readSeconds))
+      for (tool, path) in tools {
+        let run = try ChildProcess.run(path, ["--config", job.path, "--quiet"])
+        guard run.status == 0 else { throw ValidationError("\(path) failed (exit \(run.status)) for \(format.rawValue)") }
+        let outputBytes = try DiskProbe.size(of: output)
+        if !keep || tool != "bnb-patch" { try? FileManager.default.removeItem(at: output) }
+        let writeSeconds = try DiskProbe.writeSeconds(bytes: outputBytes, at: base.appending(path: "write-probe"))
+        report.results.append(
+          ModelBenchResult(
+            format: format.rawValue, tool: tool, seconds: run.seconds, outputBytes: outputBytes, writeSeconds: writeSeconds,
+            peakResidentBytes: run.peakResidentBytes, inputBytes: inputBytes, readSeconds: report.readSeconds))
+      }
     }
     if reportJSON {
       let encoder = JSONEncoder()

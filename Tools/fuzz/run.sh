@@ -42,11 +42,15 @@ for target in "${targets[@]}"; do
   limit=(-max_total_time="$time_limit")
   [ -f "Tools/fuzz/dict/$target.dict" ] && limit+=(-dict="Tools/fuzz/dict/$target.dict")
   [ -n "$runs" ] && limit[0]=-runs="$runs"
+  # With one job libFuzzer runs in this process (its statistics reach the log below); -jobs=1 would fork a
+  # worker that writes them to ./fuzz-0.log instead.
+  parallel=()
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
   echo "== $target: ${limit[*]}, $jobs job(s)"
   set +e
   BNB_FUZZ_TARGET="$target" ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1" "$binary" "$work/corpus" \
     "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 \
-    -jobs="$jobs" -workers="$jobs" -artifact_prefix="Tools/fuzz/findings/$target/" 2>"$work/log"
+    ${parallel[@]+"${parallel[@]}"} -artifact_prefix="Tools/fuzz/findings/$target/" 2>"$work/log"
   code=$?
   set -e
   grep -E "^(stat::|#[0-9]+ *DONE|==[0-9]+==ERROR|SUMMARY|Done [0-9]+ runs)" "$work/log" || tail -20 "$work/log"

@@ -22,15 +22,30 @@ public enum BNBPatch {
 
   @TaskLocal static var context = Context(plugins: [], console: .standard)
 
-  /// Runs `bnb-patch` with the process's arguments and exits with its status. Ctrl-C (or SIGTERM)
-  /// cancels the running job, which removes everything it staged.
+  /// Runs `bnb-patch` with the process's arguments and exits with its status.
+  ///
+  /// Ctrl-C (or SIGTERM) stops every command with status 130 and leaves nothing behind: while an output
+  /// is staged, the running job is cancelled (it removes what it staged); when nothing is staged
+  /// (`verify`, `inspect`, planning, reading YAML) or at a second signal, the process removes whatever
+  /// is staged and exits at once.
   ///
   /// - Parameter plugins: Plugins installed after the built-in ones (their formats become available
   ///   to job files, rules and `--format`).
   public static func main(plugins: [any QuantPlugin]) async -> Never {
     let arguments = Array(CommandLine.arguments.dropFirst())
     let task = Task { await run(arguments: arguments, plugins: plugins, console: .standard) }
-    let sources = Platform.onInterrupt { task.cancel() }
+    let signals = Locked(0)
+    let sources = Platform.onInterrupt {
+      task.cancel()
+      let count = signals.withLock { (count: inout Int) -> Int in
+        count += 1
+        return count
+      }
+      guard count > 1 || !InterruptCleanup.hasLiveOutputs else { return }
+      InterruptCleanup.removeAll()
+      Console.standard.writeError("error: \(ModelPatcherError.cancelled)\n")
+      Platform.exitImmediately(ExitStatus.cancelled.rawValue)
+    }
     let status = await task.value
     for source in sources { source.cancel() }
     Platform.exitProcess(status)
@@ -54,10 +69,10 @@ public enum BNBPatch {
         }
         return ExitStatus.success.rawValue
       } catch let error as ModelPatcherError {
-        console.writeError("error: \(error)\n")
+        console.writeError("error: \(TextFormatting.terminalSafe(error.description, keepingNewlines: true))\n")
         return ExitStatus(error).rawValue
       } catch let error as CommandFailure {
-        console.writeError("error: \(error.message)\n")
+        console.writeError("error: \(TextFormatting.terminalSafe(error.message, keepingNewlines: true))\n")
         return error.status.rawValue
       } catch {
         let code = RootCommand.exitCode(for: error)

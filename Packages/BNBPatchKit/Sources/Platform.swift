@@ -29,4 +29,8 @@ enum Platform {
 
   /// Ends the process with `status`.
   static func exitProcess(_ status: Int32) -> Never { exit(status) }
+
+  /// Ends the process with `status` at once, from any thread, without running exit handlers (which could
+  /// race with the threads still working).
+  static func exitImmediately(_ status: Int32) -> Never { _exit(status) }
 }

@@ -18,7 +18,8 @@ public enum StandardRegistry {
   /// The plugins built into this package, in installation order.
   public static var builtinPlugins: [any QuantPlugin] {
     [
-      NF4Plugin(), FP4Plugin(), DoubleQuantPlugin(), Int8Plugin(), FP8Plugin(), MetalBackendPlugin(), CPUBackendPlugin(),
+      NF4Plugin(), FP4Plugin(), DoubleQuantPlugin(), Int8Plugin(), FP8Plugin(), MetalBackendPlugin(encoder: CPUBackend()),
+      CPUBackendPlugin(),
     ]
   }
 
@@ -57,7 +58,8 @@ public enum StandardRegistry {
   }
 
   /// The backend the functional API uses when given none: the first available backend of the built-in
-  /// plugins in ``BackendPreference/defaultAutomaticOrder`` (Metal on Apple GPUs, else the CPU kernels).
+  /// plugins in ``BackendPreference/defaultAutomaticOrder`` (the CPU kernels: on Apple platforms `cpu` precedes
+  /// `metal` until the Metal backend has been run on a GPU, Docs/metal.md).
   public static let preferredBackend: any KernelBackend = {
     let registry = QuantRegistry()
     for plugin in builtinPlugins { try? registry.install(plugin) }

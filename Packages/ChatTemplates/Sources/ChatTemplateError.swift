@@ -25,6 +25,8 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
   case raised(message: String)
   /// `tokenizer_config.json` has no usable `chat_template` (or none with the requested name).
   case templateNotFound(String)
+  /// The conversation to render is malformed (not a list of message objects): which file, what is wrong.
+  case invalidRequest(String)
 
   /// A one-line explanation.
   public var description: String {
@@ -33,6 +35,7 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
     case .render(let message, let location): "chat template error at \(location): \(message)"
     case .raised(let message): message
     case .templateNotFound(let message): message
+    case .invalidRequest(let message): message
     }
   }
 }

@@ -17,7 +17,7 @@ public struct Blockwise8Format: QuantizationFormat {
 
   /// `blocksize`: positive, default 4096.
   public static let blocksizeSpec = FormatParameterSpec(
-    name: "blocksize", kind: .integer(allowed: nil), defaultValue: .int(4096), summary: "Elements per absmax block.")
+    name: "blocksize", kind: .integerRange(1...Int.max), defaultValue: .int(4096), summary: "Elements per absmax block.")
   /// `map`: `signed` or `unsigned`.
   public static let mapSpec = FormatParameterSpec(
     name: "map", kind: .string(allowed: ["signed", "unsigned"]), defaultValue: .string("signed"),

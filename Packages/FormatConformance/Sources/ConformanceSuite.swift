@@ -147,6 +147,8 @@ public struct ConformanceSuite: Sendable {
         var bad = parameters
         switch spec.kind {
         case .integer(let allowed?): bad[spec.name] = .int((allowed.max() ?? 0) + 1)
+        case .integerRange(let range) where range.lowerBound > Int.min: bad[spec.name] = .int(range.lowerBound - 1)
+        case .numberRange: bad[spec.name] = .double(.nan)
         case .string(let allowed?) where !allowed.isEmpty: bad[spec.name] = .string("no-such-\(spec.name)")
         case .bool: bad[spec.name] = .string("maybe")
         default: continue

@@ -27,7 +27,7 @@ public struct FP8Format: QuantizationFormat {
     summary: "scale granularity: tile (transformers fine-grained), row, tensor, or none (plain cast)")
   /// The `tile_size` parameter: the side of a square tile.
   public static let tileSizeParameter = FormatParameterSpec(
-    name: "tile_size", kind: .integer(allowed: nil), defaultValue: .int(128),
+    name: "tile_size", kind: .integerRange(1...Int.max), defaultValue: .int(128),
     summary: "tile side for scale: tile (transformers: 128)")
 
   /// The `overflow` parameter for this encoding (its default is torch 2.13's behaviour).

@@ -19,11 +19,11 @@ public import QuantCore
 public struct Int8Format: QuantizationFormat {
   /// The `threshold` parameter: the activation outlier threshold (`llm_int8_threshold`).
   public static let thresholdParameter = FormatParameterSpec(
-    name: "threshold", kind: .number, defaultValue: .double(6.0),
+    name: "threshold", kind: .numberRange(0...Double.greatestFiniteMagnitude), defaultValue: .double(6.0),
     summary: "activation outlier threshold at matmul time (llm_int8_threshold); 0 disables the mixed decomposition")
   /// The `weight_threshold` parameter: the outlier threshold used on the weights (bitsandbytes: 0).
   public static let weightThresholdParameter = FormatParameterSpec(
-    name: "weight_threshold", kind: .number, defaultValue: .double(0.0),
+    name: "weight_threshold", kind: .numberRange(0...Double.greatestFiniteMagnitude), defaultValue: .double(0.0),
     summary: "outlier threshold applied to the weights when quantizing; bitsandbytes always uses 0")
 
   /// Creates the format.

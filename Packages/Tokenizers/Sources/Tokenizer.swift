@@ -56,7 +56,7 @@ public struct Tokenizer: Sendable {
     tokenizerJSON: Data, configuration: TokenizerConfiguration = TokenizerConfiguration(), file: String = "tokenizer.json"
   ) throws(TokenizerError) {
     let root = try JSONNode.parse(tokenizerJSON, file: file)
-    _ = try root.object()
+    _ = try root.members()
     self.configuration = configuration
     model = try BPE.make(try root.required("model"))
     let normalizer = try root["normalizer"].map { (node) throws(TokenizerError) in try Normalizer.make(node) }
@@ -119,6 +119,9 @@ public struct Tokenizer: Sendable {
   /// - Parameter id: A token id.
   /// - Returns: True for special tokens.
   public func isSpecialToken(_ id: Int) -> Bool { specialIDs.contains(id) }
+
+  /// Whether the decoder turns `<0xNN>` tokens into bytes.
+  var usesByteFallback: Bool { decoder?.containsByteFallback ?? false }
 
   /// The beginning-of-sequence token text.
   public var bosToken: String? { configuration.bosToken }

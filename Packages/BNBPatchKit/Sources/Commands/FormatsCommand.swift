@@ -29,6 +29,8 @@ struct FormatsCommand: AsyncParsableCommand {
     var enabled: Bool
     var available: Bool
     var plugin: String?
+    /// Why the backend is unavailable, when it says (a shader compiler log, a missing GPU feature).
+    var unavailableReason: String?
   }
 
   struct Report: Codable {
@@ -49,7 +51,9 @@ struct FormatsCommand: AsyncParsableCommand {
         defaults: defaults.values.mapValues(\.description), summary: entry.format.summary)
     }
     let backends = registry.backends.map {
-      BackendRow(name: $0.backend.name, enabled: $0.isEnabled, available: $0.backend.isAvailable, plugin: $0.plugin)
+      BackendRow(
+        name: $0.backend.name, enabled: $0.isEnabled, available: $0.backend.isAvailable, plugin: $0.plugin,
+        unavailableReason: $0.backend.isAvailable ? nil : $0.backend.unavailableReason)
     }
     let report = Report(formats: formats, backends: backends, preferredBackend: try? registry.preferredBackend().name)
     let console = BNBPatch.context.console
@@ -78,5 +82,8 @@ struct FormatsCommand: AsyncParsableCommand {
       ]
     }
     console.write(TextFormatting.table(["backend", "enabled", "available", "auto"], backendRows, rightAligned: []))
+    for row in backends {
+      if let reason = row.unavailableReason { console.write("\(row.name) is unavailable: \(reason)\n") }
+    }
   }
 }

@@ -37,6 +37,7 @@ struct InspectCommand: AsyncParsableCommand {
   mutating func run() async throws {
     let patcher = CheckpointPatcher(registry: try registryOptions.make())
     let checkpoint = try patcher.loadCheckpoint(at: URL(filePath: path).standardizedFileURL)
+    FaultInjection.pause(at: "inspect")
     let rows = checkpoint.items.map { item in
       Row(
         name: item.name, dtype: item.dtype.rawValue, shape: item.shape, format: item.format ?? "-", bytes: item.storedBytes,
@@ -55,7 +56,8 @@ struct InspectCommand: AsyncParsableCommand {
     }
     let table = rows.map { row in
       [
-        row.name, row.dtype, "[" + row.shape.map(String.init).joined(separator: ", ") + "]", row.format, String(row.bytes),
+        TextFormatting.terminalSafe(row.name), row.dtype, "[" + row.shape.map(String.init).joined(separator: ", ") + "]",
+        row.format, String(row.bytes),
         TextFormatting.decimal(row.bitsPerParameter),
       ]
     }

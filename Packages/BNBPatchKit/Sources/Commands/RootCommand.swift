@@ -125,7 +125,7 @@ enum SummaryText {
       text += ", \(TextFormatting.decimal(summary.quantizedBitsPerParameter)) in quantized tensors"
     }
     text += "\n  \(TextFormatting.decimal(summary.seconds)) s, files: \(summary.files.joined(separator: ", "))\n"
-    for warning in summary.warnings { text += "  warning: \(warning)\n" }
+    for warning in summary.warnings { text += "  warning: \(TextFormatting.terminalSafe(warning, keepingNewlines: true))\n" }
     return text
   }
 }
@@ -141,7 +141,7 @@ enum PlanTable {
         action = "\(format) \(details)"
       case .keep(let reason): action = "keep (\(reason))"
       }
-      return [item.name, item.dtype.rawValue, "\(item.shape)", action]
+      return [TextFormatting.terminalSafe(item.name), item.dtype.rawValue, "\(item.shape)", action]
     }
     return TextFormatting.table(["tensor", "dtype", "shape", "action"], rows, rightAligned: [])
   }

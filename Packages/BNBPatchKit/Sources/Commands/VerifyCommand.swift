@@ -44,7 +44,8 @@ struct VerifyCommand: AsyncParsableCommand {
     } else {
       let rows = report.layers.map { layer in
         [
-          layer.name, layer.format, TextFormatting.scientific(layer.maxAbsoluteError), TextFormatting.scientific(layer.rmsError),
+          TextFormatting.terminalSafe(layer.name), layer.format, TextFormatting.scientific(layer.maxAbsoluteError),
+          TextFormatting.scientific(layer.rmsError),
           TextFormatting.decimal(layer.snrDecibels), TextFormatting.decimal(layer.cosine, 6), layer.passed ? "ok" : "FAIL",
         ]
       }
@@ -52,14 +53,15 @@ struct VerifyCommand: AsyncParsableCommand {
         TextFormatting.table(["layer", "format", "max abs", "rms", "snr dB", "cosine", ""], rows, rightAligned: [2, 3, 4, 5]))
       console.write(
         "\(report.layers.count) quantized layers, \(report.layers.filter { !$0.passed }.count) beyond thresholds; "
-          + "\(report.identicalPlainTensors) plain tensors identical, \(report.changedPlainTensors.count) changed\n")
+          + "\(report.identicalPlainTensors) plain tensors identical, \(report.changedPlainTensors.count) changed, "
+          + "\(report.missingTensors.count) missing\n")
     }
     if !report.passed {
-      let failed = report.layers.filter { !$0.passed }.map(\.name) + report.changedPlainTensors
+      let failed = report.layers.filter { !$0.passed }.map(\.name) + report.changedPlainTensors + report.missingTensors
       throw CommandFailure(
         status: .verificationFailed,
         message: "verification failed for \(failed.count) tensor\(failed.count == 1 ? "" : "s"): "
-          + failed.prefix(5).joined(separator: ", ") + (failed.count > 5 ? ", …" : ""))
+          + failed.prefix(5).map { TextFormatting.terminalSafe($0) }.joined(separator: ", ") + (failed.count > 5 ? ", …" : ""))
     }
   }
 }

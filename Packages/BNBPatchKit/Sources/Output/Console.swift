@@ -1,5 +1,5 @@
-import QuantCore
 import Foundation
+import QuantCore
 
 /// Where `bnb-patch` writes: the process's standard output and error, or buffers (for running the
 /// CLI in-process, as the tests do).

@@ -1,6 +1,6 @@
-import QuantCore
 import Foundation
 import ModelPatcher
+import QuantCore
 
 /// Shows model-patcher progress on standard error: one redrawn line on a terminal, plain lines
 /// otherwise, nothing with `--quiet`. Warnings always go through.
@@ -26,7 +26,7 @@ final class ProgressReporter: Sendable {
       console.writeError("processing \(tensors) tensors (\(TextFormatting.bytes(bytes)))\n")
     case .warning(let message):
       clearLine()
-      console.writeError("warning: \(message)\n")
+      console.writeError("warning: \(TextFormatting.terminalSafe(message, keepingNewlines: true))\n")
     case .progress(let progress):
       guard !quiet else { return }
       let rate = progress.elapsed > 0 ? Double(progress.completedBytes) / progress.elapsed : 0
@@ -35,7 +35,7 @@ final class ProgressReporter: Sendable {
         String(repeating: " ", count: max(0, width - String(progress.completedTensors).count)) + "\(progress.completedTensors)"
       let text =
         "[\(count)/\(progress.totalTensors)] \(TextFormatting.bytes(progress.completedBytes)) / \(TextFormatting.bytes(progress.totalBytes))"
-        + " \(TextFormatting.bytes(Int(rate)))/s  \(progress.tensorName) → \(progress.action)"
+        + " \(TextFormatting.bytes(Int(rate)))/s  \(TextFormatting.terminalSafe(progress.tensorName)) → \(progress.action)"
       if console.errorIsTerminal {
         let fraction = progress.totalBytes > 0 ? Double(progress.completedBytes) / Double(progress.totalBytes) : 1
         let filled = Int((fraction * 24).rounded(.down))

@@ -26,6 +26,35 @@ enum TextFormatting {
     value == 0 ? "0" : String(format: "%.3e", value)
   }
 
+  /// Text from a file (a tensor name, a path, an error naming them) made safe to print: control characters
+  /// (C0 but newline, DEL, C1), bidirectional overrides and isolates, and other invisible format
+  /// characters are written as `\u{XXXX}`, so that a crafted name can neither move the cursor, recolour
+  /// or clear the terminal, nor display in an order that hides what it is.
+  ///
+  /// - Parameters:
+  ///   - text: The text.
+  ///   - keepingNewlines: Whether `\n` passes through (messages of several lines).
+  /// - Returns: The text with those characters escaped (unchanged when it has none).
+  static func terminalSafe(_ text: String, keepingNewlines: Bool = false) -> String {
+    func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+      if scalar == "\n" { return !keepingNewlines }
+      switch scalar.properties.generalCategory {
+      case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned: return true
+      default: return false
+      }
+    }
+    guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
+    var result = ""
+    for scalar in text.unicodeScalars {
+      if isUnsafe(scalar) {
+        result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+      } else {
+        result.unicodeScalars.append(scalar)
+      }
+    }
+    return result
+  }
+
   /// A plain-text table: columns padded, numbers right-aligned.
   static func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> String {
     var widths = header.map(\.count)

@@ -5,7 +5,8 @@ extension Interpreter {
   static let filterNames: Set = [
     "trim", "tojson", "length", "count", "upper", "lower", "capitalize", "title", "join", "default", "d", "first", "last",
     "list", "map", "select", "reject", "selectattr", "rejectattr", "items", "replace", "string", "int", "float", "safe",
-    "indent", "round", "abs", "unique", "sort", "reverse", "wordcount", "escape", "e", "sum", "min", "max",
+    "indent", "round", "abs", "unique", "sort", "reverse", "wordcount", "escape", "e", "sum", "min", "max", "dictsort",
+    "format",
   ]
 
   func applyFilter(_ name: String, to value: JinjaValue, _ arguments: JinjaCallable.Arguments) throws -> JinjaValue {
@@ -105,21 +106,24 @@ extension Interpreter {
       let keys = try items.map {
         sortKey(try attributePathIfGiven(argument(2, "attribute"), of: $0), caseSensitive: flag(1, "case_sensitive"))
       }
-      var failure: JinjaFailure?
-      var order = Array(items.indices)
-      // A stable sort, as Python's.
-      order = order.enumerated().sorted { a, b in
-        guard let less = keys[a.element].pythonLess(keys[b.element]), let greater = keys[b.element].pythonLess(keys[a.element])
-        else {
-          failure = JinjaFailure(
-            "'<' not supported between instances of '\(keys[a.element].typeName)' and '\(keys[b.element].typeName)'")
-          return a.offset < b.offset
-        }
-        if less == greater { return a.offset < b.offset }
-        return flag(0, "reverse") ? greater : less
-      }.map(\.element)
-      if let failure { throw failure }
-      return .array(order.map { items[$0] })
+      return .array(try stableSorted(items, keys: keys, reverse: flag(0, "reverse")))
+    case "dictsort":
+      guard case .dictionary(let dictionary) = value else {
+        if value.isUndefined { return .array([]) }
+        throw JinjaFailure("'\(value.typeName)' object has no attribute 'items'")
+      }
+      let byValue = (argument(1, "by") ?? .string("key")).pythonString
+      guard byValue == "key" || byValue == "value" else { throw JinjaFailure("You can only sort by either \"key\" or \"value\"") }
+      let pairs = dictionary.pairs
+      let keys = pairs.map { sortKey(byValue == "key" ? .string($0.key) : $0.value, caseSensitive: flag(0, "case_sensitive")) }
+      return .array(
+        try stableSorted(pairs.map { JinjaValue.array([.string($0.key), $0.value]) }, keys: keys, reverse: flag(2, "reverse")))
+    case "format":
+      return .string(
+        try PythonStrings.percentFormat(
+          value.pythonString,
+          arguments.keywords.isEmpty
+            ? .array(arguments.positional) : .dictionary(JinjaDictionary(arguments.keywords.map { ($0.name, $0.value) }))))
     case "reverse":
       if case .string(let text) = value { return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed()))) }
       return .array(try iterate(value).reversed())
@@ -154,6 +158,21 @@ extension Interpreter {
     default:
       throw JinjaFailure("No filter named '\(name)'.")
     }
+  }
+
+  /// Python's `sorted(items, key=..., reverse=...)`: stable, equal keys keep their order even when reversed.
+  private func stableSorted(_ items: [JinjaValue], keys: [JinjaValue], reverse: Bool) throws -> [JinjaValue] {
+    var failure: JinjaFailure?
+    let order = Array(items.indices).sorted { a, b in
+      guard let less = keys[a].pythonLess(keys[b]), let greater = keys[b].pythonLess(keys[a]) else {
+        failure = JinjaFailure("'<' not supported between instances of '\(keys[a].typeName)' and '\(keys[b].typeName)'")
+        return a < b
+      }
+      if less == greater { return a < b }
+      return reverse ? greater : less
+    }
+    if let failure { throw failure }
+    return order.map { items[$0] }
   }
 
   func length(_ value: JinjaValue) throws -> Int {

@@ -13,6 +13,7 @@ enum Operators {
       return .string(String(repeating: text, count: max(0, right.integer ?? 0)))
     case ("*", _, .string(let text)) where left.integer != nil:
       return .string(String(repeating: text, count: max(0, left.integer ?? 0)))
+    case ("%", .string(let format), _): return .string(try PythonStrings.percentFormat(format, right))
     case ("*", .array(let items), _) where right.integer != nil:
       return .array(Array(repeating: items, count: max(0, right.integer ?? 0)).flatMap { $0 })
     default: break

@@ -164,4 +164,73 @@ enum PythonStrings {
     }
     return result
   }
+
+  /// Python's `format % values` for `%s`, `%r`, `%d`/`%i`, `%f`/`%.Nf`, `%x`, `%%`, and `%(name)s` with a dictionary.
+  static func percentFormat(_ format: String, _ values: JinjaValue) throws -> String {
+    var positional: [JinjaValue]
+    switch values {
+    case .array(let items): positional = items
+    case .dictionary: positional = [values]
+    default: positional = [values]
+    }
+    var next = 0
+    var result = ""
+    var scalars = Array(format.unicodeScalars)[...]
+    while let scalar = scalars.popFirst() {
+      guard scalar == "%" else {
+        result.unicodeScalars.append(scalar)
+        continue
+      }
+      var argument: JinjaValue?
+      if scalars.first == "(" {
+        scalars.removeFirst()
+        var name = ""
+        while let character = scalars.popFirst(), character != ")" { name.unicodeScalars.append(character) }
+        guard case .dictionary(let dictionary) = values else { throw JinjaFailure("format requires a mapping") }
+        guard let found = dictionary[name] else { throw JinjaFailure("'\(name)'") }
+        argument = found
+      }
+      var precision: Int?
+      if scalars.first == "." {
+        scalars.removeFirst()
+        var digits = ""
+        while let character = scalars.first, ("0"..."9").contains(character) {
+          digits.unicodeScalars.append(character)
+          scalars.removeFirst()
+        }
+        precision = Int(digits) ?? 0
+      }
+      guard let conversion = scalars.popFirst() else { throw JinjaFailure("incomplete format") }
+      if conversion == "%" {
+        result += "%"
+        continue
+      }
+      if argument == nil {
+        guard next < positional.count else { throw JinjaFailure("not enough arguments for format string") }
+        argument = positional[next]
+        next += 1
+      }
+      let value = argument ?? .none
+      switch conversion {
+      case "s": result += value.pythonString
+      case "r": result += value.pythonRepr
+      case "d", "i":
+        guard let number = value.number else {
+          throw JinjaFailure("%\(conversion) format: a real number is required, not \(value.typeName)")
+        }
+        result += value.integer.map(String.init) ?? String(Int(number.rounded(.towardZero)))
+      case "f", "F":
+        guard let number = value.number else { throw JinjaFailure("must be real number, not \(value.typeName)") }
+        result += String(format: "%.\(precision ?? 6)f", number)
+      case "x":
+        guard let number = value.integer else { throw JinjaFailure("%x format: an integer is required, not \(value.typeName)") }
+        result += String(number, radix: 16)
+      default: throw JinjaFailure("unsupported format character '\(conversion)'")
+      }
+    }
+    if case .array = values, next < positional.count {
+      throw JinjaFailure("not all arguments converted during string formatting")
+    }
+    return result
+  }
 }

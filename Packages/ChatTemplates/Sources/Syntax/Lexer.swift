@@ -57,14 +57,40 @@ struct Lexer {
     return true
   }
 
-  private static func isSpace(_ byte: UInt8) -> Bool {
-    byte == 0x20 || (0x09...0x0D).contains(byte)
+  /// The length of the whitespace character (Python's `str.isspace`, what jinja2's `\\s` matches) starting at
+  /// `offset`, or 0.
+  private func spaceLength(at offset: Int) -> Int {
+    guard let first = byte(offset) else { return 0 }
+    if (0x09...0x0D).contains(first) || (0x1C...0x20).contains(first) { return 1 }
+    let second = byte(offset + 1) ?? 0
+    if first == 0xC2 { return second == 0x85 || second == 0xA0 ? 2 : 0 }
+    let third = byte(offset + 2) ?? 0
+    switch (first, second) {
+    case (0xE1, 0x9A): return third == 0x80 ? 3 : 0
+    case (0xE2, 0x80): return (0x80...0x8A).contains(third) || [0xA8, 0xA9, 0xAF].contains(third) ? 3 : 0
+    case (0xE2, 0x81): return third == 0x9F ? 3 : 0
+    case (0xE3, 0x80): return third == 0x80 ? 3 : 0
+    default: return 0
+    }
+  }
+
+  /// The length of the whitespace character that ends just before `end` (not before `start`), or 0.
+  private func spaceLength(before end: Int, from start: Int) -> Int {
+    for length in 1...3 where end - length >= start && spaceLength(at: end - length) == length { return length }
+    return 0
   }
 
   private func skipSpace(from offset: Int) -> Int {
     var index = offset
-    while let byte = byte(index), Self.isSpace(byte) { index += 1 }
+    while case let length = spaceLength(at: index), length > 0 { index += length }
     return index
+  }
+
+  /// Where the whitespace at the end of `range` starts (Python's `rstrip()`).
+  private func trailingSpaceStart(_ range: Range<Int>) -> Int {
+    var end = range.upperBound
+    while case let length = spaceLength(before: end, from: range.lowerBound), length > 0 { end -= length }
+    return end
   }
 
   private func string(_ range: Range<Int>) -> String {
@@ -85,7 +111,7 @@ struct Lexer {
       let rawEnd = kind == UInt8(ascii: "%") ? rawBeginEnd(at: tagStart) : nil
       var textEnd = tagStart
       if sign == UInt8(ascii: "-") {
-        while textEnd > position, Self.isSpace(source[textEnd - 1]) { textEnd -= 1 }
+        textEnd = trailingSpaceStart(position..<tagStart)
       } else if sign != UInt8(ascii: "+"), kind != UInt8(ascii: "{") {
         textEnd = lstripped(position..<tagStart)
       }
@@ -125,7 +151,13 @@ struct Lexer {
     var lineStart = range.upperBound
     while lineStart > range.lowerBound, source[lineStart - 1] != UInt8(ascii: "\n") { lineStart -= 1 }
     guard lineStart > range.lowerBound || lineStarting, lineStart < range.upperBound else { return range.upperBound }
-    for index in lineStart..<range.upperBound where !Self.isSpace(source[index]) { return range.upperBound }
+    // Only whitespace may stand between the line start and the tag.
+    var index = lineStart
+    while index < range.upperBound {
+      let length = spaceLength(at: index)
+      guard length > 0 else { return range.upperBound }
+      index += length
+    }
     return lineStart
   }
 
@@ -157,7 +189,7 @@ struct Lexer {
         cursor = skipSpace(from: cursor + 6)
         var textEnd = end
         if sign == UInt8(ascii: "-") {
-          while textEnd > contentStart, Self.isSpace(source[textEnd - 1]) { textEnd -= 1 }
+          textEnd = trailingSpaceStart(contentStart..<end)
         } else if sign != UInt8(ascii: "+") {
           let saved = lineStarting
           lineStarting = false

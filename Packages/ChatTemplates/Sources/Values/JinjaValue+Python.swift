@@ -68,14 +68,29 @@ extension JinjaValue {
       default:
         if Character(scalar) == quote {
           result += "\\" + String(quote)
-        } else if scalar.value < 0x20 || scalar.value == 0x7F {
-          result += String(format: "\\x%02x", scalar.value)
+        } else if !isPrintable(scalar) {
+          // Python escapes what `str.isprintable()` rejects: control, format, private, unassigned, separators.
+          let value = scalar.value
+          result +=
+            value < 0x100
+            ? String(format: "\\x%02x", value)
+            : value < 0x10000 ? String(format: "\\u%04x", value) : String(format: "\\U%08x", value)
         } else {
           result.unicodeScalars.append(scalar)
         }
       }
     }
     return result + String(quote)
+  }
+
+  /// Python's `str.isprintable()` for one character (the space is printable).
+  private static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
+    if scalar == " " { return true }
+    switch scalar.properties.generalCategory {
+    case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator:
+      return false
+    default: return true
+    }
   }
 
   /// The value as a number, if it is one (`bool` counts, as in Python).

@@ -114,7 +114,7 @@ public struct JinjaCallable: Sendable {
 }
 
 extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-  ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+  ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
   /// A string value.
   public init(stringLiteral value: String) { self = .string(value) }
@@ -128,8 +128,6 @@ extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, E
   public init(arrayLiteral elements: JinjaValue...) { self = .array(elements) }
   /// A dictionary value, keys in the order written.
   public init(dictionaryLiteral elements: (String, JinjaValue)...) { self = .dictionary(JinjaDictionary(elements)) }
-  /// `None`.
-  public init(nilLiteral: ()) { self = .none }
 }
 
 extension JinjaValue {

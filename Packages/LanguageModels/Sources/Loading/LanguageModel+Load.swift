@@ -59,7 +59,9 @@ extension LanguageModel {
     let backend = backend ?? CPUBackend(threads: threads)
     guard backend.isAvailable else {
       throw .invalidConfiguration(
-        file: directory.path, key: "backend", reason: "backend '\(backend.name)' is not available on this machine")
+        file: directory.path, key: "backend",
+        reason: "backend '\(backend.name)' is not available on this machine"
+          + (backend.unavailableReason.map { " (\($0))" } ?? ""))
     }
     let source = try WeightSource(
       directory: directory, registry: chosen, quantization: quantizationJob, backend: backend)

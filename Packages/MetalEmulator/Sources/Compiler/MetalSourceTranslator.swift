@@ -419,6 +419,10 @@ struct MetalSourceTranslator {
 
   private func launchers() -> String {
     var text = "\n# 1 \"<mtlemu launchers>\"\n// Launchers written by the Metal emulator's token pass.\n"
+    if objectFormat == .machO {
+      // ld64 defines section$start/section$end only for sections that exist: keep one always present.
+      text += "__attribute__((section(\"\(objectFormat.threadgroupSection)\"), used)) static char mtlemu_tg_anchor;\n"
+    }
     for (index, entry) in entries.enumerated() {
       text += "extern \"C\" void mtlemu_k_\(index)(void) { \(entry.callee)(); }\n"
     }

@@ -11,15 +11,17 @@
   }
 
   extension MetalDeviceContext {
-    /// Tensors at least this large are wrapped without copying.
-    static let noCopyThreshold = 1 << 16
+    /// Tensors at least this large are wrapped without copying (smaller ones are copied once: the
+    /// weight cache makes that a one-time cost, and large allocations are page-granular VM regions or
+    /// memory-mapped files, which is what `bytesNoCopy` expects).
+    static let noCopyThreshold = 1 << 20
 
     /// A buffer over `tensor`'s bytes.
     ///
     /// Large tensors are wrapped in place (`bytesNoCopy` over the enclosing pages) and bound at the
     /// tensor's offset within the first page, so memory-mapped checkpoints are never copied. The kernels'
     /// vector loads need 16-byte alignment: a misaligned or small tensor is copied instead. The caller
-    /// keeps `tensor` alive until the command buffer completes.
+    /// keeps `tensor` alive while the buffer is used (``WeightBufferCache`` checks, batches retain).
     ///
     /// - Parameter tensor: The data.
     /// - Returns: The buffer and the offset to bind it at.
@@ -47,19 +49,15 @@
       }
     }
 
-    /// A buffer holding a copy of `values`.
+    /// A pooled buffer holding a copy of `bytes` (activations, bias), bound at offset 0.
     ///
-    /// - Parameter values: float32 values.
-    /// - Returns: The buffer, bound at offset 0.
+    /// - Parameter bytes: The data.
+    /// - Returns: The buffer; give it back to ``pool`` after the command buffer completes.
     /// - Throws: `QuantError.invalidState` when Metal cannot allocate the buffer.
-    func boundBuffer(copying values: [Float]) throws(QuantError) -> BoundBuffer {
-      guard !values.isEmpty else { return BoundBuffer(buffer: placeholder, offset: 0) }
-      let made = values.withUnsafeBytes { raw -> MTLBuffer? in
-        guard let start = raw.baseAddress else { return nil }
-        return device.makeBuffer(bytes: start, length: raw.count, options: .storageModeShared)
-      }
-      guard let buffer = made else { throw .invalidState("cannot allocate a \(values.count * 4)-byte Metal buffer") }
-      return BoundBuffer(buffer: buffer, offset: 0)
+    func staged(_ bytes: UnsafeRawBufferPointer) throws(QuantError) -> MTLBuffer {
+      let buffer = try pool.take(max(bytes.count, 16))
+      if let start = bytes.baseAddress, bytes.count > 0 { buffer.contents().copyMemory(from: start, byteCount: bytes.count) }
+      return buffer
     }
   }
 

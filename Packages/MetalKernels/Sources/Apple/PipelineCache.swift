@@ -8,8 +8,7 @@
   final class PipelineCache: @unchecked Sendable {
     private let device: MTLDevice
     private let library: MTLLibrary
-    private let lock = NSLock()
-    private var pipelines: [String: MTLComputePipelineState] = [:]
+    private let pipelines = Locked<[String: MTLComputePipelineState]>([:])
 
     init(device: MTLDevice, library: MTLLibrary) {
       self.device = device
@@ -20,11 +19,10 @@
     ///
     /// - Parameter name: The kernel's host name.
     /// - Returns: The pipeline state.
-    /// - Throws: `QuantError.invalidState` when the library has no such kernel or the pipeline fails.
+    /// - Throws: `QuantError.invalidState` when the library has no such kernel, the pipeline fails, or
+    ///   the GPU runs it with SIMD-groups other than 32 lanes wide.
     func pipeline(_ name: String) throws(QuantError) -> MTLComputePipelineState {
-      lock.lock()
-      defer { lock.unlock() }
-      if let pipeline = pipelines[name] { return pipeline }
+      if let pipeline = pipelines.withLock({ $0[name] }) { return pipeline }
       guard let function = library.makeFunction(name: name) else {
         throw .invalidState("the Metal library has no kernel named \(name)")
       }
@@ -32,10 +30,18 @@
       do {
         pipeline = try device.makeComputePipelineState(function: function)
       } catch {
-        throw .invalidState("cannot create the pipeline of \(name): \(error)")
+        throw .invalidState("cannot create the pipeline of \(name): \(error.localizedDescription)")
       }
-      pipelines[name] = pipeline
-      return pipeline
+      guard pipeline.threadExecutionWidth == MetalDeviceContext.requiredSIMDWidth else {
+        throw .invalidState(
+          "\(name) runs with threadExecutionWidth \(pipeline.threadExecutionWidth) on \(device.name); "
+            + "the kernels need \(MetalDeviceContext.requiredSIMDWidth)-wide SIMD-groups")
+      }
+      return pipelines.withLock { cached in
+        if let existing = cached[name] { return existing }
+        cached[name] = pipeline
+        return pipeline
+      }
     }
   }
 #endif

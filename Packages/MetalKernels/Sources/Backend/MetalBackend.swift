@@ -2,24 +2,41 @@ public import QuantCore
 
 /// The `metal` backend: fused dequantize + GEMV/GEMM shaders on Apple GPUs.
 ///
-/// The shaders ship as source (the `Shaders` resource) and are compiled on first use with
-/// `makeLibrary(source:)`; pipelines are cached per kernel. On platforms without Metal the backend
-/// exists with the same API and ``isAvailable`` is `false`; its compute calls throw.
+/// The shaders ship as source (the `Shaders` resource) and are compiled once per process on first use
+/// with `makeLibrary(source:)`; pipelines are cached per kernel, and each quantized tensor's buffers
+/// are prepared once and reused (keyed by storage identity). On platforms without Metal, on GPUs
+/// other than Apple family 7+, or when the shaders do not compile, ``isAvailable`` is `false` and
+/// ``unavailableReason`` says why.
 ///
 /// - Decode (M ≤ 8 activation rows): GEMV kernels read every weight byte once (Docs/metal.md).
 /// - Prefill (M > 8): tiled GEMM with `simdgroup_matrix` and float32 accumulation.
 /// - Activations and outputs are float32, float16 or bfloat16 natively (no cast through half).
+/// - ``batch(_:)`` runs many calls in one command buffer.
 ///
-/// Custom layouts run through the reference decode (they have no shader).
-public struct MetalBackend: KernelBackend {
+/// Custom layouts run through the reference decode (they have no shader). Encoding (quantizing) runs
+/// on the CPU: through the `encoder` backend given at creation, else the formats' reference encoders.
+public struct MetalBackend: KernelBackend, BackendAvailabilityReporting {
+  private let encoder: (any KernelBackend)?
+
   /// Creates the backend. Nothing touches the GPU until the first call.
-  public init() {}
+  ///
+  /// - Parameter encoder: The backend whose encoders quantize for this one (the CPU backend in the
+  ///   standard registry); `nil` leaves quantization to the formats' reference encoders.
+  public init(encoder: (any KernelBackend)? = nil) {
+    self.encoder = encoder
+  }
 
   /// `"metal"`.
   public var name: String { "metal" }
 
-  /// Whether a Metal device exists (always `false` off Apple platforms).
+  /// Whether an Apple GPU of family 7 or later exists and the shaders compiled (always `false` off
+  /// Apple platforms).
   public var isAvailable: Bool { MetalExecution.isAvailable }
+
+  /// Why the backend is unavailable: no Metal on this platform, no device, a GPU that is not Apple
+  /// family 7+, SIMD-groups other than 32 wide, or the shader compiler's log. `nil` when available.
+  /// (`unavailableReason` on any `KernelBackend` returns it.)
+  public var reasonUnavailable: String? { MetalExecution.unavailableReason }
 
   /// Whether `layout` has shaders: every built-in layout does; custom layouts do not.
   ///
@@ -27,20 +44,23 @@ public struct MetalBackend: KernelBackend {
   /// - Returns: `true` for the 4-bit and 8-bit codebook, int8 row-wise and fp8 layouts.
   public func accelerates(_ layout: StorageLayout) -> Bool { KernelLayoutFamily(layout) != nil }
 
+  /// Encodes through the `encoder` backend given at creation (bit-identical to the reference encoders).
+  ///
+  /// - Parameter request: The layout to encode, the input values and the output buffers.
+  /// - Returns: Whether the encoder backend wrote every output buffer; `false` without one.
+  public func encode(_ request: EncodingRequest) -> Bool { encoder?.encode(request) ?? false }
+
   /// Decodes a quantized tensor on the GPU (one rounding from float32, like the reference).
   ///
   /// - Parameters:
   ///   - tensor: The quantized tensor.
   ///   - dtype: `float32`, `float16` or `bfloat16`.
   /// - Returns: The decoded tensor with the logical shape.
-  /// - Throws: `QuantError.unsupportedOperation` where Metal is unavailable; other `QuantError`s for
-  ///   inconsistent data or an unsupported dtype.
+  /// - Throws: `QuantError.unsupportedOperation` (with the reason) where Metal is unavailable; other
+  ///   `QuantError`s for inconsistent data or an unsupported dtype.
   public func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {
     guard accelerates(tensor.layout) else { return try ReferenceBackend().dequantize(tensor, to: dtype) }
-    let weights = try PreparedWeights(tensor)
-    let dispatch = try KernelDispatchPlan.dequantize(weights, to: dtype)
-    return try MetalExecution.run(
-      dispatch, weights: weights, input: nil, bias: nil, outputDType: dtype, outputShape: tensor.shape)
+    return try batch { (batch) throws(QuantError) in _ = try batch.dequantize(tensor, to: dtype) }[0]
   }
 
   /// Computes `input · weightᵀ + bias` on the GPU, accumulating in float32.
@@ -50,15 +70,26 @@ public struct MetalBackend: KernelBackend {
   ///   - weight: Quantized weights `[N, K]`.
   ///   - bias: Optional `[N]`, any float dtype (converted to float32).
   /// - Returns: `[..., N]` in the input's dtype.
-  /// - Throws: `QuantError.unsupportedOperation` where Metal is unavailable; shape and dtype errors.
+  /// - Throws: `QuantError.unsupportedOperation` (with the reason) where Metal is unavailable; shape and
+  ///   dtype errors.
   public func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
     guard accelerates(weight.layout) else { return try ReferenceBackend().linear(input, weight: weight, bias: bias) }
-    let problem = try LinearProblem(input: input, weight: weight, bias: bias)
-    let weights = try PreparedWeights(weight)
-    let dispatch = try KernelDispatchPlan.linear(
-      weights, tokens: problem.m, activation: input.dtype, hasBias: bias != nil)
-    return try MetalExecution.run(
-      dispatch, weights: weights, input: input, bias: try bias?.floats(), outputDType: input.dtype,
-      outputShape: problem.outputShape)
+    return try batch { (batch) throws(QuantError) in _ = try batch.linear(input, weight: weight, bias: bias) }[0]
   }
+
+  /// Runs every call `body` makes on the batch in one command buffer, then returns the results in call
+  /// order: one commit and one wait for many dispatches (the projections of a layer, a decode step's
+  /// independent matmuls).
+  ///
+  /// - Parameter body: Encodes calls; each returns the index of its result.
+  /// - Returns: The results, in call order.
+  /// - Throws: `QuantError` from an encode, or when Metal is unavailable or the GPU fails.
+  public func batch(_ body: (MetalBatch) throws(QuantError) -> Void) throws(QuantError) -> [Tensor] {
+    let batch = try MetalBatch()
+    try body(batch)
+    return try batch.run()
+  }
+
+  /// Releases the cached weight buffers and pooled buffers (for example after unloading a model).
+  public static func clearCaches() { MetalExecution.clearCaches() }
 }

@@ -3,18 +3,27 @@
 #if !canImport(Metal)
   import QuantCore
 
-  /// Runs kernel dispatches on the GPU; unavailable on this platform.
+  /// The process-wide Metal state; unavailable on this platform.
   enum MetalExecution {
     /// Always `false` here.
     static var isAvailable: Bool { false }
 
+    /// Always says that this platform has no Metal.
+    static var unavailableReason: String? { "Metal exists only on Apple platforms" }
+
+    /// Nothing is cached here.
+    static func clearCaches() {}
+  }
+
+  /// Dispatches run together; cannot be created on this platform.
+  final class MetalCommandBatch {
     /// Always throws: there is no Metal device on this platform.
-    static func run(
-      _ dispatch: KernelDispatch, weights: PreparedWeights, input: Tensor?, bias: [Float]?, outputDType: DType,
-      outputShape: [Int]
-    ) throws(QuantError) -> Tensor {
-      throw .unsupportedOperation(
-        backend: "metal", operation: "\(dispatch.functionName) (Metal is not available on this platform)")
+    init() throws(QuantError) {
+      throw .unsupportedOperation(backend: "metal", operation: "any kernel (Metal exists only on Apple platforms)")
     }
+
+    func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Int { 0 }
+    func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Int { 0 }
+    func finish() throws(QuantError) -> [Tensor] { [] }
   }
 #endif

@@ -21,8 +21,11 @@ kernel void gemm_weights(device const uchar* weights [[buffer(0)]], device const
                          uint tid [[thread_index_in_threadgroup]], uint simdgroup [[simdgroup_index_in_threadgroup]]) {
   threadgroup float activations[kGemmTile * kGemmTile];  // [m][k]; later the output tile [m][n]
   threadgroup float weightTile[kGemmTile * kGemmTile];   // [k][n]
+  threadgroup float codeTable[QUANT_CODE_TABLE_SIZE(Source)];
+  threadgroup float nestedTable[QUANT_NESTED_TABLE_SIZE(Source)];
 
-  WeightBuffers b = {weights, scales, code, nestedAbsmax, nestedCode, &args};
+  stage_tables<Source>(code, nestedCode, args, codeTable, nestedTable, tid, 128u);
+  WeightBuffers b = {weights, scales, codeTable, nestedAbsmax, nestedTable, &args};
   const uint rowBase = group.x * kGemmTile;
   const uint tokenBase = group.y * kGemmTile;
   const uint tileRow = (simdgroup / 2u) * 16u;

@@ -6,7 +6,8 @@
 //   weights, 16 bytes of 8-bit weights), loads the 16 activations once into registers and reuses them
 //   for its 4 rows; the block scale multiplies each 16-column partial sum once.
 // - Slow path (K not a multiple of 16, or tiles narrower than 16): one column per lane per step.
-// - No threadgroup memory, no barriers; one simd_sum per row at the end, lane 0 writes.
+// - The codebooks are staged in threadgroup memory first (one barrier); one simd_sum per row at the
+//   end, lane 0 writes.
 // - Grid: threadgroups (ceil(N / 8), 1, M), 64 threads each (KernelDispatchPlan.gemv).
 #include <metal_stdlib>
 using namespace metal;
@@ -21,8 +22,12 @@ kernel void gemv_weights(device const uchar* weights [[buffer(0)]], device const
                          constant float* nestedCode [[buffer(4)]], device const typename Act::T* input [[buffer(5)]],
                          device typename Act::T* output [[buffer(6)]], device const float* bias [[buffer(7)]],
                          constant QuantArgs& args [[buffer(8)]], uint3 group [[threadgroup_position_in_grid]],
-                         uint simdgroup [[simdgroup_index_in_threadgroup]], uint lane [[thread_index_in_simdgroup]]) {
-  WeightBuffers b = {weights, scales, code, nestedAbsmax, nestedCode, &args};
+                         uint simdgroup [[simdgroup_index_in_threadgroup]], uint lane [[thread_index_in_simdgroup]],
+                         uint tid [[thread_index_in_threadgroup]]) {
+  threadgroup float codeTable[QUANT_CODE_TABLE_SIZE(Source)];
+  threadgroup float nestedTable[QUANT_NESTED_TABLE_SIZE(Source)];
+  stage_tables<Source>(code, nestedCode, args, codeTable, nestedTable, tid, kGemvSimdgroups * 32u);
+  WeightBuffers b = {weights, scales, codeTable, nestedAbsmax, nestedTable, &args};
   const uint firstRow = (group.x * kGemvSimdgroups + simdgroup) * kGemvRowsPerSimdgroup;
   const uint token = group.z;
   device const typename Act::T* x = input + token * args.columns;

@@ -95,15 +95,39 @@ struct BF16 {
 
 // MARK: - Weight sources: one per storage layout
 
-/// The buffers every weight source may read (unused ones are bound to a small dummy buffer).
+/// The buffers every weight source may read (unused ones are bound to a small dummy buffer). The
+/// codebooks are the threadgroup copies made by `stage_tables`.
 struct WeightBuffers {
   device const uchar* weights;
   device const uchar* scales;
-  constant float* code;
+  threadgroup const float* code;
   device const float* nestedAbsmax;
-  constant float* nestedCode;
+  threadgroup const float* nestedCode;
   constant QuantArgs* args;
 };
+
+/// Copies the codebook, and the nested codebook when absmax is double-quantized, into threadgroup
+/// memory. Lanes index the tables with data-dependent codes; `constant` memory serves one address per
+/// access at full speed, so production kernels (llama.cpp's IQ4_NL) stage such tables like this.
+/// Every thread of the threadgroup must call it, in uniform control flow: it ends with a barrier.
+/// `codeTable` holds `Source::kCodeEntries` floats, `nestedTable` 256 when the source has a codebook.
+template <typename Source>
+static void stage_tables(constant float* code, constant float* nestedCode, constant QuantArgs& args,
+                         threadgroup float* codeTable, threadgroup float* nestedTable, uint tid, uint threads) {
+  for (uint i = tid; i < uint(Source::kCodeEntries); i += threads) {
+    codeTable[i] = code[i];
+  }
+  if (uint(Source::kCodeEntries) != 0u && args.nested != 0u) {
+    for (uint i = tid; i < 256u; i += threads) {
+      nestedTable[i] = nestedCode[i];
+    }
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+}
+
+/// Threadgroup table sizes for `Source` (a one-float dummy where the source has no codebook).
+#define QUANT_CODE_TABLE_SIZE(Source) (Source::kCodeEntries + 1)
+#define QUANT_NESTED_TABLE_SIZE(Source) (Source::kCodeEntries != 0 ? 256 : 1)
 
 /// The float32 absmax of a codebook block: plain, or `code2[q] * absmax2[i / 256] + offset` (two roundings).
 static float block_scale(thread const WeightBuffers& b, uint block) {
@@ -118,6 +142,7 @@ static float block_scale(thread const WeightBuffers& b, uint block) {
 /// BS is the blocksize when known at compile time, 0 to read it from the arguments.
 template <uint BS>
 struct Codebook4 {
+  enum { kCodeEntries = 16 };
   static uint block_of(thread const WeightBuffers& b, uint flat) { return BS != 0u ? flat / BS : flat / b.args->blocksize; }
 
   static float weight(thread const WeightBuffers& b, uint row, uint column) {
@@ -145,6 +170,7 @@ struct Codebook4 {
 /// 8-bit codebook indices (bitsandbytes' blockwise dynamic map), blocks over the flat index.
 template <uint BS>
 struct Codebook8 {
+  enum { kCodeEntries = 256 };
   static uint block_of(thread const WeightBuffers& b, uint flat) { return BS != 0u ? flat / BS : flat / b.args->blocksize; }
 
   static float weight(thread const WeightBuffers& b, uint row, uint column) {
@@ -167,6 +193,7 @@ struct Codebook8 {
 /// LLM.int8 weights: `q * SCB[row] * (1/127)` (the bitsandbytes constant, evaluated in that order).
 template <uint BS>
 struct Int8Rowwise {
+  enum { kCodeEntries = 0 };
   static float weight(thread const WeightBuffers& b, uint row, uint column) {
     float q = float(as_type<char>(b.weights[row * b.args->columns + column]));
     return q * ((device const float*)b.scales)[row] * 7.874015718698502e-3f;
@@ -183,19 +210,32 @@ struct Int8Rowwise {
   }
 };
 
-/// Decodes one fp8 byte exactly (E4M3FN: no infinities, 0x7F/0xFF are NaN; E5M2: the top byte of a half).
+/// Decodes one fp8 byte exactly, entirely in float32 (E4M3FN: bias 7, no infinities, 0x7F/0xFF are
+/// NaN; E5M2: bias 15, IEEE infinities and NaNs). Subnormal codes are built as `mantissa · 2^-9` or
+/// `mantissa · 2^-16`, never through a subnormal half, which a GPU may flush to zero. NaN codes give
+/// the canonical quiet NaN with the code's sign, as `Float8Encoding.decode` does.
 static float decode_fp8(uint byte, uint format) {
-  if (format == 1u) {
-    return float(as_type<half>(ushort(byte << 8)));
-  }
   uint magnitude = byte & 0x7Fu;
-  float value = magnitude == 0x7Fu ? NAN : float(as_type<half>(ushort(magnitude << 7))) * 256.0f;
+  float value;
+  if (format == 1u) {
+    uint exponent = magnitude >> 2;
+    uint mantissa = magnitude & 3u;
+    float normal = as_type<float>(((exponent + 112u) << 23) | (mantissa << 21));
+    float special = mantissa == 0u ? INFINITY : NAN;
+    value = exponent == 0u ? float(mantissa) * 1.52587890625e-05f : (exponent == 31u ? special : normal);
+  } else {
+    uint exponent = magnitude >> 3;
+    uint mantissa = magnitude & 7u;
+    float normal = as_type<float>(((exponent + 120u) << 23) | (mantissa << 20));
+    value = exponent == 0u ? float(mantissa) * 1.953125e-03f : (magnitude == 0x7Fu ? NAN : normal);
+  }
   return (byte & 0x80u) != 0u ? -value : value;
 }
 
 /// fp8 weights with tile scales (a tensor scale is one N×K tile, a row scale a 1×K tile).
 template <uint BS>
 struct Float8 {
+  enum { kCodeEntries = 0 };
   static float scale(thread const WeightBuffers& b, uint row, uint column) {
     uint index = (row / b.args->scaleRows) * b.args->scaleGridColumns + column / b.args->scaleColumns;
     return ((device const float*)b.scales)[index];

@@ -30,6 +30,28 @@ public struct ModelInput: Sendable {
     }
     self.url = url
     self.isFolder = isDirectory.boolValue
+    // Opening a named pipe blocks until a writer appears: every file that may be opened is checked first.
+    let names: [String]
+    if isDirectory.boolValue {
+      do {
+        names = try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
+      } catch {
+        throw .io(path: url.path, operation: "list", reason: error.localizedDescription)
+      }
+      for name in names where name.hasSuffix(".safetensors") || name.hasSuffix(".json") {
+        try ModelInput.requireRegularFile(url.appending(path: name))
+      }
+    } else {
+      names = []
+      try ModelInput.requireRegularFile(url)
+      if url.lastPathComponent.hasSuffix(".index.json") {
+        let folder = url.deletingLastPathComponent()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasSuffix(".safetensors")
+        {
+          try ModelInput.requireRegularFile(folder.appending(path: name))
+        }
+      }
+    }
     do {
       checkpoint = try SafeTensorsCheckpoint(contentsOf: url)
     } catch {
@@ -38,6 +60,7 @@ public struct ModelInput: Sendable {
       }
       throw .safeTensors(error)
     }
+    try ModelInput.requireIndexCompleteness(checkpoint)
     guard isDirectory.boolValue else {
       configuration = nil
       otherFiles = []
@@ -50,6 +73,11 @@ public struct ModelInput: Sendable {
         data = try Data(contentsOf: configURL)
       } catch {
         throw .io(path: configURL.path, operation: "read", reason: error.localizedDescription)
+      }
+      // Rewritten into the output: invalid bytes would come back as U+FFFD, silently changing the text.
+      if let offset = ModelInput.firstInvalidUTF8Offset(in: data) {
+        throw .invalidInput(
+          file: configURL.path, tensor: nil, message: "config.json is not valid UTF-8 (first bad byte at offset \(offset))")
       }
       do {
         let json = try JSONParser.parse(bytes: [UInt8](data))
@@ -67,17 +95,54 @@ public struct ModelInput: Sendable {
     } else {
       configuration = nil
     }
-    let names: [String]
-    do {
-      names = try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
-    } catch {
-      throw .io(path: url.path, operation: "list", reason: error.localizedDescription)
-    }
-    otherFiles = names.filter { name in
-      !name.hasPrefix(".") && name != "config.json" && !ModelInput.weightSuffixes.contains(where: { name.hasSuffix($0) })
-    }.map { url.appending(path: $0) }.filter { file in
+    var others: [URL] = []
+    for name in names
+    where !name.hasPrefix(".") && name != "config.json" && !ModelInput.weightSuffixes.contains(where: { name.hasSuffix($0) }) {
+      let file = url.appending(path: name)
       var folder: ObjCBool = false
-      return FileManager.default.fileExists(atPath: file.path, isDirectory: &folder) && !folder.boolValue
+      if FileManager.default.fileExists(atPath: file.path, isDirectory: &folder), folder.boolValue { continue }
+      try ModelInput.requireRegularFile(file)
+      others.append(file)
+    }
+    otherFiles = others
+  }
+
+  /// Refuses a folder, pipe, device or socket where a file will be opened.
+  static func requireRegularFile(_ url: URL) throws(ModelPatcherError) {
+    if let problem = FileKindCheck.problem(at: url) {
+      throw .invalidInput(file: url.path, tensor: nil, message: problem)
+    }
+  }
+
+  /// Refuses a tensor that a shard holds but the index's `weight_map` does not list (it would be dropped).
+  static func requireIndexCompleteness(_ checkpoint: SafeTensorsCheckpoint) throws(ModelPatcherError) {
+    guard let index = checkpoint.indexURL else { return }
+    let listed = Set(checkpoint.tensorNames)
+    for file in checkpoint.files {
+      for name in file.tensorNames where !listed.contains(name) {
+        throw .invalidInput(
+          file: file.url.path, tensor: name,
+          message: "is in this shard but not in \(index.lastPathComponent)'s weight_map, so it would be dropped; "
+            + "add it to the index or remove it from the shard")
+      }
+    }
+  }
+
+  /// The offset of the first byte that is not part of valid UTF-8, or `nil`.
+  static func firstInvalidUTF8Offset(in data: Data) -> Int? {
+    guard String(validating: data, as: UTF8.self) == nil else { return nil }
+    var iterator = data.makeIterator()
+    var decoder = UTF8()
+    var offset = 0
+    var consumed = 0
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar):
+        consumed += UTF8.width(scalar)
+        offset = consumed
+      case .emptyInput: return nil
+      case .error: return offset
+      }
     }
   }
 

@@ -41,6 +41,8 @@ public struct QuantizationJob: Sendable {
   public var format: String?
   /// Parameters for the default format (over the registry's defaults).
   public var parameters = FormatParameters()
+  /// Where each of ``parameters`` is written in the job file (for errors that name the line).
+  public var parameterLocations: [String: SourceLocation] = [:]
   /// Per-tensor rules, first match wins.
   public var rules: [TensorRule] = []
   /// The backend used for decoding (`auto`, `cpu`, `metal`, `reference`, …).
@@ -116,11 +118,15 @@ public struct QuantizationJob: Sendable {
         quantization = try BitsAndBytesConfig(yaml: node, otherKeys: ["format", "parameters"])
       }
       if let value = node["format"] { format = try value.string("format") }
-      if let value = node["parameters"], !value.isNull { parameters = try QuantizationJob.parameters(value) }
+      if let value = node["parameters"], !value.isNull {
+        parameters = try QuantizationJob.parameters(value)
+        parameterLocations = try QuantizationJob.parameterLocations(value)
+      }
     }
     if let node = root["format"] { format = try node.string("format") }
     if let node = root["parameters"], !node.isNull {
       parameters = try QuantizationJob.parameters(node).merged(over: parameters)
+      parameterLocations.merge(try QuantizationJob.parameterLocations(node)) { _, top in top }
     }
     if let node = root["plugins"], !node.isNull {
       for item in try node.sequence("plugins") { requiredPlugins.append((try item.string("a plugin name"), item.location)) }
@@ -167,6 +173,13 @@ public struct QuantizationJob: Sendable {
   static func parameters(_ node: YAMLNode) throws(ConfigurationError) -> FormatParameters {
     var result = FormatParameters()
     for (key, _, value) in try node.mapping("parameters") { result[key] = value.value }
+    return result
+  }
+
+  /// Where each key of a `parameters:` mapping is written.
+  static func parameterLocations(_ node: YAMLNode) throws(ConfigurationError) -> [String: SourceLocation] {
+    var result: [String: SourceLocation] = [:]
+    for (key, keyNode, _) in try node.mapping("parameters") { result[key] = keyNode.location }
     return result
   }
 

@@ -72,14 +72,16 @@ public struct VerificationReport: Sendable, Codable {
   public var identicalPlainTensors: Int
   /// Plain tensors that differ from the original (they should not).
   public var changedPlainTensors: [String]
+  /// Tensors of the original that the quantized checkpoint lacks (it is incomplete).
+  public var missingTensors: [String] = []
 
-  /// Whether every layer passed and no plain tensor changed.
-  public var passed: Bool { layers.allSatisfy(\.passed) && changedPlainTensors.isEmpty }
+  /// Whether every layer passed, no plain tensor changed and none is missing.
+  public var passed: Bool { layers.allSatisfy(\.passed) && changedPlainTensors.isEmpty && missingTensors.isEmpty }
 }
 
 extension CheckpointPatcher {
   /// Compares every quantized weight of a checkpoint, decoded through its format, with the original
-  /// weights, and checks plain tensors for equality.
+  /// weights, checks plain tensors for equality, and lists the original's tensors the checkpoint lacks.
   ///
   /// - Parameters:
   ///   - quantized: The quantized model folder or file.
@@ -96,6 +98,7 @@ extension CheckpointPatcher {
       quantized: quantized.path, original: original.path, thresholds: thresholds, layers: [], identicalPlainTensors: 0,
       changedPlainTensors: [])
     for item in checkpoint.items {
+      FaultInjection.pause(at: "verify")
       guard let originalTensor = try? reference.checkpoint.tensor(named: item.name) else {
         throw .invalidInput(file: original.path, tensor: item.name, message: "the original has no tensor of this name")
       }
@@ -128,6 +131,8 @@ extension CheckpointPatcher {
       layer.passed = thresholds.accepts(layer)
       report.layers.append(layer)
     }
+    let present = Set(checkpoint.items.map(\.name))
+    report.missingTensors = reference.checkpoint.tensorNames.filter { !present.contains($0) }
     return report
   }
 

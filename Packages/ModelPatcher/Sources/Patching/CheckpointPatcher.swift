@@ -93,7 +93,8 @@ public struct CheckpointPatcher: Sendable {
     }
     let implied = job.quantization?.formatParameters ?? FormatParameters()
     let (name, parameters) = try resolve(
-      format: requested, layers: [implied, job.parameters], strict: job.parameters, location: nil, file: file)
+      format: requested, layers: [implied, job.parameters], strict: job.parameters, location: nil,
+      locations: job.parameterLocations, file: file)
     var rules: [(rule: TensorRule, parameters: FormatParameters)] = []
     for rule in job.rules {
       guard let ruleFormat = rule.format else {
@@ -102,7 +103,7 @@ public struct CheckpointPatcher: Sendable {
       }
       var ruleParameters = try resolve(
         format: ruleFormat, layers: [implied, job.parameters, rule.parameters], strict: rule.parameters, location: rule.location,
-        file: file)
+        locations: rule.parameterLocations, file: file)
       var canonical = rule
       canonical.format = ruleParameters.name
       ruleParameters.name = canonical.format ?? ruleFormat
@@ -114,7 +115,8 @@ public struct CheckpointPatcher: Sendable {
   /// Resolves a format name (aliases allowed) and its parameters: registry defaults, then each layer
   /// (only the parameters the format declares), with `strict` values required to be declared and valid.
   private func resolve(
-    format requested: String, layers: [FormatParameters], strict: FormatParameters, location: SourceLocation?, file: String
+    format requested: String, layers: [FormatParameters], strict: FormatParameters, location: SourceLocation?,
+    locations: [String: SourceLocation], file: String
   ) throws(ModelPatcherError) -> (name: String, parameters: FormatParameters) {
     let format: any QuantizationFormat
     var parameters: FormatParameters
@@ -129,7 +131,8 @@ public struct CheckpointPatcher: Sendable {
       if let problem = format.parameterProblem(named: key, value: value) {
         throw .configuration(
           ConfigurationError(
-            location: location, file: file, message: problem.message, found: problem.found, validChoices: problem.validChoices))
+            location: locations[key] ?? location, file: file, message: problem.message, found: problem.found,
+            validChoices: problem.validChoices))
       }
     }
     for layer in layers {
@@ -244,7 +247,9 @@ public struct CheckpointPatcher: Sendable {
       }
       for file in otherFiles {
         do {
-          try FileManager.default.copyItem(at: file, to: transaction.staging.appending(path: file.lastPathComponent))
+          // The contents, not a link: a Hugging Face cache snapshot is made of relative links into ../../blobs.
+          try FileManager.default.copyItem(
+            at: file.resolvingSymlinksInPath(), to: transaction.staging.appending(path: file.lastPathComponent))
         } catch {
           throw .io(path: file.path, operation: "copy into the output", reason: error.localizedDescription)
         }

@@ -4,11 +4,12 @@ import QuantCore
 /// Quantizes one tensor a chunk at a time, so that memory is bounded by the chunk (plus the quantized
 /// result), not by the tensor: no float32 copy of the whole tensor is ever made.
 ///
-/// Each chunk is read into one reused buffer, scanned for NaN/infinity, quantized by the format through
-/// the backend's encoder (``QuantizationFormat/quantize(_:parameters:backend:)``, which widens only the
-/// chunk to float32), and its packed data and state are copied straight into the whole tensor's output
-/// buffers. ``ChunkPlan`` says where cuts may fall; the bytes are identical to quantizing the whole
-/// tensor (tested for every built-in format and parameter set with chunks of a few elements).
+/// Each chunk is read into one reused buffer, scanned for NaN/infinity, widened to float32, and either
+/// encoded by the backend straight into the whole tensor's output buffers (``DirectEncoder``: NF4/FP4,
+/// float16 LLM.int8) or quantized by the format (``QuantizationFormat/quantize(_:parameters:backend:)``)
+/// with its storage copied into place (``ChunkAssembler``). ``ChunkPlan`` says where cuts may fall; the
+/// bytes are identical to quantizing the whole tensor (tested for every built-in format and parameter set
+/// with chunks of a few elements).
 struct ChunkedQuantizer {
   /// Elements per chunk at most (rounded down to the plan's quantum, at least one quantum); 0 quantizes
   /// every tensor whole.
@@ -51,7 +52,7 @@ struct ChunkedQuantizer {
     let rows = count / columns
     // The probe is one row: a tensor of one row, of rows wider than the largest default chunk, or of another
     // dtype than float32, float16 or bfloat16, runs whole.
-    guard chunkElements > 0, count > chunkElements, shape.count >= 2, rows > 1,
+    guard chunkElements > 0, shape.count >= 2, rows > 1,
       [DType.float32, .float16, .bfloat16].contains(source.dtype),
       columns <= max(chunkElements, Self.defaultChunkElements)
     else {
@@ -60,7 +61,9 @@ struct ChunkedQuantizer {
     let probeBuffer = ChunkBuffer(byteCount: columns * source.dtype.byteSize, widening: columns)
     let probeRaw = try read(source, elements: 0..<columns, into: probeBuffer)
     let probe = try tensor(probeRaw, dtype: source.dtype, shape: [1, columns], job: job)
-    let probeResult = try quantizeChunk(probe, job.parameters, job: job)
+    // A probe the format rejects (bad parameters, a NaN it refuses) leaves the error to the whole tensor,
+    // after its NaN scan, as before.
+    guard let probeResult = try? quantizeChunk(probe, job.parameters, job: job) else { return try whole(source, job: job) }
     var plainProbe = probeResult
     let plan = ChunkPlan.learn(
       from: probeResult, parameters: job.parameters, format: job.format,
@@ -73,19 +76,19 @@ struct ChunkedQuantizer {
     let direct = DirectEncoder.verified(
       plan: plan, plainProbe: plainProbe, values: probeValues, sourceDType: source.dtype, parameters: job.parameters,
       backend: job.backend)
-    let ranges: [Range<Int>]
+    // Cuts at multiples of the plan's quantum; a tensor no larger than a chunk is one chunk.
+    let step: Int
     let isRows: Bool
     switch plan.unit {
     case .elements(let quantum):
       isRows = false
-      let step = max(quantum, chunkElements / quantum * quantum)
-      ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
+      step = max(quantum, chunkElements / quantum * quantum)
     case .rows(let quantum):
       isRows = true
-      let stepRows = max(quantum, chunkElements / columns / quantum * quantum)
-      let step = stepRows * columns
-      ranges = stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
+      step = max(quantum, chunkElements / columns / quantum * quantum) * columns
     }
+    let ranges =
+      count <= chunkElements ? [0..<count] : stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
     let largest = ranges.map(\.count).max() ?? 0
     let isHalf = source.dtype == .float16 || source.dtype == .bfloat16
     let buffer = ChunkBuffer(byteCount: largest * source.dtype.byteSize, widening: isHalf ? largest : 0)
@@ -97,6 +100,8 @@ struct ChunkedQuantizer {
     if case .int8Rows = plan { passStored = true } else { passStored = false }
     var nonFinite = 0
     for (index, range) in ranges.enumerated() {
+      // A cancelled job (Ctrl-C) stops between chunks, not only between tensors.
+      if Task.isCancelled { throw .cancelled }
       let raw = try read(source, elements: range, into: buffer)
       let found = NonFiniteScan.count(in: raw, dtype: source.dtype)
       nonFinite += found

@@ -10,11 +10,23 @@ extension NonFiniteScan {
   static func count(in bytes: UnsafeRawBufferPointer, dtype: DType) -> Int {
     switch dtype {
     case .float32: count(bytes, as: UInt32.self, exponentMask: 0x7F80_0000)
-    case .float16: count(bytes, as: UInt16.self, exponentMask: 0x7C00)
-    case .bfloat16: count(bytes, as: UInt16.self, exponentMask: 0x7F80)
+    case .float16: largestMagnitude(bytes) < 0x7C00 ? 0 : count(bytes, as: UInt16.self, exponentMask: 0x7C00)
+    case .bfloat16: largestMagnitude(bytes) < 0x7F80 ? 0 : count(bytes, as: UInt16.self, exponentMask: 0x7F80)
     case .float64: count(bytes, as: UInt64.self, exponentMask: 0x7FF0_0000_0000_0000)
     default: 0
     }
+  }
+
+  /// The largest `bits & 0x7FFF` of 16-bit elements (a signed 16-bit maximum, which vectorizes with SSE2):
+  /// NaN and infinities are the largest magnitudes, so most chunks need no count at all.
+  private static func largestMagnitude(_ bytes: UnsafeRawBufferPointer) -> Int16 {
+    let elements = bytes.count / 2
+    guard let base = bytes.baseAddress, elements > 0 else { return 0 }
+    guard Int(bitPattern: base) % 2 == 0 else { return .max }
+    let words = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int16.self), count: elements)
+    var largest: Int16 = 0
+    for word in words { largest = max(largest, word & 0x7FFF) }
+    return largest
   }
 
   private static func count<Bits: FixedWidthInteger & UnsignedInteger>(

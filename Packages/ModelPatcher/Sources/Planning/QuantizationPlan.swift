@@ -94,6 +94,7 @@ public struct QuantizationPlan: Sendable {
     let skip = (skipModules ?? (isModelFolder ? ["lm_head"] : [])).uniqued().map { entry in
       (entry, try? SkipModulePattern(entry))
     }
+    FaultInjection.pause(at: "plan")
     let items = entries.map { entry -> Item in
       var item = Item(
         name: entry.name, dtype: entry.dtype, shape: entry.shape, byteCount: entry.byteCount, action: .keep(.notAWeight))
@@ -106,7 +107,8 @@ public struct QuantizationPlan: Sendable {
   }
 
   static func action(
-    for entry: SafeTensorsEntry, isModelFolder: Bool, skip: [(entry: String, pattern: SkipModulePattern?)], rules: [(rule: TensorRule, parameters: FormatParameters)],
+    for entry: SafeTensorsEntry, isModelFolder: Bool, skip: [(entry: String, pattern: SkipModulePattern?)],
+    rules: [(rule: TensorRule, parameters: FormatParameters)],
     default defaultAction: () -> Action
   ) -> Action {
     guard entry.name == "weight" || entry.name.hasSuffix(".weight") else { return .keep(.notAWeight) }

@@ -14,6 +14,8 @@ public struct TensorRule: Sendable, Equatable {
   public var parameters: FormatParameters
   /// Where the rule is in the job file.
   public var location: SourceLocation?
+  /// Where each of ``parameters`` is written in the job file.
+  public var parameterLocations: [String: SourceLocation] = [:]
 
   /// Creates a rule.
   ///
@@ -41,6 +43,7 @@ public struct TensorRule: Sendable, Equatable {
       parameters: try node["parameters"].map { (value) throws(ConfigurationError) in try QuantizationJob.parameters(value) }
         ?? FormatParameters())
     location = formatNode.location
+    if let value = node["parameters"], !value.isNull { parameterLocations = try QuantizationJob.parameterLocations(value) }
   }
 
   /// Whether the rule applies to `tensorName`.

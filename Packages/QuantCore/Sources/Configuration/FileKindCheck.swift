@@ -18,7 +18,7 @@ package enum FileKindCheck {
     case .typeDirectory: return "is a folder, not a file"
     case .typeCharacterSpecial, .typeBlockSpecial: return "is a device, not a regular file"
     case .typeSocket: return "is a socket, not a regular file"
-    case .typeSymbolicLink: return "is a symbolic link that leads nowhere (or in a loop)"
+    case .typeSymbolicLink: return "is a symbolic link to a missing file (an incomplete download?) or a loop of links"
     default: return "is a named pipe (FIFO) or another special file, not a regular file"
     }
   }

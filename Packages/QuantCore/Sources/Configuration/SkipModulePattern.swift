@@ -105,7 +105,9 @@ public struct SkipModulePattern: @unchecked Sendable {
         guard let close = scalars[index...].firstIndex(of: "}") else { return nil }
         let body = String(String.UnicodeScalarView(scalars[(index + 1)..<close]))
         let parts = body.split(separator: ",", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), parts.allSatisfy({ $0.allSatisfy(\.isNumber) }), !parts[0].isEmpty else { return nil }
+        guard (1...2).contains(parts.count), parts.allSatisfy({ $0.allSatisfy(\.isNumber) }), !parts[0].isEmpty else {
+          return nil
+        }
         return (close - index + 1, parts.count == 2 && parts[1].isEmpty)
       default: return nil
       }
@@ -159,7 +161,9 @@ public struct SkipModulePattern: @unchecked Sendable {
       }
       index += 1
     }
-    if unbounded > 4 { return "has \(unbounded) unbounded repetitions (at most 4), which can take polynomial time of high degree" }
+    if unbounded > 4 {
+      return "has \(unbounded) unbounded repetitions (at most 4), which can take polynomial time of high degree"
+    }
     return nil
   }
 }

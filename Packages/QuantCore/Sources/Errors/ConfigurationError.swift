@@ -72,8 +72,9 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
   case unknownBackend(String, available: [String])
   /// The named item exists but the configuration disabled it.
   case disabled(String, kind: String)
-  /// The backend exists but cannot run on this machine.
-  case backendUnavailable(String, available: [String])
+  /// The backend exists but cannot run on this machine; `reason` is the backend's
+  /// ``KernelBackend/unavailableReason`` (a compiler log, a missing GPU feature), when it gives one.
+  case backendUnavailable(String, available: [String], reason: String? = nil)
   /// A plugin was written against a newer plugin API than this build provides.
   case pluginAPIMismatch(plugin: String, required: Int, supported: Int)
 
@@ -86,8 +87,9 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
     case .unknownBackend(let name, let available):
       "unknown backend '\(name)'; valid choices: \(available.joined(separator: ", "))"
     case .disabled(let name, let kind): "the \(kind) '\(name)' is disabled by the registry configuration"
-    case .backendUnavailable(let name, let available):
-      "backend '\(name)' is not available on this machine; available: \(available.joined(separator: ", "))"
+    case .backendUnavailable(let name, let available, let reason):
+      "backend '\(name)' is not available on this machine\(reason.map { " (\($0))" } ?? ""); available: "
+        + available.joined(separator: ", ")
     case .pluginAPIMismatch(let plugin, let required, let supported):
       "plugin '\(plugin)' needs plugin API \(required), but this build provides API \(supported); update swift-bitsandbytes"
     }

@@ -4,11 +4,15 @@ public enum ParameterKind: Sendable, Equatable {
   case bool
   /// An integer, optionally restricted to a set.
   case integer(allowed: [Int]?)
+  /// An integer within a range (`1...Int.max`: a positive integer).
+  case integerRange(ClosedRange<Int>)
   /// A blocksize: an integer from a fixed set (a bad value is reported as
   /// `QuantError.unsupportedBlocksize`).
   case blocksize(supported: [Int])
   /// A number.
   case number
+  /// A finite number within a range.
+  case numberRange(ClosedRange<Double>)
   /// A string, optionally restricted to a set.
   case string(allowed: [String]?)
 
@@ -27,8 +31,21 @@ public enum ParameterKind: Sendable, Equatable {
     case .blocksize(let supported):
       guard let int = value.intValue else { return ("an integer", supported.map(String.init)) }
       return supported.contains(int) ? nil : ("one of the supported blocksizes", supported.map(String.init))
+    case .integerRange(let range):
+      let expected =
+        range.upperBound == Int.max
+        ? (range.lowerBound == 1 ? "a positive integer" : "an integer of at least \(range.lowerBound)")
+        : "an integer from \(range.lowerBound) to \(range.upperBound)"
+      guard let int = value.intValue, range.contains(int) else { return (expected, []) }
+      return nil
     case .number:
       return value.doubleValue == nil ? ("a number", []) : nil
+    case .numberRange(let range):
+      let expected =
+        range.upperBound == .greatestFiniteMagnitude
+        ? "a finite number of at least \(range.lowerBound)" : "a number from \(range.lowerBound) to \(range.upperBound)"
+      guard let number = value.doubleValue, number.isFinite, range.contains(number) else { return (expected, []) }
+      return nil
     case .string(let allowed):
       guard let string = value.stringValue else { return ("a string", allowed ?? []) }
       if let allowed, !allowed.contains(string) { return ("one of the allowed strings", allowed) }

@@ -94,7 +94,19 @@ public enum EncodingRequest {
 
 // MARK: - Default implementations
 
+/// A backend that can say why it is unavailable. A separate protocol rather than a ``KernelBackend``
+/// requirement, so that adding it changed no existing conformance.
+public protocol BackendAvailabilityReporting {
+  /// Why the backend cannot run here (no device, a shader compiler's log, a missing GPU feature), or
+  /// `nil` when it can.
+  var reasonUnavailable: String? { get }
+}
+
 extension KernelBackend {
+  /// Why ``isAvailable`` is `false`, printed by the registry's error and `bnb-patch formats`: the
+  /// backend's ``BackendAvailabilityReporting/reasonUnavailable`` when it reports one, else `nil`.
+  public var unavailableReason: String? { (self as? any BackendAvailabilityReporting)?.reasonUnavailable }
+
   /// No accelerated encoder: the format's reference encoder runs.
   public func encode(_ request: EncodingRequest) -> Bool { false }
 

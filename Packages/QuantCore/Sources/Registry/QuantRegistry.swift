@@ -1,4 +1,3 @@
-
 /// The table of quantization formats and compute backends, configured by YAML.
 ///
 /// Everything registers through the same public calls: built-in formats have no back door, so a
@@ -157,7 +156,9 @@ public final class QuantRegistry: Sendable {
     }
     guard entry.isEnabled else { throw .disabled(name, kind: "backend") }
     guard entry.backend.isAvailable else {
-      throw .backendUnavailable(name, available: entries.filter { $0.isEnabled && $0.backend.isAvailable }.map(\.backend.name))
+      throw .backendUnavailable(
+        name, available: entries.filter { $0.isEnabled && $0.backend.isAvailable }.map(\.backend.name),
+        reason: entry.backend.unavailableReason)
     }
     return entry.backend
   }
@@ -172,11 +173,14 @@ public final class QuantRegistry: Sendable {
     case .named(let name):
       return try backend(named: name)
     case .automatic(let order):
-      let usable = entries.filter { $0.isEnabled && $0.backend.isAvailable }
+      // Availability is asked lazily, in order: a backend after the first usable one is never probed
+      // (Metal's availability compiles its shaders).
       for name in order {
-        if let entry = usable.first(where: { $0.backend.name == name }) { return entry.backend }
+        if let entry = entries.first(where: { $0.backend.name == name }), entry.isEnabled, entry.backend.isAvailable {
+          return entry.backend
+        }
       }
-      if let first = usable.first { return first.backend }
+      if let first = entries.first(where: { $0.isEnabled && $0.backend.isAvailable }) { return first.backend }
       throw .unknownBackend("auto", available: entries.map(\.backend.name))
     }
   }
@@ -267,7 +271,17 @@ public enum BackendPreference: Sendable, Equatable {
   /// Exactly this backend.
   case named(String)
 
-  /// The `auto` order unless a configuration says otherwise (`auto_order:`): Metal where it exists, then
-  /// the CPU kernels, then the reference loops. The one place this order is written.
-  public static let defaultAutomaticOrder = ["metal", "cpu", "reference"]
+  /// The `auto` order unless a configuration says otherwise (`auto_order:`). The one place this order
+  /// is written.
+  ///
+  /// On Apple platforms the CPU kernels (NEON, Accelerate) come first: the `metal` backend has not yet
+  /// been run on an Apple GPU (Docs/metal.md, "First run on a Mac"); `auto_order: [metal, cpu, reference]`
+  /// or `backend: metal` selects it. Elsewhere Metal does not exist and the order is Metal, CPU, reference.
+  public static let defaultAutomaticOrder: [String] = {
+    #if canImport(Darwin)
+      ["cpu", "metal", "reference"]
+    #else
+      ["metal", "cpu", "reference"]
+    #endif
+  }()
 }

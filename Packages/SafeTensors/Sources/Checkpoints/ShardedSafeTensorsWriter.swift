@@ -52,7 +52,8 @@ public final class ShardedSafeTensorsWriter {
     totalSize += tensor.byteCount
   }
 
-  /// Adds a tensor of another file by reading it in chunks (see ``SafeTensorsWriter/addCopy(of:in:named:)``).
+  /// Adds a tensor of another file, copied from it when the shard is finished (see
+  /// ``SafeTensorsWriter/addCopy(of:in:named:)``).
   ///
   /// - Parameters:
   ///   - source: The tensor's name in `file`.

@@ -111,6 +111,15 @@ indirect enum Decoder: Sendable {
     }
   }
 
+  /// Whether a `ByteFallback` step is part of the decoder.
+  var containsByteFallback: Bool {
+    switch self {
+    case .byteFallback: true
+    case .sequence(let decoders): decoders.contains { $0.containsByteFallback }
+    default: false
+    }
+  }
+
   /// The byte of a `<0xNN>` token.
   static func fallbackByte(_ token: String) -> UInt8? {
     let bytes = Array(token.utf8)

@@ -1,9 +1,9 @@
 import Foundation
 
-/// A value read by `JSONSerialization`, with the file and key path it came from so that every error names both.
+/// A parsed JSON value with the file and key path it came from, so that every error names both.
 struct JSONNode {
-  /// The decoded value (`NSNull`, `String`, `NSNumber`, `[Any]` or `[String: Any]`).
-  let value: Any
+  /// The value.
+  let value: JSONValue
   /// The file name used in errors.
   let file: String
   /// Where the value sits (`model.vocab`).
@@ -11,11 +11,17 @@ struct JSONNode {
 
   /// Parses JSON data.
   static func parse(_ data: Data, file: String) throws(TokenizerError) -> JSONNode {
-    do {
-      let value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-      return JSONNode(value: value, file: file, path: "")
-    } catch {
-      throw .malformedJSON(file: file, reason: (error as NSError).localizedDescription)
+    let result: Result<JSONValue, JSONSyntaxError> = data.withUnsafeBytes { raw in
+      let bytes = raw.bindMemory(to: UInt8.self)
+      do throws(JSONSyntaxError) {
+        return .success(try JSONParser.parse(bytes))
+      } catch {
+        return .failure(error)
+      }
+    }
+    switch result {
+    case .success(let value): return JSONNode(value: value, file: file, path: "")
+    case .failure(let error): throw .malformedJSON(file: file, reason: "\(error.message) at byte \(error.offset)")
     }
   }
 
@@ -33,11 +39,15 @@ struct JSONNode {
   private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
   /// Whether the value is JSON `null`.
-  var isNull: Bool { value is NSNull }
+  var isNull: Bool {
+    if case .null = value { return true }
+    return false
+  }
 
   /// A member of an object, or nil when absent or null.
   subscript(key: String) -> JSONNode? {
-    guard let object = value as? [String: Any], let member = object[key], !(member is NSNull) else { return nil }
+    guard case .object(let object) = value, let member = object[key] else { return nil }
+    if case .null = member { return nil }
     return JSONNode(value: member, file: file, path: childPath(key))
   }
 
@@ -54,38 +64,58 @@ struct JSONNode {
     return node
   }
 
-  /// The value as an object's members.
-  func object() throws(TokenizerError) -> [String: JSONNode] {
-    guard let object = value as? [String: Any] else { throw mismatch("an object") }
-    var result: [String: JSONNode] = [:]
-    for (key, member) in object { result[key] = JSONNode(value: member, file: file, path: childPath(key)) }
-    return result
+  /// The value as an object's members, in file order.
+  func members() throws(TokenizerError) -> [(key: String, node: JSONNode)] {
+    guard case .object(let object) = value else { throw mismatch("an object") }
+    return zip(object.keys, object.values).map { ($0, JSONNode(value: $1, file: file, path: childPath($0))) }
   }
 
   /// The value as an array's elements.
   func array() throws(TokenizerError) -> [JSONNode] {
-    guard let array = value as? [Any] else { throw mismatch("an array") }
+    guard case .array(let array) = value else { throw mismatch("an array") }
     return array.enumerated().map { JSONNode(value: $1, file: file, path: "\(path)[\($0)]") }
+  }
+
+  /// Whether the value is an array.
+  var isArray: Bool {
+    if case .array = value { return true }
+    return false
   }
 
   /// The value as a string.
   func string() throws(TokenizerError) -> String {
-    guard let string = value as? String else { throw mismatch("a string") }
+    guard case .string(let string) = value else { throw mismatch("a string") }
     return string
+  }
+
+  /// The value as a string, or nil for any other type.
+  var stringValue: String? {
+    if case .string(let string) = value { return string }
+    return nil
   }
 
   /// The value as an integer.
   func int() throws(TokenizerError) -> Int {
-    guard let number = value as? NSNumber else { throw mismatch("an integer") }
-    let double = number.doubleValue
-    guard double == double.rounded(), abs(double) < 1e15 else { throw mismatch("an integer") }
-    return number.intValue
+    switch value {
+    case .int(let int): return int
+    case .double(let double) where double == double.rounded() && abs(double) < 1e15: return Int(double)
+    default: throw mismatch("an integer")
+    }
+  }
+
+  /// The value as a number.
+  func double() throws(TokenizerError) -> Double {
+    switch value {
+    case .int(let int): return Double(int)
+    case .double(let double): return double
+    default: throw mismatch("a number")
+    }
   }
 
   /// The value as a Boolean.
   func bool() throws(TokenizerError) -> Bool {
-    if let bool = value as? Bool { return bool }
-    throw mismatch("true or false")
+    guard case .bool(let bool) = value else { throw mismatch("true or false") }
+    return bool
   }
 
   /// An optional string member (absent or null gives nil).

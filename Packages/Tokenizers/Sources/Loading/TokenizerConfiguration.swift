@@ -46,8 +46,10 @@ public struct TokenizerConfiguration: Sendable, Equatable {
       try configuration.readSpecialTokens(node)
       configuration.addBOSToken = try node.bool("add_bos_token")
       configuration.addEOSToken = try node.bool("add_eos_token")
-      configuration.modelMaxLength = (node["model_max_length"]?.value as? NSNumber).flatMap {
-        $0.doubleValue < 1e15 ? $0.intValue : nil
+      // Often 1e30 ("no limit"), which is no integer.
+      configuration.modelMaxLength = try node["model_max_length"].flatMap { (length) throws(TokenizerError) in
+        let value = try length.double()
+        return value < 1e15 ? Int(value) : nil
       }
       if let template = node["chat_template"] { configuration.chatTemplate = try readTemplates(template) }
     }
@@ -67,7 +69,7 @@ public struct TokenizerConfiguration: Sendable, Equatable {
     if let url = file("generation_config.json") {
       let node = try JSONNode.read(url)
       if let eos = node["eos_token_id"] {
-        if eos.value is [Any] {
+        if eos.isArray {
           configuration.generationEOSTokenIDs = try eos.array().map { (id) throws(TokenizerError) in try id.int() }
         } else {
           configuration.generationEOSTokenIDs = [try eos.int()]
@@ -82,7 +84,7 @@ public struct TokenizerConfiguration: Sendable, Equatable {
   private mutating func readSpecialTokens(_ node: JSONNode) throws(TokenizerError) {
     func token(_ key: String) throws(TokenizerError) -> String? {
       guard let entry = node[key] else { return nil }
-      if let text = entry.value as? String { return text }
+      if let text = entry.stringValue { return text }
       // An AddedToken object: {"content": ..., "lstrip": ...}.
       return try entry.required("content").string()
     }
@@ -93,10 +95,11 @@ public struct TokenizerConfiguration: Sendable, Equatable {
   }
 
   private static func readTemplates(_ node: JSONNode) throws(TokenizerError) -> ChatTemplateSource {
-    if let text = node.value as? String { return .single(text) }
+    if let text = node.stringValue { return .single(text) }
     var named: [NamedChatTemplate] = []
     for entry in try node.array() {
-      named.append(NamedChatTemplate(name: try entry.required("name").string(), template: try entry.required("template").string()))
+      named.append(
+        NamedChatTemplate(name: try entry.required("name").string(), template: try entry.required("template").string()))
     }
     return .named(named)
   }

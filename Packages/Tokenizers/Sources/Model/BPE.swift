@@ -18,18 +18,18 @@ struct BPE: Sendable {
     let type = try node.string("type") ?? "BPE"
     guard type == "BPE" else { throw .unsupported(file: node.file, component: "model", type: type) }
     // Dropout is random by design: encoding would not be reproducible.
-    if let dropout = node["dropout"]?.value as? Double, dropout > 0 {
+    if let dropout = try node["dropout"]?.double(), dropout > 0 {
       throw .unsupported(file: node.file, component: "model.dropout", type: "\(dropout)")
     }
     var vocabulary: [TokenKey: Int] = [:]
     let vocabNode = try node.required("vocab")
-    guard let rawVocabulary = vocabNode.value as? [String: Any] else { throw vocabNode.mismatch("an object of token → id") }
-    vocabulary.reserveCapacity(rawVocabulary.count)
-    for (token, value) in rawVocabulary {
-      guard let number = value as? Int else {
-        throw TokenizerError.invalidValue(file: node.file, key: "model.vocab.\(token)", expected: "an integer id")
+    guard case .object(let rawVocabulary) = vocabNode.value else { throw vocabNode.mismatch("an object of token → id") }
+    vocabulary.reserveCapacity(rawVocabulary.keys.count)
+    for (token, value) in zip(rawVocabulary.keys, rawVocabulary.values) {
+      guard case .int(let id) = value, id >= 0 else {
+        throw TokenizerError.invalidValue(file: node.file, key: "model.vocab.\(token)", expected: "an integer id ≥ 0")
       }
-      vocabulary[TokenKey(token)] = number
+      vocabulary[TokenKey(token)] = id
     }
     let prefix = try node.string("continuing_subword_prefix")
     let suffix = try node.string("end_of_word_suffix")
@@ -62,37 +62,51 @@ struct BPE: Sendable {
     _ node: JSONNode, vocabulary: [TokenKey: Int], prefix: String?
   ) throws(TokenizerError) -> [UInt64: (rank: Int32, id: Int32)] {
     guard let mergesNode = node["merges"] else { return [:] }
-    guard let list = mergesNode.value as? [Any] else { throw mergesNode.mismatch("an array of merges") }
+    guard case .array(let list) = mergesNode.value else { throw mergesNode.mismatch("an array of merges") }
     var merges: [UInt64: (rank: Int32, id: Int32)] = [:]
     merges.reserveCapacity(list.count)
     for (rank, entry) in list.enumerated() {
-      let key = "model.merges[\(rank)]"
-      let left: Substring
-      let right: Substring
-      if let string = entry as? String {
-        let parts = string.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw TokenizerError.invalidValue(file: node.file, key: key, expected: "\"left right\"") }
-        left = parts[0]
-        right = parts[1]
-      } else if let pair = entry as? [Any], pair.count == 2, let first = pair[0] as? String, let second = pair[1] as? String {
-        left = first[...]
-        right = second[...]
+      func key() -> String { "model.merges[\(rank)]" }
+      let left: String
+      let right: String
+      if case .string(let string) = entry {
+        // Split at the first space byte (not by Character: "a \u{301}" has no space Character).
+        var text = string
+        let parts = text.withUTF8 { bytes -> (String, String)? in
+          guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+          return (
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[..<space]), as: UTF8.self),
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[(space + 1)...]), as: UTF8.self)
+          )
+        }
+        guard let parts else { throw TokenizerError.invalidValue(file: node.file, key: key(), expected: "\"left right\"") }
+        (left, right) = parts
+      } else if case .array(let pair) = entry, pair.count == 2, case .string(let first) = pair[0],
+        case .string(let second) = pair[1]
+      {
+        left = first
+        right = second
       } else {
-        throw TokenizerError.invalidValue(file: node.file, key: key, expected: "\"left right\" or [left, right]")
+        throw TokenizerError.invalidValue(file: node.file, key: key(), expected: "\"left right\" or [left, right]")
       }
-      guard let leftID = vocabulary[TokenKey(left)] else { throw TokenizerError.unknownToken(file: node.file, key: key, token: String(left)) }
+      guard let leftID = vocabulary[TokenKey(left)] else {
+        throw TokenizerError.unknownToken(file: node.file, key: key(), token: left)
+      }
       guard let rightID = vocabulary[TokenKey(right)] else {
-        throw TokenizerError.unknownToken(file: node.file, key: key, token: String(right))
+        throw TokenizerError.unknownToken(file: node.file, key: key(), token: right)
       }
       // The Rust library drops the prefix's length in bytes from the right part, unconditionally.
-      var rightPart = right
-      if let prefix, let cut = rightPart.utf8.index(rightPart.startIndex, offsetBy: prefix.utf8.count, limitedBy: rightPart.endIndex) {
-        rightPart = Substring(rightPart.utf8[cut...])
+      var rightPart = right[...]
+      if let prefix, let cut = right.utf8.index(right.startIndex, offsetBy: prefix.utf8.count, limitedBy: right.endIndex) {
+        rightPart = Substring(right.utf8[cut...])
       }
-      let merged = String(left) + rightPart
-      guard let mergedID = vocabulary[TokenKey(merged)] else { throw TokenizerError.unknownToken(file: node.file, key: key, token: merged) }
+      let merged = left + rightPart
+      guard let mergedID = vocabulary[TokenKey(merged)] else {
+        throw TokenizerError.unknownToken(file: node.file, key: key(), token: merged)
+      }
       let pairKey = UInt64(UInt32(truncatingIfNeeded: leftID)) << 32 | UInt64(UInt32(truncatingIfNeeded: rightID))
-      if merges[pairKey] == nil { merges[pairKey] = (Int32(rank), Int32(mergedID)) }
+      // A repeated pair takes its last rank, as the Rust library's map does.
+      merges[pairKey] = (Int32(rank), Int32(mergedID))
     }
     return merges
   }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string compared and hashed by its UTF-8 bytes.
 ///
 /// Swift's `String` equality is canonical equivalence (`"é" == "e\u{301}"`), but a vocabulary may hold
@@ -9,14 +11,21 @@ struct TokenKey: Hashable, Sendable {
   init(_ substring: Substring) { self.string = String(substring) }
 
   static func == (lhs: TokenKey, rhs: TokenKey) -> Bool {
-    lhs.string.utf8.elementsEqual(rhs.string.utf8)
+    // `withUTF8` reaches the bytes of small (inline) strings too, where `withContiguousStorageIfAvailable` gives nil.
+    var left = lhs.string
+    var right = rhs.string
+    return left.withUTF8 { leftBytes in
+      right.withUTF8 { rightBytes in
+        guard leftBytes.count == rightBytes.count else { return false }
+        guard let leftStart = leftBytes.baseAddress, let rightStart = rightBytes.baseAddress else { return true }
+        return memcmp(leftStart, rightStart, leftBytes.count) == 0
+      }
+    }
   }
 
   func hash(into hasher: inout Hasher) {
-    let done: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    if done == nil {
-      for byte in string.utf8 { hasher.combine(byte) }
-    }
+    var string = string
+    string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
   }
 }
 

@@ -18,7 +18,7 @@ indirect enum PostProcessor: Sendable {
     case "TemplateProcessing":
       var specials: [String: [Int]] = [:]
       if let table = node["special_tokens"] {
-        for (name, entry) in try table.object() {
+        for (name, entry) in try table.members() {
           specials[name] = try entry.required("ids").array().map { (id) throws(TokenizerError) in try id.int() }
         }
       }

@@ -12,7 +12,9 @@ enum PrependScheme: String, Sendable {
 
   static func make(_ node: JSONNode) throws(TokenizerError) -> PrependScheme {
     if let name = try node.string("prepend_scheme") {
-      guard let scheme = PrependScheme(rawValue: name) else { throw try node.required("prepend_scheme").mismatch("always, first or never") }
+      guard let scheme = PrependScheme(rawValue: name) else {
+        throw try node.required("prepend_scheme").mismatch("always, first or never")
+      }
       return scheme
     }
     // Files written before `prepend_scheme` existed say `add_prefix_space`.
@@ -47,7 +49,8 @@ indirect enum PreTokenizer: Sendable {
     case "Metaspace":
       let replacement = try node.string("replacement") ?? "\u{2581}"
       guard replacement.unicodeScalars.count == 1 else { throw try node.required("replacement").mismatch("one character") }
-      return .metaspace(replacement: replacement, prependScheme: try PrependScheme.make(node), split: try node.bool("split") ?? true)
+      return .metaspace(
+        replacement: replacement, prependScheme: try PrependScheme.make(node), split: try node.bool("split") ?? true)
     case "Digits": return .digits(individual: try node.bool("individual_digits") ?? false)
     case "Punctuation": return .punctuation(try SplitBehavior.make(node["behavior"]))
     case "Whitespace": return .whitespace
@@ -101,7 +104,8 @@ indirect enum PreTokenizer: Sendable {
       for part in parts { result.append(TextPiece(text: part, atOrigin: piece.atOrigin && part.startIndex == whole.startIndex)) }
     case .digits(let individual):
       append(
-        (individual ? SplitBehavior.isolated : .contiguous).split(text, matches: scalarRuns(text, grouped: !individual) { isASCIIDigit($0) }))
+        (individual ? SplitBehavior.isolated : .contiguous).split(
+          text, matches: scalarRuns(text, grouped: !individual) { isASCIIDigit($0) }))
     case .punctuation(let behavior):
       append(behavior.split(text, matches: scalarRuns(text, grouped: false) { isPunctuation($0) }))
     case .whitespace:

@@ -1,0 +1,185 @@
+/// A LoRA adapter on one linear layer: `Δy = s · (drop(x)·Aᵀ)·Bᵀ` with `A [rank, inFeatures]`,
+/// `B [outFeatures, rank]` and `s = alpha/rank` (`alpha/√rank` with rsLoRA), as PEFT's `lora.Linear`.
+///
+/// The factors are fp32 master weights; gradients accumulate into ``gradientA``/``gradientB`` across
+/// micro-batches until the optimizer consumes them.
+public struct LoRAAdapter: Sendable {
+  /// Input features of the adapted layer.
+  public let inFeatures: Int
+  /// Output features of the adapted layer.
+  public let outFeatures: Int
+  /// The rank `r`.
+  public let rank: Int
+  /// The output multiplier `s`.
+  public let scaling: Float
+  /// The dropout probability on the adapter input.
+  public let dropout: Float
+  /// `lora_A` `[rank, inFeatures]`.
+  public var a: [Float]
+  /// `lora_B` `[outFeatures, rank]`.
+  public var b: [Float]
+  /// The accumulated `dL/dA`.
+  public var gradientA: [Float]
+  /// The accumulated `dL/dB`.
+  public var gradientB: [Float]
+
+  /// Creates an adapter with PEFT's initialisation: `A ~ U(±1/√in)` (`kaiming_uniform_(a=√5)`), `B = 0`.
+  ///
+  /// - Parameters:
+  ///   - inFeatures: Input features.
+  ///   - outFeatures: Output features.
+  ///   - configuration: Rank, alpha, dropout and rsLoRA.
+  ///   - generator: The seeded generator drawing `A`.
+  /// - Throws: `QLoRAError.invalidSetting` on a non-positive rank or a dropout outside `[0, 1)`.
+  public init(
+    inFeatures: Int, outFeatures: Int, configuration: LoRAConfiguration, generator: inout SeededGenerator
+  ) throws(QLoRAError) {
+    try configuration.validate()
+    let bound = 1 / Float(inFeatures).squareRoot()
+    let a = (0..<(configuration.rank * inFeatures)).map { _ in (generator.nextUnitFloat() * 2 - 1) * bound }
+    try self.init(
+      a: a, b: [Float](repeating: 0, count: outFeatures * configuration.rank), inFeatures: inFeatures,
+      outFeatures: outFeatures, configuration: configuration)
+  }
+
+  /// Creates an adapter from existing factors (a loaded adapter file).
+  ///
+  /// - Parameters:
+  ///   - a: `lora_A` `[rank, inFeatures]`.
+  ///   - b: `lora_B` `[outFeatures, rank]`.
+  ///   - inFeatures: Input features.
+  ///   - outFeatures: Output features.
+  ///   - configuration: Rank, alpha, dropout and rsLoRA.
+  /// - Throws: `QLoRAError` when the factor sizes disagree with the shape.
+  public init(a: [Float], b: [Float], inFeatures: Int, outFeatures: Int, configuration: LoRAConfiguration)
+    throws(QLoRAError)
+  {
+    try configuration.validate()
+    try a.require(configuration.rank * inFeatures, "lora_A")
+    try b.require(outFeatures * configuration.rank, "lora_B")
+    self.inFeatures = inFeatures
+    self.outFeatures = outFeatures
+    rank = configuration.rank
+    scaling = configuration.scaling
+    dropout = configuration.dropout
+    self.a = a
+    self.b = b
+    gradientA = [Float](repeating: 0, count: a.count)
+    gradientB = [Float](repeating: 0, count: b.count)
+  }
+
+  /// What the backward pass needs from the forward pass.
+  public struct Saved: Sendable {
+    /// The dropped-out input `x⊙m/(1−p)` `[rows, inFeatures]`.
+    public var droppedInput: [Float]
+    /// The dropout multiplier per input value (`m/(1−p)`); empty without dropout.
+    public var mask: [Float]
+    /// `u = x_d·Aᵀ` `[rows, rank]`.
+    public var projected: [Float]
+  }
+
+  /// The adapter's contribution `s·(drop(x)·Aᵀ)·Bᵀ` for `x` `[rows, inFeatures]`.
+  ///
+  /// - Parameters:
+  ///   - x: The layer input.
+  ///   - generator: Draws the dropout mask when training with dropout; `nil` disables dropout (evaluation).
+  /// - Returns: `[rows, outFeatures]` and what the backward pass reuses.
+  /// - Throws: `QLoRAError.shapeMismatch` when `x` is not a whole number of rows.
+  public func forward(_ x: [Float], generator: inout SeededGenerator?) throws(QLoRAError) -> (
+    output: [Float], saved: Saved
+  ) {
+    guard x.count % inFeatures == 0 else {
+      throw .shapeMismatch(context: "LoRA input", expected: inFeatures, found: x.count)
+    }
+    let rows = x.count / inFeatures
+    var mask = [Float]()
+    var dropped = x
+    if dropout > 0, var rng = generator {
+      let keep = 1 / (1 - dropout)
+      mask = (0..<x.count).map { _ in rng.nextUnitFloat() < dropout ? 0 : keep }
+      for i in 0..<x.count { dropped[i] *= mask[i] }
+      generator = rng
+    }
+    var u = [Float](repeating: 0, count: rows * rank)
+    var y = [Float](repeating: 0, count: rows * outFeatures)
+    dropped.withUnsafeBufferPointer { input in
+      a.withUnsafeBufferPointer { factor in
+        u.withUnsafeMutableBufferPointer { out in
+          Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures)
+        }
+      }
+    }
+    u.withUnsafeBufferPointer { input in
+      b.withUnsafeBufferPointer { factor in
+        y.withUnsafeMutableBufferPointer { out in
+          Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: outFeatures, k: rank)
+        }
+      }
+    }
+    for i in 0..<y.count { y[i] *= scaling }
+    return (y, Saved(droppedInput: dropped, mask: mask, projected: u))
+  }
+
+  /// Accumulates `dB += s·dYᵀu` and `dA += duᵀx_d` (with `du = s·dY·B`) and returns the adapter's share
+  /// of the input gradient, `(du·A)⊙m/(1−p)`.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `dL/dy` `[rows, outFeatures]`.
+  ///   - saved: The forward pass's ``Saved``.
+  /// - Returns: The adapter's contribution to `dL/dx` `[rows, inFeatures]`.
+  /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
+  public mutating func backward(_ outputGradient: [Float], saved: Saved) throws(QLoRAError) -> [Float] {
+    let rows = saved.projected.count / rank
+    try outputGradient.require(rows * outFeatures, "LoRA output gradient")
+    let scaledGradient = outputGradient.map { $0 * scaling }
+    var du = [Float](repeating: 0, count: rows * rank)
+    var dx = [Float](repeating: 0, count: rows * inFeatures)
+    let (n, r, k) = (outFeatures, rank, inFeatures)
+    scaledGradient.withUnsafeBufferPointer { dy in
+      saved.projected.withUnsafeBufferPointer { u in
+        gradientB.withUnsafeMutableBufferPointer { gB in
+          Matrix.transposedMultiplyAccumulate(dy, u, into: gB, m: rows, n: n, k: r)
+        }
+      }
+      b.withUnsafeBufferPointer { factor in
+        du.withUnsafeMutableBufferPointer { out in
+          Matrix.multiplyAccumulate(dy, factor, into: out, m: rows, n: r, k: n)
+        }
+      }
+    }
+    du.withUnsafeBufferPointer { du in
+      saved.droppedInput.withUnsafeBufferPointer { xd in
+        gradientA.withUnsafeMutableBufferPointer { gA in
+          Matrix.transposedMultiplyAccumulate(du, xd, into: gA, m: rows, n: r, k: k)
+        }
+      }
+      a.withUnsafeBufferPointer { factor in
+        dx.withUnsafeMutableBufferPointer { out in
+          Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r)
+        }
+      }
+    }
+    if !saved.mask.isEmpty { for i in 0..<dx.count { dx[i] *= saved.mask[i] } }
+    return dx
+  }
+
+  /// Clears the accumulated gradients.
+  public mutating func zeroGradients() {
+    for i in gradientA.indices { gradientA[i] = 0 }
+    for i in gradientB.indices { gradientB[i] = 0 }
+  }
+
+  /// The merged weight delta `s·B·A` `[outFeatures, inFeatures]` (for fusing).
+  public var delta: [Float] {
+    var w = [Float](repeating: 0, count: outFeatures * inFeatures)
+    let (r, k) = (rank, inFeatures)
+    b.withUnsafeBufferPointer { factorB in
+      a.withUnsafeBufferPointer { factorA in
+        w.withUnsafeMutableBufferPointer { out in
+          Matrix.multiplyAccumulate(factorB, factorA, into: out, m: outFeatures, n: k, k: r)
+        }
+      }
+    }
+    return w.map { $0 * scaling }
+  }
+}

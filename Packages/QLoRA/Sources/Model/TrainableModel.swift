@@ -1,0 +1,271 @@
+public import LanguageModels
+import QuantCore
+
+/// A Llama-family model prepared for LoRA training: frozen (quantized or dense) projections from a loaded
+/// ``LanguageModel``, fp32 adapters on the selected linears, and a forward/backward pass with per-block
+/// gradient checkpointing (only block inputs are kept; each block is recomputed during its backward).
+public struct TrainableModel: Sendable {
+  /// Vocabulary size.
+  public let vocabularySize: Int
+  /// Hidden size.
+  public let hiddenSize: Int
+  /// The longest sequence the model allows (`max_position_embeddings`).
+  public let maximumPositions: Int
+  let embedding: [Float]
+  let blocks: [TrainingBlock]
+  let finalNorm: RMSNormOp
+  let head: FrozenLinear
+  let inverseFrequencies: [Float]
+  let attentionScaling: Float
+  /// Tokens per chunk of the fused lm_head cross-entropy.
+  public var lossChunkTokens = 64
+  /// The adapters by module path.
+  public var adapters: [String: LoRAAdapter] = [:]
+  /// The LoRA settings of ``adapters``.
+  public private(set) var loraConfiguration = LoRAConfiguration()
+  /// The selection the adapters were made from.
+  public private(set) var targets = TargetModules.allLinear
+
+  /// Every adaptable module path, in model order.
+  public var linearNames: [String] { blocks.flatMap { $0.linears.map(\.name) } }
+  /// The adapter names in model order.
+  public var adapterNames: [String] { linearNames.filter { adapters[$0] != nil } }
+
+  /// Prepares a loaded model.
+  ///
+  /// - Parameter model: A Llama, Mistral or Qwen2-style model (separate projections, no softcaps,
+  ///   q/k norms or extra block norms).
+  /// - Throws: `QLoRAError.invalidSetting` for an architecture feature the training path lacks.
+  public init(model: LanguageModel) throws(QLoRAError) {
+    let configuration = model.configuration
+    func unsupported(_ what: String) -> QLoRAError {
+      .invalidSetting(name: "model", reason: "\(configuration.architecture) with \(what) is not supported for training")
+    }
+    guard configuration.attentionLogitSoftcap == nil, configuration.finalLogitSoftcap == nil else {
+      throw unsupported("logit softcapping")
+    }
+    guard model.rope.longInverseFrequencies == nil, model.rope.rotaryDimension == configuration.headDimension else {
+      throw unsupported("partial or LongRoPE rotary embeddings")
+    }
+    let backend = model.backend
+    vocabularySize = configuration.vocabularySize
+    hiddenSize = configuration.hiddenSize
+    maximumPositions = configuration.maxPositionEmbeddings
+    do {
+      embedding = try model.embedding.floats()
+    } catch {
+      throw .quantized(name: "model.embed_tokens", reason: "\(error)")
+    }
+    var blocks = [TrainingBlock]()
+    for block in model.blocks {
+      guard block.preFeedForwardNorm == nil, block.postFeedForwardNorm == nil, block.attention.queryNorm == nil,
+        block.attention.keyNorm == nil, block.attention.softcap == nil, block.attention.window == nil
+      else { throw unsupported("extra norms, q/k norms or sliding windows") }
+      guard case .separate(let q, let k, let v) = block.attention.qkv,
+        case .separate(let gate, let up) = block.feedForward.gateUp, block.feedForward.activation == .silu
+      else { throw unsupported("fused projections or a non-SiLU MLP") }
+      let attention = try CausalAttentionOp(
+        heads: block.attention.heads, kvHeads: block.attention.keyValueHeads, headDim: block.attention.headDimension,
+        scale: block.attention.scale)
+      blocks.append(
+        TrainingBlock(
+          inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
+          postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
+          query: AdaptedLinear(base: try Self.frozen(q, backend: backend)),
+          key: AdaptedLinear(base: try Self.frozen(k, backend: backend)),
+          value: AdaptedLinear(base: try Self.frozen(v, backend: backend)),
+          output: AdaptedLinear(base: try Self.frozen(block.attention.output, backend: backend)),
+          gate: AdaptedLinear(base: try Self.frozen(gate, backend: backend)),
+          up: AdaptedLinear(base: try Self.frozen(up, backend: backend)),
+          down: AdaptedLinear(base: try Self.frozen(block.feedForward.down, backend: backend)), attention: attention))
+    }
+    self.blocks = blocks
+    finalNorm = RMSNormOp(weight: model.finalNorm.scale, epsilon: model.finalNorm.epsilon)
+    head = try Self.frozen(model.outputProjection, backend: backend)
+    inverseFrequencies = model.rope.inverseFrequencies
+    attentionScaling = model.rope.attentionScaling
+  }
+
+  /// Wraps a runtime projection (quantized weights stay quantized); the forward runs on the runtime's
+  /// kernels through `backend`, the input gradient on decoded tiles.
+  static func frozen(_ layer: any LinearLayer, backend: any KernelBackend) throws(QLoRAError) -> FrozenLinear {
+    var linear = try frozen(layer)
+    let outFeatures = layer.outFeatures
+    linear.acceleratedForward = { (x: [Float], rows: Int) throws(QLoRAError) -> [Float] in
+      var y = [Float](repeating: 0, count: rows * outFeatures)
+      do {
+        try x.withUnsafeBufferPointer { (input) throws(LanguageModelError) in
+          try y.withUnsafeMutableBufferPointer { (output) throws(LanguageModelError) in
+            try layer.apply(input, rows: rows, into: output, backend: backend)
+          }
+        }
+      } catch {
+        throw .quantized(name: layer.name, reason: "\(error)")
+      }
+      return y
+    }
+    return linear
+  }
+
+  /// Wraps a runtime projection; quantized weights stay quantized.
+  static func frozen(_ layer: any LinearLayer) throws(QLoRAError) -> FrozenLinear {
+    do {
+      if let projection = layer as? QuantizedProjection {
+        return try FrozenLinear(
+          name: layer.name, weight: .quantized(projection.weight), inFeatures: layer.inFeatures,
+          outFeatures: layer.outFeatures, bias: try projection.bias?.floats())
+      }
+      if let projection = layer as? DenseProjection {
+        return try FrozenLinear(
+          name: layer.name, weight: .dense(try projection.weight.floats()), inFeatures: layer.inFeatures,
+          outFeatures: layer.outFeatures, bias: try projection.bias?.floats())
+      }
+    } catch let error as QLoRAError {
+      throw error
+    } catch {
+      throw .quantized(name: layer.name, reason: "\(error)")
+    }
+    throw .quantized(name: layer.name, reason: "unsupported projection type \(type(of: layer))")
+  }
+
+  /// Layer index of a module path (`model.layers.3.mlp.up_proj` → 3).
+  static func layerIndex(_ name: String) -> Int {
+    let parts = name.split(separator: ".")
+    guard let at = parts.firstIndex(of: "layers"), at + 1 < parts.count, let index = Int(parts[at + 1]) else { return -1 }
+    return index
+  }
+
+  /// Creates fresh adapters (PEFT initialisation) on the selected linears.
+  ///
+  /// - Parameters:
+  ///   - configuration: Rank, alpha, dropout, rsLoRA.
+  ///   - targets: Which linears.
+  ///   - seed: Seeds the `lora_A` draws.
+  /// - Throws: `QLoRAError.unknownTargetModule` for a name that matches nothing, or an invalid setting.
+  public mutating func addAdapters(configuration: LoRAConfiguration, targets: TargetModules, seed: UInt64) throws(QLoRAError) {
+    try configuration.validate()
+    for name in targets.names ?? [] where !linearNames.contains(where: { $0 == name || $0.hasSuffix("." + name) }) {
+      throw .unknownTargetModule(name)
+    }
+    if let layers = targets.layers, let bad = layers.first(where: { !(0..<blocks.count).contains($0) }) {
+      throw .invalidSetting(name: "layers", reason: "layer \(bad) does not exist (the model has \(blocks.count))")
+    }
+    var generator = SeededGenerator(seed: seed)
+    var created = [String: LoRAAdapter]()
+    for block in blocks {
+      for linear in block.linears where targets.matches(linear.name, layer: Self.layerIndex(linear.name)) {
+        created[linear.name] = try LoRAAdapter(
+          inFeatures: linear.base.inFeatures, outFeatures: linear.base.outFeatures, configuration: configuration,
+          generator: &generator)
+      }
+    }
+    guard !created.isEmpty else { throw .unknownTargetModule(targets.names?.joined(separator: ",") ?? "all-linear") }
+    adapters = created
+    loraConfiguration = configuration
+    self.targets = targets
+  }
+
+  /// Installs adapters read from a file (checked against the layer shapes).
+  ///
+  /// - Parameters:
+  ///   - adapters: Adapters by module path.
+  ///   - configuration: Their settings.
+  ///   - targets: The selection to record.
+  /// - Throws: `QLoRAError` when a name or shape does not fit the model.
+  public mutating func setAdapters(
+    _ adapters: [String: LoRAAdapter], configuration: LoRAConfiguration, targets: TargetModules
+  ) throws(QLoRAError) {
+    let linears = Dictionary(uniqueKeysWithValues: blocks.flatMap(\.linears).map { ($0.name, $0.base) })
+    for (name, adapter) in adapters {
+      guard let base = linears[name] else { throw .unknownTargetModule(name) }
+      guard base.inFeatures == adapter.inFeatures, base.outFeatures == adapter.outFeatures else {
+        throw .shapeMismatch(
+          context: "adapter \(name)", expected: base.inFeatures * base.outFeatures,
+          found: adapter.inFeatures * adapter.outFeatures)
+      }
+    }
+    self.adapters = adapters
+    loraConfiguration = configuration
+    self.targets = targets
+  }
+
+  func rope(tokens: Int) throws(QLoRAError) -> RotaryEmbeddingOp {
+    try RotaryEmbeddingOp(
+      positions: tokens, headDim: blocks.first?.attention.headDim ?? 2, inverseFrequencies: inverseFrequencies,
+      attentionScaling: attentionScaling)
+  }
+
+  func embed(_ tokens: [Int]) throws(QLoRAError) -> [Float] {
+    guard !tokens.isEmpty else { throw .invalidSetting(name: "sequence", reason: "no tokens") }
+    guard tokens.count <= maximumPositions else {
+      throw .invalidSetting(
+        name: "sequence length", reason: "\(tokens.count) tokens exceed max_position_embeddings \(maximumPositions)")
+    }
+    var x = [Float]()
+    x.reserveCapacity(tokens.count * hiddenSize)
+    for token in tokens {
+      guard (0..<vocabularySize).contains(token) else {
+        throw .invalidSetting(name: "token id", reason: "\(token) is outside the vocabulary of \(vocabularySize)")
+      }
+      x.append(contentsOf: embedding[(token * hiddenSize)..<((token + 1) * hiddenSize)])
+    }
+    return x
+  }
+
+  /// The logits of every position, `[tokens, vocab]`, with the adapters (evaluation: no dropout).
+  ///
+  /// - Parameter tokens: Token ids.
+  /// - Returns: The logits.
+  /// - Throws: `QLoRAError` on bad ids or a sequence longer than the model allows.
+  public func logits(_ tokens: [Int]) throws(QLoRAError) -> [Float] {
+    var x = try embed(tokens)
+    let rope = try rope(tokens: tokens.count)
+    var none: SeededGenerator? = nil
+    for block in blocks { x = try block.forward(x, rope: rope, adapters: adapters, generator: &none).output }
+    return try head.forward(try finalNorm.forward(x).output)
+  }
+
+  /// Runs forward and backward on one sequence and adds the adapter gradients to each adapter's
+  /// accumulators.
+  ///
+  /// - Parameters:
+  ///   - tokens: Token ids.
+  ///   - labels: One label per token (`-100` to ignore); position `t` is scored on `labels[t + 1]`.
+  ///   - normalizer: The loss divisor; `nil` means this sequence's counted tokens.
+  ///   - generator: Dropout masks (`nil`: no dropout).
+  /// - Returns: The loss (`sum / normalizer`) and the number of counted tokens.
+  /// - Throws: `QLoRAError` on bad input.
+  public mutating func accumulateGradients(
+    tokens: [Int], labels: [Int], normalizer: Float? = nil, generator: inout SeededGenerator?
+  ) throws(QLoRAError) -> (loss: Float, tokens: Int) {
+    guard labels.count == tokens.count else {
+      throw .shapeMismatch(context: "labels", expected: tokens.count, found: labels.count)
+    }
+    let rope = try rope(tokens: tokens.count)
+    var x = try embed(tokens)
+    var inputs = [[Float]]()
+    var generators = [SeededGenerator?]()
+    for block in blocks {
+      inputs.append(x)
+      generators.append(generator)
+      x = try block.forward(x, rope: rope, adapters: adapters, generator: &generator).output
+    }
+    let (normed, inverse) = try finalNorm.forward(x)
+    let loss = try ChunkedCrossEntropy(head: head, chunkTokens: lossChunkTokens).lossAndGradient(
+      hidden: normed, targets: ChunkedCrossEntropy.shiftedTargets(labels), normalizer: normalizer)
+    guard loss.loss.isFinite else { return (loss.loss, loss.tokens) }
+    var gradient = try finalNorm.backward(loss.hiddenGradient, x: x, inverseRMS: inverse)
+    for index in blocks.indices.reversed() {
+      var replay = generators[index]
+      let recomputed = try blocks[index].forward(inputs[index], rope: rope, adapters: adapters, generator: &replay)
+      inputs[index] = []
+      gradient = try blocks[index].backward(gradient, activations: recomputed.activations, rope: rope, adapters: &adapters)
+    }
+    return (loss.loss, loss.tokens)
+  }
+
+  /// Clears every adapter's accumulated gradients.
+  public mutating func zeroGradients() {
+    for name in adapters.keys { adapters[name]?.zeroGradients() }
+  }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// Causal scaled dot-product attention with grouped-query heads on `[tokens, heads, headDim]` buffers,
+/// with a backward pass that recomputes each probability row from the saved log-sum-exp, so no
+/// `[tokens, tokens]` matrix is ever stored.
+public struct CausalAttentionOp: Sendable {
+  /// Query heads.
+  public var heads: Int
+  /// Key/value heads (query head `h` reads KV head `h / (heads / kvHeads)`, as transformers' `repeat_kv`).
+  public var kvHeads: Int
+  /// The head dimension.
+  public var headDim: Int
+  /// The score multiplier (`1/√headDim` unless the model says otherwise).
+  public var scale: Float
+
+  /// Creates the op.
+  ///
+  /// - Parameters:
+  ///   - heads: Query heads.
+  ///   - kvHeads: Key/value heads, a divisor of `heads`.
+  ///   - headDim: The head dimension.
+  ///   - scale: The score multiplier; `nil` means `1/√headDim`.
+  /// - Throws: `QLoRAError.invalidSetting` when `kvHeads` does not divide `heads`.
+  public init(heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) throws(QLoRAError) {
+    guard heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim > 0 else {
+      throw .invalidSetting(name: "attention heads", reason: "\(heads) query heads over \(kvHeads) KV heads")
+    }
+    self.heads = heads
+    self.kvHeads = kvHeads
+    self.headDim = headDim
+    self.scale = scale ?? 1 / Float(headDim).squareRoot()
+  }
+
+  /// What the backward pass needs besides the inputs: the output and each row's log-sum-exp.
+  public struct Saved: Sendable {
+    /// The attention output `[tokens, heads, headDim]`.
+    public var output: [Float]
+    /// The log-sum-exp of each query row's scaled scores, `[heads, tokens]`.
+    public var logSumExp: [Float]
+  }
+
+  private func tokens(_ q: [Float], _ k: [Float], _ v: [Float]) throws(QLoRAError) -> Int {
+    let rowSize = heads * headDim
+    guard q.count % rowSize == 0 else { throw .shapeMismatch(context: "attention queries", expected: rowSize, found: q.count) }
+    let t = q.count / rowSize
+    try k.require(t * kvHeads * headDim, "attention keys")
+    try v.require(t * kvHeads * headDim, "attention values")
+    return t
+  }
+
+  /// Computes `softmax(QKᵀ·scale + causal mask)·V`.
+  ///
+  /// - Parameters:
+  ///   - q: Queries `[tokens, heads, headDim]` (after RoPE).
+  ///   - k: Keys `[tokens, kvHeads, headDim]` (after RoPE).
+  ///   - v: Values `[tokens, kvHeads, headDim]`.
+  /// - Returns: The output and what the backward pass reuses.
+  /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
+  public func forward(q: [Float], k: [Float], v: [Float]) throws(QLoRAError) -> Saved {
+    let t = try tokens(q, k, v)
+    let d = headDim
+    let group = heads / kvHeads
+    var output = [Float](repeating: 0, count: q.count)
+    var lse = [Float](repeating: 0, count: heads * t)
+    var scores = [Float](repeating: 0, count: t)
+    for h in 0..<heads {
+      let kvh = h / group
+      for i in 0..<t {
+        let qBase = (i * heads + h) * d
+        var maximum = -Float.infinity
+        for j in 0...i {
+          let kBase = (j * kvHeads + kvh) * d
+          var dot: Float = 0
+          for c in 0..<d { dot += q[qBase + c] * k[kBase + c] }
+          scores[j] = dot * scale
+          maximum = max(maximum, scores[j])
+        }
+        var sum: Float = 0
+        for j in 0...i {
+          scores[j] = Foundation.exp(scores[j] - maximum)
+          sum += scores[j]
+        }
+        lse[h * t + i] = maximum + Foundation.log(sum)
+        for j in 0...i {
+          let p = scores[j] / sum
+          let vBase = (j * kvHeads + kvh) * d
+          for c in 0..<d { output[qBase + c] += p * v[vBase + c] }
+        }
+      }
+    }
+    return Saved(output: output, logSumExp: lse)
+  }
+
+  /// The gradients of queries, keys and values: `dV = PᵀdO`, `dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))`,
+  /// `dQ = dS·K·scale`, `dK = dSᵀ·Q·scale`, summed over each KV head's query heads.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `dL/dO` `[tokens, heads, headDim]`.
+  ///   - q: The forward queries.
+  ///   - k: The forward keys.
+  ///   - v: The forward values.
+  ///   - saved: The forward pass's ``Saved``.
+  /// - Returns: `(dq, dk, dv)` in the input layouts.
+  /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
+  public func backward(
+    _ outputGradient: [Float], q: [Float], k: [Float], v: [Float], saved: Saved
+  ) throws(QLoRAError) -> (dq: [Float], dk: [Float], dv: [Float]) {
+    let t = try tokens(q, k, v)
+    try outputGradient.require(q.count, "attention output gradient")
+    let d = headDim
+    let group = heads / kvHeads
+    var dq = [Float](repeating: 0, count: q.count)
+    var dk = [Float](repeating: 0, count: k.count)
+    var dv = [Float](repeating: 0, count: v.count)
+    var probabilities = [Float](repeating: 0, count: t)
+    for h in 0..<heads {
+      let kvh = h / group
+      for i in 0..<t {
+        let qBase = (i * heads + h) * d
+        let rowLSE = saved.logSumExp[h * t + i]
+        var delta: Float = 0
+        for c in 0..<d { delta += outputGradient[qBase + c] * saved.output[qBase + c] }
+        for j in 0...i {
+          let kBase = (j * kvHeads + kvh) * d
+          var dot: Float = 0
+          for c in 0..<d { dot += q[qBase + c] * k[kBase + c] }
+          probabilities[j] = Foundation.exp(dot * scale - rowLSE)
+        }
+        for j in 0...i {
+          let kvBase = (j * kvHeads + kvh) * d
+          let p = probabilities[j]
+          var dp: Float = 0
+          for c in 0..<d {
+            dp += outputGradient[qBase + c] * v[kvBase + c]
+            dv[kvBase + c] += p * outputGradient[qBase + c]
+          }
+          let ds = p * (dp - delta) * scale
+          for c in 0..<d {
+            dq[qBase + c] += ds * k[kvBase + c]
+            dk[kvBase + c] += ds * q[qBase + c]
+          }
+        }
+      }
+    }
+    return (dq, dk, dv)
+  }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Causal-LM cross-entropy fused with the lm_head, computed a chunk of tokens at a time, so the
+/// `[tokens, vocab]` logits are never held at once (transformers' `ForCausalLMLoss`: mean over the
+/// tokens whose label is not `-100`).
+public struct ChunkedCrossEntropy: Sendable {
+  /// The label that excludes a position from the loss.
+  public static let ignoreIndex = -100
+
+  /// The output layer `[vocab, hidden]`.
+  public var head: FrozenLinear
+  /// Tokens per chunk (chunk logits are `chunkTokens × vocab` floats).
+  public var chunkTokens: Int
+
+  /// Creates the loss.
+  ///
+  /// - Parameters:
+  ///   - head: The lm_head (or the tied embedding matrix).
+  ///   - chunkTokens: Tokens per chunk.
+  public init(head: FrozenLinear, chunkTokens: Int = 32) {
+    self.head = head
+    self.chunkTokens = max(1, chunkTokens)
+  }
+
+  /// The targets of a causal LM: position `t` predicts `labels[t + 1]`; the last position predicts nothing.
+  ///
+  /// - Parameter labels: Labels per position (`-100` to ignore).
+  /// - Returns: The shifted targets.
+  public static func shiftedTargets(_ labels: [Int]) -> [Int] {
+    guard !labels.isEmpty else { return [] }
+    return Array(labels.dropFirst()) + [ignoreIndex]
+  }
+
+  /// The loss and its gradient with respect to the final hidden states.
+  ///
+  /// - Parameters:
+  ///   - hidden: Final-norm outputs `[tokens, hidden]`.
+  ///   - targets: One target id per token, `-100` to ignore (already shifted).
+  ///   - normalizer: The divisor; `nil` means the number of non-ignored targets (use the accumulation
+  ///     window's token count under gradient accumulation).
+  /// - Returns: `sum(−log p(target)) / normalizer`, the number of counted tokens and `dL/dhidden`.
+  /// - Throws: `QLoRAError` on a size mismatch or a target outside the vocabulary.
+  public func lossAndGradient(
+    hidden: [Float], targets: [Int], normalizer: Float? = nil
+  ) throws(QLoRAError) -> (loss: Float, tokens: Int, hiddenGradient: [Float]) {
+    let e = head.inFeatures
+    let vocab = head.outFeatures
+    try hidden.require(targets.count * e, "cross-entropy hidden states")
+    let counted = targets.filter { $0 != Self.ignoreIndex }.count
+    for (t, target) in targets.enumerated() where target != Self.ignoreIndex && !(0..<vocab).contains(target) {
+      throw .invalidSetting(name: "label at position \(t)", reason: "\(target) is outside the vocabulary of \(vocab)")
+    }
+    let divisor = normalizer ?? Float(max(counted, 1))
+    var lossSum: Double = 0
+    var gradient = [Float](repeating: 0, count: hidden.count)
+    var start = 0
+    while start < targets.count {
+      let end = min(start + chunkTokens, targets.count)
+      defer { start = end }
+      let chunkTargets = targets[start..<end]
+      if chunkTargets.allSatisfy({ $0 == Self.ignoreIndex }) { continue }
+      var logits = try head.forward(Array(hidden[(start * e)..<(end * e)]))
+      for (row, target) in chunkTargets.enumerated() {
+        let base = row * vocab
+        if target == Self.ignoreIndex {
+          for j in 0..<vocab { logits[base + j] = 0 }
+          continue
+        }
+        var maximum = -Float.infinity
+        for j in 0..<vocab { maximum = max(maximum, logits[base + j]) }
+        var sum: Float = 0
+        for j in 0..<vocab { sum += Foundation.exp(logits[base + j] - maximum) }
+        let lse = maximum + Foundation.log(sum)
+        lossSum += Double(lse - logits[base + target])
+        for j in 0..<vocab { logits[base + j] = Foundation.exp(logits[base + j] - lse) / divisor }
+        logits[base + target] -= 1 / divisor
+      }
+      let chunkGradient = try head.inputGradient(logits)
+      gradient.replaceSubrange((start * e)..<(end * e), with: chunkGradient)
+    }
+    return (Float(lossSum / Double(divisor)), counted, gradient)
+  }
+}

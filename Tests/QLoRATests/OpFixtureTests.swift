@@ -1,0 +1,103 @@
+import QLoRA
+import QuantCore
+import Testing
+
+@Suite("Training ops against torch autograd")
+struct OpFixtureTests {
+  let fixture: Fixture
+
+  init() throws { fixture = try Fixture("ops.safetensors") }
+
+  @Test func rmsNorm() throws {
+    let op = RMSNormOp(weight: try fixture.floats("rms.weight"), epsilon: 1e-6)
+    let x = try fixture.floats("rms.x")
+    let forward = try op.forward(x)
+    let dx = try op.backward(try fixture.floats("rms.gy"), x: x, inverseRMS: forward.inverseRMS)
+    #expect(Fixture.relativeError(forward.output, try fixture.floats("rms.y")) < 1e-6)
+    #expect(Fixture.relativeError(dx, try fixture.floats("rms.dx")) < 1e-5)
+  }
+
+  @Test func rotaryEmbedding() throws {
+    let op = try RotaryEmbeddingOp(positions: 8, headDim: 8, theta: 10000)
+    let x = try fixture.floats("rope.x")
+    #expect(Fixture.relativeError(try op.forward(x, heads: 3, firstPosition: 2), try fixture.floats("rope.y")) < 1e-6)
+    let dx = try op.backward(try fixture.floats("rope.gy"), heads: 3, firstPosition: 2)
+    #expect(Fixture.relativeError(dx, try fixture.floats("rope.dx")) < 1e-6)
+  }
+
+  @Test func causalAttention() throws {
+    let op = try CausalAttentionOp(heads: 4, kvHeads: 2, headDim: 6)
+    let (q, k, v) = (try fixture.floats("attn.q"), try fixture.floats("attn.k"), try fixture.floats("attn.v"))
+    let saved = try op.forward(q: q, k: k, v: v)
+    #expect(Fixture.relativeError(saved.output, try fixture.floats("attn.o")) < 1e-5)
+    let grads = try op.backward(try fixture.floats("attn.go"), q: q, k: k, v: v, saved: saved)
+    #expect(Fixture.relativeError(grads.dq, try fixture.floats("attn.dq")) < 1e-5)
+    #expect(Fixture.relativeError(grads.dk, try fixture.floats("attn.dk")) < 1e-5)
+    #expect(Fixture.relativeError(grads.dv, try fixture.floats("attn.dv")) < 1e-5)
+  }
+
+  @Test func gatedActivation() throws {
+    let (a, b) = (try fixture.floats("gate.a"), try fixture.floats("gate.b"))
+    #expect(Fixture.relativeError(try GatedActivationOp.forward(gate: a, up: b), try fixture.floats("gate.h")) < 1e-6)
+    let grads = try GatedActivationOp.backward(try fixture.floats("gate.gh"), gate: a, up: b)
+    #expect(Fixture.relativeError(grads.dGate, try fixture.floats("gate.da")) < 1e-6)
+    #expect(Fixture.relativeError(grads.dUp, try fixture.floats("gate.db")) < 1e-6)
+  }
+
+  @Test func chunkedCrossEntropy() throws {
+    let head = try FrozenLinear(
+      name: "lm_head", weight: .dense(try fixture.floats("ce.weight")), inFeatures: 6, outFeatures: 13, tileRows: 4)
+    for chunk in [1, 2, 4, 9] {
+      let loss = ChunkedCrossEntropy(head: head, chunkTokens: chunk)
+      let result = try loss.lossAndGradient(hidden: try fixture.floats("ce.hidden"), targets: try fixture.ints("ce.targets"))
+      #expect(Fixture.relativeError([result.loss], try fixture.floats("ce.loss")) < 1e-6)
+      #expect(Fixture.relativeError(result.hiddenGradient, try fixture.floats("ce.dhidden")) < 1e-5)
+    }
+  }
+
+  /// bitsandbytes' NF4 weight (blocksize 64) decoded tile by tile: forward and `dX = dY·W`.
+  @Test func frozenNF4Linear() throws {
+    let packed = try fixture.tensor("nf4.packed")
+    let state = QuantState(
+      absmax: .plain(try fixture.floats("nf4.absmax")), shape: [20, 64], code: try fixture.floats("nf4.code"),
+      dtype: .float32, blocksize: 64, quantType: "nf4")
+    let weight = QuantizedTensor(
+      format: "nf4", shape: [20, 64], originalDType: .float32, layout: .codebook4Bit(packed: packed, state: state))
+    for tileRows in [1, 3, 64] {
+      let layer = try FrozenLinear(name: "w", weight: .quantized(weight), inFeatures: 64, outFeatures: 20, tileRows: tileRows)
+      #expect(Fixture.relativeError(try layer.forward(try fixture.floats("nf4.x")), try fixture.floats("nf4.y")) < 1e-5)
+      let dx = try layer.inputGradient(try fixture.floats("nf4.gy"))
+      #expect(Fixture.relativeError(dx, try fixture.floats("nf4.dx")) < 1e-5)
+    }
+  }
+
+  @Test func quantizedWeightWithWrongShapeIsRejected() throws {
+    let packed = try fixture.tensor("nf4.packed")
+    let state = QuantState(
+      absmax: .plain(try fixture.floats("nf4.absmax")), shape: [20, 64], code: try fixture.floats("nf4.code"),
+      dtype: .float32, blocksize: 64, quantType: "nf4")
+    let weight = QuantizedTensor(
+      format: "nf4", shape: [20, 64], originalDType: .float32, layout: .codebook4Bit(packed: packed, state: state))
+    #expect(throws: QLoRAError.self) {
+      try FrozenLinear(name: "model.layers.0.mlp.up_proj", weight: .quantized(weight), inFeatures: 20, outFeatures: 64)
+    }
+  }
+
+  @Test func peftLoRALinear() throws {
+    let configuration = LoRAConfiguration(rank: 3, alpha: 6)
+    var adapter = try LoRAAdapter(
+      a: try fixture.floats("lora.A"), b: try fixture.floats("lora.B"), inFeatures: 5, outFeatures: 7,
+      configuration: configuration)
+    let base = try FrozenLinear(name: "proj", weight: .dense(try fixture.floats("lora.base")), inFeatures: 5, outFeatures: 7)
+    let x = try fixture.floats("lora.x")
+    var noDropout: SeededGenerator? = nil
+    let forward = try adapter.forward(x, generator: &noDropout)
+    let y = zip(try base.forward(x), forward.output).map { $0 + $1 }
+    #expect(Fixture.relativeError(y, try fixture.floats("lora.y")) < 1e-6)
+    let gy = try fixture.floats("lora.gy")
+    let dx = zip(try base.inputGradient(gy), try adapter.backward(gy, saved: forward.saved)).map { $0 + $1 }
+    #expect(Fixture.relativeError(dx, try fixture.floats("lora.dx")) < 1e-6)
+    #expect(Fixture.relativeError(adapter.gradientA, try fixture.floats("lora.dA")) < 1e-6)
+    #expect(Fixture.relativeError(adapter.gradientB, try fixture.floats("lora.dB")) < 1e-6)
+  }
+}

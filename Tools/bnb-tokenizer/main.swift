@@ -1,3 +1,0 @@
-import Tokenizers
-
-print("bnb-tokenizer: not yet")
