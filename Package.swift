@@ -69,7 +69,7 @@ let modules: [Module] = [
   Module(
     name: "BNBGenerateKit",
     dependencies: [
-      "LanguageModels", "TextGeneration", "Tokenizers", "ChatTemplates", "BNBPatchKit", "BitsAndBytes", "ModelPatcher",
+      "LanguageModels", "TextGeneration", "Tokenizers", "ChatTemplates", "QLoRA", "BNBPatchKit", "BitsAndBytes", "ModelPatcher",
       "QuantCore", "SafeTensors",
       argumentParser,
     ],

@@ -8,10 +8,10 @@ import Testing
 struct BadInputTests {
   static let model = ["--model", Commands.tinyLlama]
 
-  @Test func adapterIsNotSupportedYet() async {
-    let result = await Commands.generate(Self.model + ["--prompt-ids", "1,2", "--adapter", "/tmp/lora"])
-    #expect(result.status == GenerateExitStatus.unsupported.rawValue)
-    #expect(result.error.contains("not supported yet"))
+  @Test func missingAdapterFolderNamesTheFile() async {
+    let result = await Commands.generate(Self.model + ["--prompt-ids", "1,2", "--adapter", "/nonexistent/lora"])
+    #expect(result.status == GenerateExitStatus.invalidInput.rawValue)
+    #expect(result.error.contains("/nonexistent/lora/adapter_config.json"))
   }
 
   @Test func missingModelFolderNamesTheFile() async {

@@ -15,7 +15,7 @@ public enum GenerateExitStatus: Int32, Sendable, CaseIterable {
   case configuration = 65
   /// The model folder, a tensor, the tokenizer or the prompt is unusable (names the file, tensor or key).
   case invalidInput = 66
-  /// A feature that is not implemented yet (`--adapter`).
+  /// A feature that is not implemented (reserved; no command returns it today).
   case unsupported = 69
   /// Reading or writing a file failed (`--logits-out`).
   case io = 74

@@ -15,7 +15,7 @@ struct ChatCommand: AsyncParsableCommand {
       the current answer, Ctrl-D leaves.
 
       Exit statuses: as bnb-generate (0 ok, 64 usage, 65 configuration, 66 bad model or tokenizer, \
-      69 not supported yet).
+      74 I/O, 130 interrupted).
       """)
 
   @OptionGroup var modelOptions: ModelOptions

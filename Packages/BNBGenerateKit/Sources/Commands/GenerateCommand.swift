@@ -13,7 +13,7 @@ struct GenerateCommand: AsyncParsableCommand {
       peak memory) follow on standard error. --json prints one JSON object instead.
 
       Exit statuses: 0 ok, 1 failure, 64 usage, 65 bad configuration or setting, 66 bad model, tokenizer \
-      or prompt, 69 not supported yet (--adapter), 74 I/O failure, 130 interrupted.
+      or prompt (or --adapter folder), 74 I/O failure, 130 interrupted.
       """)
 
   @OptionGroup var modelOptions: ModelOptions

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LanguageModels
 import ModelPatcher
+import QLoRA
 import QuantCore
 
 /// The options that say which model to load and how (shared by `bnb-generate` and `bnb-chat`).
@@ -36,7 +37,7 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: "CPU threads (0 = one per core).")
   var threads: Int = 0
 
-  @Option(name: .long, help: "A LoRA/QLoRA adapter folder (not supported yet: exit status 69).")
+  @Option(name: .long, help: "A PEFT LoRA/QLoRA adapter folder (adapter_config.json, adapter_model.safetensors).")
   var adapter: String?
 
   func validate() throws {
@@ -75,11 +76,30 @@ struct ModelOptions: ParsableArguments {
   /// - Returns: The model.
   /// - Throws: ``GenerateFailure`` with the status of the problem.
   func load(progress: ((Int, Int) -> Void)? = nil) throws(GenerateFailure) -> LanguageModel {
-    if let adapter {
-      throw GenerateFailure(
-        status: .unsupported,
-        message: "--adapter \(adapter): loading LoRA/QLoRA adapters is not supported yet (exit status 69)")
+    let model = try loadBase(progress: progress)
+    if let adapter { try attachAdapter(folder: adapter, to: model) }
+    return model
+  }
+
+  /// Attaches the LoRA factors of a PEFT adapter folder to the model's projections.
+  private func attachAdapter(folder: String, to model: LanguageModel) throws(GenerateFailure) {
+    let adapters: [String: LoRAAdapter]
+    do {
+      adapters = try PEFTAdapterFiles.read(from: URL(filePath: folder).standardizedFileURL).adapters
+    } catch {
+      throw GenerateFailure(status: .invalidInput, message: "--adapter \(folder): \(error)")
     }
+    for (module, adapter) in adapters.sorted(by: { $0.key < $1.key }) {
+      do {
+        try model.setAdapter(adapter, for: module)
+      } catch {
+        throw GenerateFailure(
+          status: .invalidInput, message: "--adapter \(folder): \(module) is not a projection of this model (\(error))")
+      }
+    }
+  }
+
+  private func loadBase(progress: ((Int, Int) -> Void)?) throws(GenerateFailure) -> LanguageModel {
     do {
       if let config {
         let job: QuantizationJob

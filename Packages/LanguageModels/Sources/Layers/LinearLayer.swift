@@ -38,6 +38,14 @@ public protocol LinearAdapter: Sendable {
   ///   - rows: The number of rows.
   ///   - output: The projection's output `[rows, outFeatures]`, to add to.
   func addDelta(input: UnsafeBufferPointer<Float>, rows: Int, output: UnsafeMutableBufferPointer<Float>)
+
+  /// The projection shape the adapter was made for, checked when it is attached (`nil`: it fits any shape).
+  var projectionShape: (inFeatures: Int, outFeatures: Int)? { get }
+}
+
+extension LinearAdapter {
+  /// Fits any projection.
+  public var projectionShape: (inFeatures: Int, outFeatures: Int)? { nil }
 }
 
 /// How one weight is stored: its format name (`bf16`, `nf4`, `int8`, …) and bytes.

@@ -58,10 +58,17 @@ public final class LanguageModel: Sendable {
   /// - Parameters:
   ///   - adapter: The adapter.
   ///   - name: The projection's module path, one of ``linearNames``.
-  /// - Throws: `LanguageModelError.invalidConfiguration` for an unknown name.
+  /// - Throws: `LanguageModelError.invalidConfiguration` for an unknown name, or an adapter made for
+  ///   another shape.
   public func setAdapter(_ adapter: (any LinearAdapter)?, for name: String) throws(LanguageModelError) {
-    guard linears.contains(where: { $0.name == name }) else {
+    guard let linear = linears.first(where: { $0.name == name }) else {
       throw .invalidConfiguration(file: "adapter", key: name, reason: "the model has no projection with this name")
+    }
+    if let shape = adapter?.projectionShape, shape.inFeatures != linear.inFeatures || shape.outFeatures != linear.outFeatures {
+      throw .invalidConfiguration(
+        file: "adapter", key: name,
+        reason: "the adapter is for \(shape.inFeatures) → \(shape.outFeatures) features, the projection has "
+          + "\(linear.inFeatures) → \(linear.outFeatures)")
     }
     adapters.withLock { $0[name] = adapter }
   }

@@ -1,0 +1,29 @@
+public import LanguageModels
+
+/// A trained or PEFT-loaded adapter runs in the runtime through its adapter hook: registered with
+/// `LanguageModel.setAdapter(_:for:)`, it adds `s · (x·Aᵀ)·Bᵀ` to the projection's output (no dropout: inference).
+extension LoRAAdapter: LinearAdapter {
+  /// `(inFeatures, outFeatures)`: attaching to a projection of another shape is refused.
+  public var projectionShape: (inFeatures: Int, outFeatures: Int)? { (inFeatures, outFeatures) }
+
+  /// Adds the adapter's term to a projection's output.
+  ///
+  /// - Parameters:
+  ///   - input: The projection's input `[rows, inFeatures]`.
+  ///   - rows: The number of rows.
+  ///   - output: The projection's output `[rows, outFeatures]`, to add to.
+  public func addDelta(input: UnsafeBufferPointer<Float>, rows: Int, output: UnsafeMutableBufferPointer<Float>) {
+    var projected = [Float](repeating: 0, count: rows * rank)
+    a.withUnsafeBufferPointer { factor in
+      projected.withUnsafeMutableBufferPointer { out in
+        Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures)
+      }
+    }
+    for index in projected.indices { projected[index] *= scaling }
+    projected.withUnsafeBufferPointer { scaled in
+      b.withUnsafeBufferPointer { factor in
+        Matrix.multiplyTransposed(scaled, factor, into: output, m: rows, n: outFeatures, k: rank, accumulate: true)
+      }
+    }
+  }
+}
