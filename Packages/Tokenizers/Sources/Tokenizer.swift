@@ -66,6 +66,7 @@ public struct Tokenizer: Sendable {
 
     var added: [AddedToken] = []
     for node in try root["added_tokens"]?.array() ?? [] { added.append(try AddedToken.make(node)) }
+    Self.addConfiguredTokens(configuration, to: &added, vocabulary: model.vocabulary)
     addedTokens = added
     var tokensByID: [Int: String] = [:]
     tokensByID.reserveCapacity(model.vocabulary.count + added.count)
@@ -92,6 +93,30 @@ public struct Tokenizer: Sendable {
     postProcessor = try root["post_processor"].map { (node) throws(TokenizerError) in
       try PostProcessor.make(node, vocabulary: lookUp)
     }
+  }
+
+  /// Adds what transformers adds at load: `added_tokens_decoder` entries and named special tokens that
+  /// `tokenizer.json`'s `added_tokens` lacks (with the model's id when the model has the text, else the next
+  /// free id); a named token already added becomes special.
+  private static func addConfiguredTokens(
+    _ configuration: TokenizerConfiguration, to added: inout [AddedToken], vocabulary: [TokenKey: Int]
+  ) {
+    let modelSize = vocabulary.count
+    func add(_ token: ConfiguredToken) {
+      if let index = added.firstIndex(where: { $0.content == token.content }) {
+        if token.special { added[index].special = true }
+        return
+      }
+      let largestAdded = added.map(\.id).max()
+      let next = largestAdded.map { $0 >= modelSize ? $0 + 1 : modelSize } ?? modelSize
+      added.append(
+        AddedToken(
+          id: vocabulary[TokenKey(token.content)] ?? next, content: token.content, special: token.special,
+          singleWord: token.singleWord, leftStrip: token.leftStrip, rightStrip: token.rightStrip,
+          normalized: token.normalized))
+    }
+    configuration.decoderTokens.forEach(add)
+    configuration.namedSpecialTokens.forEach(add)
   }
 
   // MARK: - Vocabulary

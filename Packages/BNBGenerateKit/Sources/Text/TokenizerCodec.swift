@@ -14,7 +14,9 @@ struct TokenizerCodec: TextCodec {
 
   func decode(_ ids: [Int]) -> String { tokenizer.decode(ids, skipSpecialTokens: true) }
 
-  func makeStreamingDecoder() -> AnyStreamingDecoder { AnyStreamingDecoder(IncrementalDecoder(tokenizer: tokenizer)) }
+  func makeStreamingDecoder() -> AnyStreamingDecoder {
+    AnyStreamingDecoder(DetokenizerStream(detokenizer: tokenizer.makeStreamingDetokenizer(skipSpecialTokens: true)))
+  }
 
   func renderChat(_ messages: [ChatMessage]) throws -> String? {
     guard let template else { return nil }
@@ -30,28 +32,12 @@ struct TokenizerCodec: TextCodec {
   var endOfSequenceIDs: [Int] { tokenizer.eosTokenIDs }
 }
 
-/// Streams text by decoding all generated ids and showing what was added since the last token; text that
-/// ends in an incomplete character (U+FFFD) is held back until the next token completes it.
-struct IncrementalDecoder: StreamingTextDecoder {
-  let tokenizer: Tokenizer
-  private var ids: [Int] = []
-  private var shown = 0
+/// The Tokenizers module's byte-exact streaming detokenizer drives the commands' streams: text appears once
+/// its UTF-8 is complete, and the pieces concatenated equal decoding the whole sequence.
+struct DetokenizerStream: StreamingTextDecoder {
+  var detokenizer: StreamingDetokenizer
 
-  init(tokenizer: Tokenizer) {
-    self.tokenizer = tokenizer
-  }
+  mutating func append(_ token: Int) -> String { detokenizer.append(token) }
 
-  mutating func append(_ token: Int) -> String {
-    ids.append(token)
-    let text = tokenizer.decode(ids, skipSpecialTokens: true)
-    guard !text.hasSuffix("\u{FFFD}"), text.count >= shown else { return "" }
-    defer { shown = text.count }
-    return String(text.dropFirst(shown))
-  }
-
-  mutating func finish() -> String {
-    let text = tokenizer.decode(ids, skipSpecialTokens: true)
-    defer { shown = text.count }
-    return text.count > shown ? String(text.dropFirst(shown)) : ""
-  }
+  mutating func finish() -> String { detokenizer.finish() }
 }

@@ -24,6 +24,12 @@ public struct TokenizerConfiguration: Sendable, Equatable {
   public var chatTemplate: ChatTemplateSource?
   /// `model_max_length`, when stated.
   public var modelMaxLength: Int?
+  /// `added_tokens_decoder` of `tokenizer_config.json`, in id order: transformers adds those that
+  /// `tokenizer.json` lacks.
+  var decoderTokens: [ConfiguredToken] = []
+  /// The named special tokens (bos, eos, unk, sep, pad, cls, mask, then the extra ones), in the order
+  /// transformers adds those that `tokenizer.json` lacks.
+  var namedSpecialTokens: [ConfiguredToken] = []
 
   /// An empty configuration (what a bare `tokenizer.json` gets).
   public init() {}
@@ -40,16 +46,32 @@ public struct TokenizerConfiguration: Sendable, Equatable {
       let url = directory.appending(path: name)
       return manager.fileExists(atPath: url.path) ? url : nil
     }
-    if let url = file("special_tokens_map.json") { try configuration.readSpecialTokens(try JSONNode.read(url)) }
-    if let url = file("tokenizer_config.json") {
-      let node = try JSONNode.read(url)
-      try configuration.readSpecialTokens(node)
+    let config = try file("tokenizer_config.json").map { (url) throws(TokenizerError) in try JSONNode.read(url) }
+    var named = NamedSpecialTokens()
+    if let node = config {
+      try named.read(node, fromMap: false)
+      configuration.decoderTokens = try readAddedTokensDecoder(node)
+    }
+    // transformers 5 reads special_tokens_map.json only when tokenizer_config.json has no
+    // `added_tokens_decoder`; the map's entries then override tokenizer_config.json's.
+    if config?["added_tokens_decoder"] == nil, let url = file("special_tokens_map.json") {
+      try named.read(try JSONNode.read(url), fromMap: true)
+    }
+    configuration.bosToken = named.tokens["bos_token"]?.content
+    configuration.eosToken = named.tokens["eos_token"]?.content
+    configuration.padToken = named.tokens["pad_token"]?.content
+    configuration.unkToken = named.tokens["unk_token"]?.content
+    configuration.namedSpecialTokens = named.ordered
+    if let node = config {
       configuration.addBOSToken = try node.bool("add_bos_token")
       configuration.addEOSToken = try node.bool("add_eos_token")
       // Often 1e30 ("no limit"), which is no integer.
       configuration.modelMaxLength = try node["model_max_length"].flatMap { (length) throws(TokenizerError) in
         let value = try length.double()
-        return value < 1e15 ? Int(value) : nil
+        // Only a finite, non-negative length below 10^15 is a real limit; anything else (1e30, -1, a huge
+        // negative value) would trap in `Int(_:)` or mean nothing.
+        guard value.isFinite, value >= 0, value < 1e15 else { return nil }
+        return Int(value)
       }
       if let template = node["chat_template"] { configuration.chatTemplate = try readTemplates(template) }
     }
@@ -81,17 +103,15 @@ public struct TokenizerConfiguration: Sendable, Equatable {
     return configuration
   }
 
-  private mutating func readSpecialTokens(_ node: JSONNode) throws(TokenizerError) {
-    func token(_ key: String) throws(TokenizerError) -> String? {
-      guard let entry = node[key] else { return nil }
-      if let text = entry.stringValue { return text }
-      // An AddedToken object: {"content": ..., "lstrip": ...}.
-      return try entry.required("content").string()
+  private static func readAddedTokensDecoder(_ node: JSONNode) throws(TokenizerError) -> [ConfiguredToken] {
+    guard let decoder = node["added_tokens_decoder"] else { return [] }
+    var entries: [(index: Int, token: ConfiguredToken)] = []
+    for (key, entry) in try decoder.members() {
+      guard let index = Int(key) else { throw entry.mismatch("an entry keyed by a token id") }
+      let special = try entry.bool("special") ?? false
+      entries.append((index, try ConfiguredToken(entry, special: special)))
     }
-    if let value = try token("bos_token") { bosToken = value }
-    if let value = try token("eos_token") { eosToken = value }
-    if let value = try token("pad_token") { padToken = value }
-    if let value = try token("unk_token") { unkToken = value }
+    return entries.sorted { $0.index < $1.index }.map(\.token)
   }
 
   private static func readTemplates(_ node: JSONNode) throws(TokenizerError) -> ChatTemplateSource {
@@ -111,4 +131,67 @@ public struct TokenizerConfiguration: Sendable, Equatable {
       throw .unreadable(file: url.path, reason: (error as NSError).localizedDescription)
     }
   }
+}
+
+/// A token named by a configuration file, with the flags it was given.
+struct ConfiguredToken: Sendable, Equatable {
+  var content: String
+  var special: Bool
+  var singleWord = false
+  var leftStrip = false
+  var rightStrip = false
+  var normalized: Bool
+
+  /// A token given as text (transformers makes it special and not normalized).
+  init(content: String) {
+    self.content = content
+    special = true
+    normalized = false
+  }
+
+  /// A token given as an `AddedToken` object (`{"content": …, "lstrip": …}`) or as text.
+  init(_ node: JSONNode, special: Bool) throws(TokenizerError) {
+    if let text = node.stringValue {
+      self.init(content: text)
+      self.special = special
+      return
+    }
+    self.init(content: try node.required("content").string())
+    self.special = special
+    singleWord = try node.bool("single_word") ?? false
+    leftStrip = try node.bool("lstrip") ?? false
+    rightStrip = try node.bool("rstrip") ?? false
+    normalized = try node.bool("normalized") ?? !special
+  }
+}
+
+/// The special tokens that `tokenizer_config.json` and `special_tokens_map.json` name.
+private struct NamedSpecialTokens {
+  static let attributes = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"]
+  var tokens: [String: ConfiguredToken] = [:]
+  var extras: [ConfiguredToken] = []
+  var hasExtraKey = false
+
+  /// Reads one file; a map's values override what is there (transformers' legacy merge).
+  mutating func read(_ node: JSONNode, fromMap: Bool) throws(TokenizerError) {
+    for key in Self.attributes {
+      guard let entry = node[key] else { continue }
+      tokens[key] = try ConfiguredToken(entry, special: true)
+    }
+    if let list = node["extra_special_tokens"], list.isArray {
+      hasExtraKey = true
+      for entry in try list.array() {
+        let token = try ConfiguredToken(entry, special: true)
+        if !extras.contains(where: { $0.content == token.content }) { extras.append(token) }
+      }
+    }
+    // `additional_special_tokens` is the older name: used only when no extra tokens are given.
+    if let list = node["additional_special_tokens"], list.isArray, !hasExtraKey || (!fromMap && extras.isEmpty) {
+      extras = try list.array().map { (entry) throws(TokenizerError) in try ConfiguredToken(entry, special: true) }
+      hasExtraKey = !extras.isEmpty
+    }
+  }
+
+  /// The tokens in the order transformers adds them.
+  var ordered: [ConfiguredToken] { Self.attributes.compactMap { tokens[$0] } + extras }
 }
