@@ -14,7 +14,8 @@ import Tokenizers
     // "a🙂é b" with the emoji and the accent spelled as byte-fallback tokens, and special tokens around it.
     let byteTokens = ["<0xF0>", "<0x9F>", "<0x99>", "<0x82>", "<0xC3>", "<0xA9>"]
     let bytes = try byteTokens.map { try #require(tokenizer.id(for: $0), "\($0)") }
-    let ids = [try #require(tokenizer.bosTokenID)] + tokenizer.encode("a", addSpecialTokens: false) + bytes
+    let ids =
+      [try #require(tokenizer.bosTokenID)] + tokenizer.encode("a", addSpecialTokens: false) + bytes
       + tokenizer.encode(" b", addSpecialTokens: false)
     var decoder = codec.makeStreamingDecoder()
     var pieces: [String] = []
