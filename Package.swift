@@ -180,7 +180,7 @@ targets += [
   ),
   .executableTarget(
     name: "bnb-bench",
-    dependencies: ["BitsAndBytes", "LanguageModels", "ModelPatcher", argumentParser],
+    dependencies: ["BitsAndBytes", "CPUKernels", "LanguageModels", "ModelPatcher", argumentParser],
     path: "Tools/bnb-bench",
     swiftSettings: swiftSettings
   ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitsAndBytes
+import CPUKernels
 import Foundation
 
 /// `bnb-bench`: GEMV/GEMM/quantize/dequantize throughput of the CPU kernels, next to the machine's read
@@ -170,4 +171,5 @@ func loadAverage() -> Double {
   return value
 }
 
-func activeProcessors() -> Int { ProcessInfo.processInfo.activeProcessorCount }
+/// Processors this process may run on (its affinity mask on Linux), as the kernels and bnb-patch size their pools.
+func activeProcessors() -> Int { activeProcessorCount() }

@@ -86,14 +86,9 @@ public struct CPUBackend: KernelBackend {
   var isa: Int32 { instructionSet.code }
 }
 
-/// Processors available to this process.
-func activeProcessorCount() -> Int {
-  #if canImport(Glibc) || canImport(Darwin)
-    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-  #else
-    return 1
-  #endif
-}
+/// Processors available to this process: its affinity mask on Linux (`taskset`, cpusets), else the online
+/// processors. Thread pools sized by this do not oversubscribe a pinned process.
+package func activeProcessorCount() -> Int { Int(ck_available_processors()) }
 
 /// The kernel code of a float activation dtype.
 func floatKind(_ dtype: DType) -> Int32? {

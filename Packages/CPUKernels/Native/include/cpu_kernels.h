@@ -30,6 +30,8 @@ enum { CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2 };
 
 /* The fastest ISA this CPU supports (cpuid + OS register-state check on x86-64). */
 int ck_best_isa(void);
+/* The processors this process may run on (the affinity mask on Linux, else the online processors). */
+int ck_available_processors(void);
 /* A spin-wait hint to the CPU (`pause` on x86-64, `yield` on arm64). */
 void ck_cpu_relax(void);
 

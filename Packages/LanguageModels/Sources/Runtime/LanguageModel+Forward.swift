@@ -91,7 +91,7 @@ extension LanguageModel {
 
   /// Threads for attention: the CPU backend's setting (0: one per core), one per core for other backends.
   var attentionThreads: Int {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let cores = activeProcessorCount()
     guard let cpu = backend as? CPUBackend else { return cores }
     return cpu.threads > 0 ? cpu.threads : cores
   }

@@ -1,5 +1,6 @@
 import Foundation
 import QuantCore
+import _CPUKernelsNative
 import SafeTensors
 
 /// Runs per-tensor work concurrently with a bounded number of tensors in flight, and hands results to
@@ -92,7 +93,7 @@ struct TensorPipeline {
   }
 
   /// The default number of tensors in flight: one per core.
-  static var defaultLimit: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+  static var defaultLimit: Int { max(1, Int(ck_available_processors())) }
   /// The default working memory in flight: 1 GiB (estimated with ``workingBytes(elements:storedBytes:computed:)``).
   static let defaultByteBudget = 1 << 30
   /// The working memory in flight while quantizing: 256 MiB (estimated with
