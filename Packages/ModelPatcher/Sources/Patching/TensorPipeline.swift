@@ -1,7 +1,7 @@
 import Foundation
 import QuantCore
-import _CPUKernelsNative
 import SafeTensors
+import _CPUKernelsNative
 
 /// Runs per-tensor work concurrently with a bounded number of tensors in flight, and hands results to
 /// a sink strictly in input order.
