@@ -2,7 +2,7 @@
 public enum ChatTemplateSource: Sendable, Equatable {
   /// One template (a string in `tokenizer_config.json`, or `chat_template.jinja`).
   case single(String)
-  /// Named templates (a list of `{name, template}` in `tokenizer_config.json`, or `chat_templates/*.jinja`),
+  /// Named templates (a list of `{name, template}` in `tokenizer_config.json`, or `additional_chat_templates/*.jinja`),
   /// in file order.
   case named([NamedChatTemplate])
 

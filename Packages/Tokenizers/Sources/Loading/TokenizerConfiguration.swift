@@ -78,7 +78,7 @@ public struct TokenizerConfiguration: Sendable, Equatable {
     if let url = file("chat_template.jinja") {
       configuration.chatTemplate = .single(try readText(url))
     }
-    let templateFolder = directory.appending(path: "chat_templates")
+    let templateFolder = directory.appending(path: "additional_chat_templates")
     if let names = try? manager.contentsOfDirectory(atPath: templateFolder.path) {
       var named: [NamedChatTemplate] = []
       if case .single(let text) = configuration.chatTemplate { named.append(NamedChatTemplate(name: "default", template: text)) }
