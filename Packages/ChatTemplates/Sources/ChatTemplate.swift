@@ -93,7 +93,12 @@ public struct ChatTemplate: Sendable {
   /// - Returns: The rendered text.
   /// - Throws: ``ChatTemplateError``.
   public func render(variables: [String: JinjaValue], now: Date? = nil) throws(ChatTemplateError) -> String {
-    let interpreter = Interpreter(map: map, now: now ?? Date())
+    try render(variables: variables, now: now, maximumSteps: RenderBudget.maximumSteps)
+  }
+
+  /// Renders with a step budget other than ``RenderBudget/maximumSteps`` (tests use a small one).
+  func render(variables: [String: JinjaValue], now: Date?, maximumSteps: Int) throws(ChatTemplateError) -> String {
+    let interpreter = Interpreter(map: map, now: now ?? Date(), budget: RenderBudget(maximumSteps: maximumSteps))
     return try interpreter.run(nodes, variables: variables)
   }
 }

@@ -62,8 +62,13 @@ extension Interpreter {
       default: return value.number.map { .double($0) } ?? (argument(0, "default") ?? .double(0))
       }
     case "indent":
-      return .string(
-        indent(value.pythonString, width: argument(0, "width") ?? .int(4), first: flag(1, "first"), blank: flag(2, "blank")))
+      let text = value.pythonString
+      let width = argument(0, "width") ?? .int(4)
+      // Every line gets the indentation: bound the result before building it.
+      let unit = if case .string(let prefix) = width { prefix.utf8.count } else { max(0, width.integer ?? 4) }
+      let lines = text.utf8.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+      try RenderBudget.checkRepetition(unit: unit + 1, count: lines, limit: RenderBudget.maximumBytes - text.utf8.count)
+      return .string(indent(text, width: width, first: flag(1, "first"), blank: flag(2, "blank")))
     case "round":
       try value.failIfUndefined()
       guard let number = value.number else { throw JinjaFailure("type \(value.typeName) doesn't define __round__ method") }
@@ -188,7 +193,9 @@ extension Interpreter {
   private func toJSON(_ value: JinjaValue, _ arguments: JinjaCallable.Arguments) throws -> String {
     var indent: String?
     switch arguments.argument(1, "indent") ?? arguments.keyword("indent") ?? .none {
-    case .int(let width): indent = String(repeating: " ", count: max(0, width))
+    case .int(let width):
+      try RenderBudget.checkRepetition(unit: 1, count: width, limit: RenderBudget.maximumBytes)
+      indent = String(repeating: " ", count: max(0, width))
     case .string(let text): indent = text
     default: indent = nil
     }
@@ -221,7 +228,7 @@ extension Interpreter {
 
   private func indent(_ text: String, width: JinjaValue, first: Bool, blank: Bool) -> String {
     let indention: String =
-      if case .string(let prefix) = width { prefix } else { String(repeating: " ", count: width.integer ?? 4) }
+      if case .string(let prefix) = width { prefix } else { String(repeating: " ", count: max(0, width.integer ?? 4)) }
     var lines = PythonStrings.splitLines(text + "\n")
     var result: String
     if blank {

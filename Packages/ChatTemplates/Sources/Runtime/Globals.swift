@@ -57,10 +57,21 @@ enum Globals {
     default: throw JinjaFailure("range expected at most 3 arguments, got \(numbers.count)")
     }
     guard step != 0 else { throw JinjaFailure("range() arg 3 must not be zero") }
-    let count = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
+    // The length is judged in floating point and the values are built with checked additions: extreme
+    // bounds must neither overflow (Python's integers do not) nor run long.
+    let span = step > 0 ? (Double(stop) - Double(start)) / Double(step) : (Double(start) - Double(stop)) / -Double(step)
     // jinja2's sandbox refuses ranges longer than MAX_RANGE.
-    guard count <= 100_000 else { throw JinjaFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
-    return .array((0..<count).map { .int(start + $0 * step) })
+    guard span <= 100_000 else { throw JinjaFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
+    var values: [JinjaValue] = []
+    var current = start
+    while step > 0 ? current < stop : current > stop {
+      values.append(.int(current))
+      let (next, overflow) = current.addingReportingOverflow(step)
+      if overflow { break }
+      current = next
+    }
+    guard values.count <= 100_000 else { throw JinjaFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
+    return .array(values)
   }
 }
 

@@ -7,6 +7,8 @@ struct Interpreter: Sendable {
   /// Macro calls in progress: a template that recurses without end fails instead of exhausting the stack.
   let callDepth = CallDepth()
   static let maximumCallDepth = 48
+  /// Steps and sizes of this render (``RenderBudget``).
+  let budget: RenderBudget
 
   func run(_ nodes: [Node], variables: [String: JinjaValue]) throws(ChatTemplateError) -> String {
     let globals = Scope(parent: nil, variables: Globals.functions(now: now))
@@ -46,6 +48,13 @@ struct Interpreter: Sendable {
   }
 
   func render(_ node: Node, scope: Scope, into output: inout String) throws -> ControlFlow {
+    try budget.step()
+    let flow = try renderUnchecked(node, scope: scope, into: &output)
+    try RenderBudget.check(bytes: output.utf8.count)
+    return flow
+  }
+
+  private func renderUnchecked(_ node: Node, scope: Scope, into output: inout String) throws -> ControlFlow {
     switch node {
     case .text(let text):
       output += text
@@ -137,6 +146,7 @@ struct Interpreter: Sendable {
       return
     }
     for (index, item) in items.enumerated() {
+      try budget.step()
       let iterationScope = Scope(parent: scope)
       try at(loop.offset) { try assign(item, to: loop.target, scope: iterationScope) }
       iterationScope.set("loop", loopVariable(index: index, items: items))

@@ -2,20 +2,33 @@ import Foundation
 
 /// Python's arithmetic, comparison and slicing on template values.
 enum Operators {
+  /// `text * count`, within the render budget.
+  private static func repeated(_ text: String, _ count: Int) throws -> JinjaValue {
+    let count = max(0, count)
+    try RenderBudget.checkRepetition(unit: text.utf8.count, count: count, limit: RenderBudget.maximumBytes)
+    return .string(String(repeating: text, count: count))
+  }
+
   static func binary(_ op: String, _ left: JinjaValue, _ right: JinjaValue) throws -> JinjaValue {
     if op == "~" { return .string(left.pythonString + right.pythonString) }
     try left.failIfUndefined()
     try right.failIfUndefined()
     switch (op, left, right) {
-    case ("+", .string(let a), .string(let b)): return .string(a + b)
-    case ("+", .array(let a), .array(let b)): return .array(a + b)
+    case ("+", .string(let a), .string(let b)):
+      try RenderBudget.check(bytes: a.utf8.count + b.utf8.count)
+      return .string(a + b)
+    case ("+", .array(let a), .array(let b)):
+      try RenderBudget.checkRepetition(unit: 1, count: a.count + b.count, limit: RenderBudget.maximumElements)
+      return .array(a + b)
     case ("*", .string(let text), _) where right.integer != nil:
-      return .string(String(repeating: text, count: max(0, right.integer ?? 0)))
+      return try repeated(text, right.integer ?? 0)
     case ("*", _, .string(let text)) where left.integer != nil:
-      return .string(String(repeating: text, count: max(0, left.integer ?? 0)))
+      return try repeated(text, left.integer ?? 0)
     case ("%", .string(let format), _): return .string(try PythonStrings.percentFormat(format, right))
     case ("*", .array(let items), _) where right.integer != nil:
-      return .array(Array(repeating: items, count: max(0, right.integer ?? 0)).flatMap { $0 })
+      let count = max(0, right.integer ?? 0)
+      try RenderBudget.checkRepetition(unit: items.count, count: count, limit: RenderBudget.maximumElements)
+      return .array(Array(repeating: items, count: count).flatMap { $0 })
     default: break
     }
     if let a = left.integer, let b = right.integer { return try integerArithmetic(op, a, b) }

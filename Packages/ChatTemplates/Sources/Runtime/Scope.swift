@@ -39,3 +39,46 @@ final class CallDepth: @unchecked Sendable {
   // One render runs on one thread.
   var value = 0
 }
+
+/// What one render may spend: a template is code from a downloaded file, and a loop, a repetition or a
+/// recursion must end with an error rather than run or allocate without bound.
+final class RenderBudget: @unchecked Sendable {
+  /// Statements, loop iterations and macro calls of one render.
+  static let maximumSteps = 10_000_000
+  /// Bytes of text a render may produce, and of any string it builds.
+  static let maximumBytes = 64 << 20
+  /// Elements of any list it builds.
+  static let maximumElements = 16 << 20
+
+  // One render runs on one thread.
+  private var steps = 0
+  private let maximumSteps: Int
+
+  /// A budget of `maximumSteps` steps.
+  init(maximumSteps: Int = RenderBudget.maximumSteps) {
+    self.maximumSteps = maximumSteps
+  }
+
+  /// Counts one step.
+  func step() throws {
+    steps += 1
+    guard steps <= maximumSteps else {
+      throw JinjaFailure("render budget exceeded: more than \(maximumSteps) steps")
+    }
+  }
+
+  /// Checks the size of produced text.
+  static func check(bytes: Int) throws {
+    guard bytes <= maximumBytes else {
+      throw JinjaFailure("render budget exceeded: text longer than \(maximumBytes) bytes")
+    }
+  }
+
+  /// Checks the size of a repetition before building it: `unit` bytes or elements, `count` times.
+  static func checkRepetition(unit: Int, count: Int, limit: Int) throws {
+    let (total, overflow) = unit.multipliedReportingOverflow(by: max(0, count))
+    guard !overflow, total <= limit else {
+      throw JinjaFailure("render budget exceeded: a repetition of \(count) × \(unit) is too large")
+    }
+  }
+}
