@@ -61,7 +61,8 @@ enum Globals {
     // bounds must neither overflow (Python's integers do not) nor run long.
     let span = step > 0 ? (Double(stop) - Double(start)) / Double(step) : (Double(start) - Double(stop)) / -Double(step)
     // jinja2's sandbox refuses ranges longer than MAX_RANGE.
-    guard span <= 100_000 else { throw JinjaFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
+    let tooBig = JinjaFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).")
+    guard span <= 100_000 else { throw tooBig }
     var values: [JinjaValue] = []
     var current = start
     while step > 0 ? current < stop : current > stop {
@@ -70,7 +71,7 @@ enum Globals {
       if overflow { break }
       current = next
     }
-    guard values.count <= 100_000 else { throw JinjaFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
+    guard values.count <= 100_000 else { throw tooBig }
     return .array(values)
   }
 }
