@@ -144,7 +144,9 @@ targets += [
   // committed corpora and crash inputs in `swift test`.
   .target(
     name: "FuzzHarnesses",
-    dependencies: ["QuantCore", "SafeTensors", "ModelPatcher", "BitsAndBytes"],
+    dependencies: [
+      "QuantCore", "SafeTensors", "ModelPatcher", "BitsAndBytes", "Tokenizers", "ChatTemplates", "LanguageModels", "QLoRA",
+    ],
     path: "Tools/fuzz/Harnesses",
     swiftSettings: swiftSettings
   ),

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json tokenizer-json chat-template model-config lora-jsonl)
 
 echo "== building bnb-fuzz with -sanitize=fuzzer,address (.build/fuzz)"
 swift build --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING --product bnb-fuzz \

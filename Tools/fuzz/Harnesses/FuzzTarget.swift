@@ -1,8 +1,12 @@
 import BitsAndBytes
+import ChatTemplates
 public import Foundation
+import LanguageModels
 import ModelPatcher
+import QLoRA
 import QuantCore
 import SafeTensors
+import Tokenizers
 
 /// A parser or loader that the fuzzers drive with arbitrary bytes.
 ///
@@ -22,6 +26,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
   case registryYAML = "registry-yaml"
   /// JSON text through the project's JSON parser (safetensors headers, `config.json`, quant states).
   case json
+  /// A `tokenizer.json`: the whole pipeline is built, then a short text is encoded, decoded and streamed.
+  case tokenizerJSON = "tokenizer-json"
+  /// A chat template: parsed, then rendered with a small conversation.
+  case chatTemplate = "chat-template"
+  /// A model's `config.json`, read as the runtime reads it.
+  case modelConfig = "model-config"
+  /// A LoRA training data file (JSONL: text, prompt/completion or messages per line).
+  case loraJSONL = "lora-jsonl"
 
   /// The largest logical tensor the harness decodes (elements); larger well-formed tensors are only
   /// loaded, so that the fuzzer spends its time on parsing rather than on arithmetic.
@@ -37,6 +49,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case .jobYAML: Self.runJobYAML(input)
     case .registryYAML: Self.runRegistryYAML(input)
     case .json: _ = try? JSONParser.parse(input)
+    case .tokenizerJSON: Self.runTokenizer(Data(input))
+    case .chatTemplate: Self.runChatTemplate(String(decoding: input, as: UTF8.self))
+    case .modelConfig: _ = try? ModelConfiguration(jsonText: String(decoding: input, as: UTF8.self), file: "fuzz.json")
+    case .loraJSONL: _ = try? JSONLDataset.records(from: Data(input), file: "fuzz.jsonl", skipBadLines: true)
     }
   }
 
@@ -107,6 +123,29 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
     for kind in ["nf4", "fp4"] { tensors[name + ".quant_state.bitsandbytes__" + kind] = state }
     loadEveryFormat(from: InMemoryTensorSource(tensors))
+  }
+
+  private static func runTokenizer(_ data: Data) {
+    guard let tokenizer = try? Tokenizer(tokenizerJSON: data, file: "fuzz/tokenizer.json") else { return }
+    let text = "Hello, world! 123 héllo 🙂 <s>\n\t  x"
+    let ids = tokenizer.encode(text)
+    _ = tokenizer.decode(ids, skipSpecialTokens: false)
+    _ = tokenizer.decode(ids + [0, 1, tokenizer.vocabularySize, -1], skipSpecialTokens: true)
+    var stream = tokenizer.makeStreamingDetokenizer(skipSpecialTokens: true)
+    for id in ids { _ = stream.append(id) }
+    _ = stream.finish()
+  }
+
+  private static func runChatTemplate(_ source: String) {
+    guard let template = try? ChatTemplate(source: source) else { return }
+    let message: (String, String) -> JinjaValue = { role, content in
+      .dictionary(JinjaDictionary([("role", .string(role)), ("content", .string(content))]))
+    }
+    let variables: [String: JinjaValue] = [
+      "messages": .array([message("system", "Be brief."), message("user", "Hi"), message("assistant", "Hello")]),
+      "add_generation_prompt": .bool(true), "bos_token": .string("<s>"), "eos_token": .string("</s>"),
+    ]
+    _ = try? template.render(variables: variables, now: Date(timeIntervalSince1970: 1_700_000_000))
   }
 
   private static func runJobYAML(_ input: UnsafeRawBufferPointer) {

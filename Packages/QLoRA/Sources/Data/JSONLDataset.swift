@@ -79,6 +79,20 @@ public enum JSONLDataset {
     do { data = try Data(contentsOf: url) } catch {
       throw LineError(file: url.path, line: 0, reason: "cannot read: \(error.localizedDescription)")
     }
+    return try records(from: data, file: url.path, skipBadLines: skipBadLines)
+  }
+
+  /// Parses the contents of a JSONL file (what ``read(_:skipBadLines:)`` does after reading it).
+  ///
+  /// - Parameters:
+  ///   - data: The file's bytes.
+  ///   - file: The name used in errors.
+  ///   - skipBadLines: Skip (and return) bad lines instead of failing on the first.
+  /// - Returns: The records and the skipped lines' errors.
+  /// - Throws: `LineError` for the first bad line (unless skipping), or an empty data set.
+  package static func records(from data: Data, file: String, skipBadLines: Bool) throws(LineError) -> (
+    records: [TrainingRecord], skipped: [LineError]
+  ) {
     let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
     var records = [TrainingRecord]()
     var skipped = [LineError]()
@@ -86,12 +100,12 @@ public enum JSONLDataset {
       do {
         records.append(try parse(String(line)))
       } catch {
-        let failure = LineError(file: url.path, line: index + 1, reason: error.reason)
+        let failure = LineError(file: file, line: index + 1, reason: error.reason)
         guard skipBadLines else { throw failure }
         skipped.append(failure)
       }
     }
-    guard !records.isEmpty else { throw LineError(file: url.path, line: 0, reason: "no training records") }
+    guard !records.isEmpty else { throw LineError(file: file, line: 0, reason: "no training records") }
     return (records, skipped)
   }
 
