@@ -169,6 +169,12 @@ targets += [
     swiftSettings: swiftSettings
   ),
   .executableTarget(
+    name: "bnb-lora",
+    dependencies: ["BNBGenerateKit"],
+    path: "Tools/bnb-lora",
+    swiftSettings: swiftSettings
+  ),
+  .executableTarget(
     name: "bnb-chat",
     dependencies: ["BNBGenerateKit"],
     path: "Tools/bnb-chat",
@@ -196,6 +202,7 @@ let package = Package(
     .executable(name: "bnb-bench", targets: ["bnb-bench"]),
     .executable(name: "bnb-generate", targets: ["bnb-generate"]),
     .executable(name: "bnb-chat", targets: ["bnb-chat"]),
+    .executable(name: "bnb-lora", targets: ["bnb-lora"]),
     .executable(name: "bnb-tokenizer", targets: ["bnb-tokenizer"]),
   ],
   dependencies: [

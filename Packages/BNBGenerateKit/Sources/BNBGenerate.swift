@@ -11,6 +11,8 @@ public enum BNBGenerate {
     case generate
     /// `bnb-chat`: an interactive conversation.
     case chat
+    /// `bnb-lora`: LoRA training (`train`), evaluation (`eval`) and fusing (`fuse`).
+    case lora
   }
 
   /// Runs a program with the process's arguments and exits with its status. Ctrl-C stops the current
@@ -55,6 +57,7 @@ public enum BNBGenerate {
       switch program {
       case .generate: await execute(GenerateCommand.self, arguments: arguments, console: console)
       case .chat: await execute(ChatCommand.self, arguments: arguments, console: console)
+      case .lora: await execute(LoRACommand.self, arguments: arguments, console: console)
       }
     }
   }
@@ -63,8 +66,13 @@ public enum BNBGenerate {
     _ type: Command.Type, arguments: [String], console: Console
   ) async -> Int32 {
     do {
-      var command = try type.parse(arguments)
-      try await command.run()
+      // As the root: a program with subcommands (bnb-lora) runs the one named.
+      var command = try type.parseAsRoot(arguments)
+      if var asynchronous = command as? any AsyncParsableCommand {
+        try await asynchronous.run()
+      } else {
+        try command.run()
+      }
       return GenerateExitStatus.success.rawValue
     } catch let failure as GenerateFailure {
       console.writeError("error: \(failure.message)\n")

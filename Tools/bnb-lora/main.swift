@@ -1,0 +1,3 @@
+import BNBGenerateKit
+
+await BNBGenerate.main(.lora)
