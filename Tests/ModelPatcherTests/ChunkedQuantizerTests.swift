@@ -38,6 +38,7 @@ struct ChunkCase: CustomTestStringConvertible, Sendable {
     ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("tensor")], chunkable: false),
     ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("none")], chunkable: false),
     ChunkCase(format: "fp8_e5m2", parameters: ["scale": .string("tile"), "tile_size": .int(3)], chunkable: true),
+    ChunkCase(format: "blockwise8", parameters: ["blocksize": .int(7), "map": .string("unsigned")], chunkable: true),
   ]
 }
 
@@ -91,8 +92,11 @@ struct ChunkedQuantizerTests {
         #expect(result.tensor.shape == shape && result.tensor.originalDType == dtype)
         if chunk == 1 {
           #expect((result.chunks > 1) == testCase.chunkable, "shape \(shape): \(result.chunks) chunks")
-          // NF4/FP4 and float16 LLM.int8 encode straight into the output; the others go through the format.
-          let direct = ["nf4", "fp4"].contains(testCase.format) || (testCase.format == "int8" && dtype == .float16)
+          // NF4/FP4, blockwise8's default rule and float16 LLM.int8 encode straight into the output; the others
+          // go through the format.
+          let direct =
+            ["nf4", "fp4"].contains(testCase.format) || (testCase.format == "int8" && dtype == .float16)
+            || (testCase.format == "blockwise8" && testCase.parameters["rule"] == nil)
           #expect(result.direct == (testCase.chunkable && direct), "shape \(shape) \(dtype)")
         }
         if chunk > tensor.elementCount { #expect(result.chunks == 1) }

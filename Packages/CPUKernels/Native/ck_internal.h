@@ -47,6 +47,8 @@ void ck_scalar_cb4_decode(const uint8_t *packed, const float *code16, const floa
                           int permuted, float *out);
 void ck_scalar_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
                              float *absmax);
+void ck_scalar_quantize_8bit_blocks(const float *x, long n, long bs, const float *t255, const uint8_t *map,
+                                    uint8_t *codes, float *absmax);
 
 #if CK_HAVE_X86
 void ck_avx2_load_floats(const void *src, int kind, float *dst, long n);
@@ -84,6 +86,8 @@ void ck_avx512_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long til
 int ck_has_avx512(void);
 void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
                            float *absmax);
+void ck_avx2_quantize_8bit_blocks(const float *x, long n, long bs, const float *t255, const uint8_t *map,
+                                  uint8_t *codes, float *absmax);
 void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats);
 float ck_avx2_absmax(const float *x, long n);
 void ck_avx2_f8_encode(const float *x, long n, float multiplier, int e5m2, uint8_t *out);

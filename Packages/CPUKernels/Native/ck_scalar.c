@@ -104,3 +104,30 @@ void ck_scalar_quantize_4bit(const float *x, long n, long bs, const float *t15, 
     }
   }
 }
+
+/* ---- 8-bit encoder (reference) ---- */
+
+/* #{t in t255 : !(t >= v)} for sorted thresholds, after torch's clamp to [-1, 1] (NaN kept, and → 255). */
+static inline uint8_t ck_q8_code(float v, const float *t255, const uint8_t *map) {
+  v = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
+  int pos = t255[127] >= v ? 0 : 128;
+  for (int step = 64; step >= 1; step >>= 1) pos += t255[pos + step - 1] >= v ? 0 : step;
+  return map[pos];
+}
+
+void ck_scalar_quantize_8bit_blocks(const float *x, long n, long bs, const float *t255, const uint8_t *map,
+                                    uint8_t *codes, float *absmax) {
+  long blocks = (n + bs - 1) / bs;
+  for (long b = 0; b < blocks; b++) {
+    long start = b * bs, len = n - start < bs ? n - start : bs;
+    int tail = len < bs;
+    float am = ck_block_absmax(x + start, len);
+    float divisor = am < 1e-38f ? 1e-38f : am;
+    float s = 1.0f / divisor;
+    absmax[b] = tail ? (divisor != divisor ? ck_float(0xFFFFFFFFu) : divisor) : am;
+    if (tail)
+      for (long i = 0; i < len; i++) codes[start + i] = ck_q8_code(x[start + i] / divisor, t255, map);
+    else
+      for (long i = 0; i < len; i++) codes[start + i] = ck_q8_code(x[start + i] * s, t255, map);
+  }
+}

@@ -434,6 +434,18 @@ void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, l
 
 /* ---- quantize ---- */
 
+void ck_quantize_8bit_blocks(int isa, const float *x, long n, long bs, const float *thresholds255,
+                             const uint8_t *indexMap, uint8_t *codes, float *absmax) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa)) {
+    ck_avx2_quantize_8bit_blocks(x, n, bs, thresholds255, indexMap, codes, absmax);
+    return;
+  }
+#endif
+  (void)isa;
+  ck_scalar_quantize_8bit_blocks(x, n, bs, thresholds255, indexMap, codes, absmax);
+}
+
 /* Matches QuantCore's BlockwiseCodebookQuantizer: NaN propagates into absmax (a later NaN replaces an
    earlier one); full blocks multiply by fl32(1 / max(absmax, 1e-38)), a partial tail block divides and
    stores the divisor (the all-ones NaN if it is NaN); the sorted position is #{t : !(t >= v)} (NaN → 15).

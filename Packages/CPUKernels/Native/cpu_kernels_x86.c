@@ -1058,6 +1058,57 @@ CK_TARGET void ck_avx2_quantize_4bit(const float *x, long n, long bs, const floa
     ck_scalar_quantize_4bit(x + full * bs, n - full * bs, bs, t15, map, packed + ((full * bs) >> 1), absmax + full);
 }
 
+/* 8 sorted positions #{t : !(t >= v)} over 255 sorted thresholds after the clamp to [-1, 1]: an 8-step
+   binary search with gathers. max(-1, v) and min(1, v) with the constant first keep a NaN v (→ 255). */
+CK_INLINE __m256i q8_positions(__m256 v, const float *t255) {
+  v = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), v));
+  __m256i pos = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(_mm256_set1_ps(t255[127]), v, _CMP_NGE_UQ)),
+                                 _mm256_set1_epi32(128));
+  for (int step = 64; step >= 1; step >>= 1) {
+    __m256 t = _mm256_i32gather_ps(t255, _mm256_add_epi32(pos, _mm256_set1_epi32(step - 1)), 4);
+    __m256i up = _mm256_castps_si256(_mm256_cmp_ps(t, v, _CMP_NGE_UQ));
+    pos = _mm256_add_epi32(pos, _mm256_and_si256(up, _mm256_set1_epi32(step)));
+  }
+  return pos;
+}
+
+CK_TARGET void ck_avx2_quantize_8bit_blocks(const float *x, long n, long bs, const float *t255, const uint8_t *map,
+                                            uint8_t *codes, float *absmax) {
+  long full = n / bs;
+  int sorted = 1;
+  for (int t = 0; t < 254; t++) sorted &= t255[t] <= t255[t + 1]; /* false for NaN as well */
+  if (!sorted || bs < 8) {
+    ck_scalar_quantize_8bit_blocks(x, n, bs, t255, map, codes, absmax);
+    return;
+  }
+  int32_t lanes[8];
+  for (long b = 0; b < full; b++) {
+    const float *xb = x + b * bs;
+    uint8_t *dst = codes + b * bs;
+    if (ck_avx2_has_nan(xb, bs)) {
+      /* NaN propagation rules are subtle; the scalar code implements them exactly. */
+      ck_scalar_quantize_8bit_blocks(xb, bs, bs, t255, map, dst, absmax + b);
+      continue;
+    }
+    float am = ck_avx2_absmax(xb, bs);
+    absmax[b] = am;
+    const __m256 s = _mm256_set1_ps(1.0f / (am > 1e-38f ? am : 1e-38f));
+    long i = 0;
+    for (; i + 8 <= bs; i += 8) {
+      _mm256_storeu_si256((__m256i *)lanes, q8_positions(_mm256_mul_ps(_mm256_loadu_ps(xb + i), s), t255));
+      for (int j = 0; j < 8; j++) dst[i + j] = map[lanes[j]];
+    }
+    if (i < bs) {
+      float rest[8] = {0};
+      for (long j = i; j < bs; j++) rest[j - i] = xb[j];
+      _mm256_storeu_si256((__m256i *)lanes, q8_positions(_mm256_mul_ps(_mm256_loadu_ps(rest), s), t255));
+      for (long j = i; j < bs; j++) dst[j] = map[lanes[j - i]];
+    }
+  }
+  if (full * bs < n)
+    ck_scalar_quantize_8bit_blocks(x + full * bs, n - full * bs, bs, t255, map, codes + full * bs, absmax + full);
+}
+
 /* fp8 encoding of 8 floats with round-to-nearest-even on the bit pattern (the scalar algorithm, lane-wise):
    normal values round their mantissa with (mag + half - 1 + lsb) >> shift, subnormals round mag · 2^k as an
    integer, overflow saturates (E4M3FN) or becomes infinity (E5M2), NaN becomes sign | 0x7F. */

@@ -85,6 +85,59 @@ extension CPUBackend {
     }
   }
 
+  /// Blockwise 8-bit codebook quantization (bitsandbytes' `quantize_blockwise` on its default backend),
+  /// vectorised and parallel over blocks, into the caller's buffers.
+  ///
+  /// Bit-identical to QuantCore's `BlockwiseCodebookQuantizer.quantize(_:blocksize:indices:absmax:)`:
+  /// the same absmax, reciprocal/division and clamp rules as ``encode4Bit(_:quantizer:blocksize:packed:absmax:)``,
+  /// then the nearest codebook entry by binary search over the 255 sorted midpoints (ties to the lower
+  /// sorted position, NaN to the last).
+  ///
+  /// - Parameters:
+  ///   - values: The values in row-major order.
+  ///   - quantizer: The codebook's decision table (256 entries).
+  ///   - blocksize: Elements per block (positive).
+  ///   - codes: Room for one code per value.
+  ///   - absmax: Room for `ceil(n / blocksize)` scales.
+  /// - Throws: `QuantError.invalidArgument` for a non-positive blocksize or a codebook that does not have
+  ///   256 entries, `.byteCountMismatch` for buffers that are too small.
+  public func encode8Bit(
+    _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
+    codes: UnsafeMutableBufferPointer<UInt8>, absmax: UnsafeMutableBufferPointer<Float>
+  ) throws(QuantError) {
+    guard blocksize > 0 else { throw .invalidArgument("blocksize must be positive, found \(blocksize)") }
+    guard quantizer.code.count == 256 else {
+      throw .invalidArgument("8-bit quantization needs a 256-entry codebook, found \(quantizer.code.count)")
+    }
+    let count = values.count
+    let blocks = count.dividedRoundingUp(by: blocksize)
+    guard codes.count >= count else {
+      throw .byteCountMismatch(context: "8-bit codes output", expected: count, found: codes.count)
+    }
+    guard absmax.count >= blocks else {
+      throw .byteCountMismatch(context: "8-bit absmax output", expected: blocks * 4, found: absmax.count * 4)
+    }
+    guard count > 0, let source = values.baseAddress, let codesBase = codes.baseAddress,
+      let absmaxBase = absmax.baseAddress
+    else { return }
+    let isa = self.isa
+    let x = SendableConstPointer(source)
+    let outCodes = SendablePointer(codesBase)
+    let outAbsmax = SendablePointer(absmaxBase)
+    quantizer.thresholds.withUnsafeBufferPointer { thresholds in
+      quantizer.indexOfSortedPosition.withUnsafeBufferPointer { map in
+        let t = SendableOptionalPointer(thresholds.baseAddress)
+        let indexMap = SendableOptionalPointer(map.baseAddress)
+        let grain = max(blocksize, (16384 / blocksize) * blocksize)
+        ParallelChunks.run(count: count, threads: threadCount, alignment: grain) { range in
+          ck_quantize_8bit_blocks(
+            isa, x.pointer + range.lowerBound, range.count, blocksize, t.pointer, indexMap.pointer,
+            outCodes.pointer + range.lowerBound, outAbsmax.pointer + range.lowerBound / blocksize)
+        }
+      }
+    }
+  }
+
   /// LLM.int8 row-wise quantization (bitsandbytes' `int8_vectorwise_quant`), parallel over rows.
   ///
   /// `rowStats[r] = max |x[r, :]|` (excluding `|x| ≥ threshold` when `threshold > 0`, which encode as 0);
@@ -241,6 +294,8 @@ extension CPUBackend {
       switch request {
       case .codebook4Bit(let values, let quantizer, let blocksize, let packed, let absmax):
         try encode4Bit(values, quantizer: quantizer, blocksize: blocksize, packed: packed, absmax: absmax)
+      case .codebook8Bit(let values, let quantizer, let blocksize, let codes, let absmax):
+        try encode8Bit(values, quantizer: quantizer, blocksize: blocksize, codes: codes, absmax: absmax)
       case .int8Rowwise(let values, let rows, let columns, let codes, let rowScale):
         try encodeInt8Rows(values, rows: rows, columns: columns, codes: codes, rowStats: rowScale)
       case .float8(let values, let columns, let tileRows, let tileColumns, let multipliers, let encoding, let clamp, let codes):

@@ -122,6 +122,13 @@ void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, l
    the last low nibble with the code of 0.0) and ceil(n/bs) absmax values. */
 void ck_quantize_4bit(int isa, const float *x, long n, long bs, const float *thresholds15, const uint8_t *indexMap,
                       uint8_t *packed, float *absmax);
+/* Blockwise 8-bit encoder over n elements starting at a block boundary, bit-identical to QuantCore's
+   BlockwiseCodebookQuantizer.quantize (bitsandbytes' default backend): absmax and normalisation as for
+   ck_quantize_4bit (any positive bs), then torch's clamp to [-1, 1] (NaN kept) and the sorted position
+   #{t in thresholds255 : !(t >= v)} by binary search over the 255 sorted midpoints (ties to the lower
+   position, NaN to 255); the code is indexMap[position]. Writes n codes and ceil(n/bs) absmax values. */
+void ck_quantize_8bit_blocks(int isa, const float *x, long n, long bs, const float *thresholds255,
+                             const uint8_t *indexMap, uint8_t *codes, float *absmax);
 /* LLM.int8 row-wise encoder for rows [r0, r1) of [N, K]: rowStats[r] = max|x[r, :]| (elements with
    |x| >= threshold excluded when threshold > 0, and encoded as 0); q = round_half_even(x · fl32(fl32(1 / stat) · 127))
    (torch's 127.0 / t); non-finite products encode as 0. */

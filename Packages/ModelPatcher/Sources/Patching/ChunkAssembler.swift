@@ -136,6 +136,9 @@ struct ChunkAssembler {
     case .codebook4Bit(let packed, let state):
       guard case .plain(let absmax) = state.absmax else { return false }
       (codes, expectedScales) = (packed, absmax)
+    case .codebook8Bit(let indices, let state):
+      guard case .plain(let absmax) = state.absmax else { return false }
+      (codes, expectedScales) = (indices, absmax)
     case .int8Rowwise(let weights): (codes, expectedScales) = (weights.values, weights.rowScale)
     default: return false
     }

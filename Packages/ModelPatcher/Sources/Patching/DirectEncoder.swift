@@ -8,6 +8,8 @@ import QuantCore
 enum DirectEncoder {
   /// Blockwise 4-bit codebook indices and plain absmax (double quantization is nested afterwards).
   case codebook4Bit(BlockwiseCodebookQuantizer, blocksize: Int)
+  /// Blockwise 8-bit codebook indices and plain absmax (the `blockwise8` format's default rule).
+  case codebook8Bit(BlockwiseCodebookQuantizer, blocksize: Int)
   /// LLM.int8 row-wise codes of float16 input with `weight_threshold` 0 (bitsandbytes' setting).
   case int8Rows
 
@@ -29,6 +31,13 @@ enum DirectEncoder {
     case (.codebook4Bit(let plan), .codebook4Bit(_, let state)):
       guard let quantizer = try? BlockwiseCodebookQuantizer(code: state.code) else { return nil }
       encoder = .codebook4Bit(quantizer, blocksize: plan.blocksize)
+    case (.codebook8Bit(let blocksize, let codesDType), .codebook8Bit(_, let state)):
+      // The `cpu` rule (bitsandbytes' lookup-table kernel) rounds differently; a probe row could still agree.
+      let rule = parameters["rule"]
+      guard codesDType == .uint8, state.code.count == 256, rule == nil || rule == .string("default"),
+        let quantizer = try? BlockwiseCodebookQuantizer(code: state.code)
+      else { return nil }
+      encoder = .codebook8Bit(quantizer, blocksize: blocksize)
     case (.int8Rows, .int8Rowwise):
       // The format rounds other dtypes to float16 first and applies a non-zero weight threshold itself.
       let threshold = parameters["weight_threshold"]
@@ -60,6 +69,15 @@ enum DirectEncoder {
         .codebook4Bit(values: values, quantizer: quantizer, blocksize: blocksize, packed: packed, absmax: absmax))
       {
         quantizer.quantizePacked4Bit(values, blocksize: blocksize, packed: packed, absmax: absmax)
+      }
+      return true
+    case .codebook8Bit(let quantizer, let blocksize):
+      let codes = UnsafeMutableRawBufferPointer(rebasing: data[range]).bindMemory(to: UInt8.self)
+      let blocks = BlockwiseCodebookQuantizer.blockCount(range.count, blocksize: blocksize)
+      let absmax = UnsafeMutableBufferPointer(rebasing: scales[scaleOffset..<(scaleOffset + blocks)])
+      if !backend.encode(.codebook8Bit(values: values, quantizer: quantizer, blocksize: blocksize, codes: codes, absmax: absmax))
+      {
+        quantizer.quantize(values, blocksize: blocksize, indices: codes, absmax: absmax)
       }
       return true
     case .int8Rows:

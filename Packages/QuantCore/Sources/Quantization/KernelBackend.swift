@@ -65,6 +65,14 @@ public enum EncodingRequest {
   case codebook4Bit(
     values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
     packed: UnsafeMutableRawBufferPointer, absmax: UnsafeMutableBufferPointer<Float>)
+  /// Blockwise 8-bit codebook indices (``StorageLayout/codebook8Bit(codes:state:)``), as
+  /// `quantizer.quantize(values, blocksize:indices:absmax:)` writes them.
+  ///
+  /// - `values`: the values in row-major order; `quantizer`: a 256-entry codebook; `blocksize`: any
+  ///   positive integer; `codes`: one index per value; `absmax`: one scale per block.
+  case codebook8Bit(
+    values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int,
+    codes: UnsafeMutableBufferPointer<UInt8>, absmax: UnsafeMutableBufferPointer<Float>)
   /// LLM.int8 row-wise codes without outliers (``StorageLayout/int8Rowwise(_:)``, bitsandbytes'
   /// `int8_vectorwise_quant` with threshold 0): `rowScale[r] = max |x[r, :]|`,
   /// `codes = round_half_even(x · fl32(fl32(1 / rowScale[r]) · 127))`, non-finite products give 0.
@@ -86,6 +94,7 @@ public enum EncodingRequest {
   public var layoutKind: String {
     switch self {
     case .codebook4Bit: "codebook4bit"
+    case .codebook8Bit: "codebook8bit"
     case .int8Rowwise: "int8-rowwise"
     case .float8: "fp8"
     }
