@@ -161,4 +161,95 @@ import Testing
       ["train", "--model", Commands.tinyLlama, "--data", empty.path, "--adapter-path", folder.path, "--iters", "1"])
     #expect(none.status == 66 && none.error.contains("empty.jsonl"), "\(none.error)")
   }
+
+  /// A `lora.yaml` holding every setting gives the adapter the same flags give, byte for byte; a flag
+  /// overrides the file; relative paths are taken from the file's folder.
+  @Test func configFileEqualsFlagsAndFlagsOverrideIt() async throws {
+    let folder = try TestFiles.scratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = folder.appending(path: "lora.yaml")
+    try Data(
+      """
+      model: \(Commands.tinyLlama)
+      quantization: {load_in_4bit: true, bnb_4bit_quant_type: fp4}
+      data: \(Self.data)
+      adapter_path: from-file
+      iters: 2
+      batch_size: 2
+      learning_rate: 5.0e-2
+      schedule: linear
+      warmup: 1
+      max_grad_norm: 0
+      weight_decay: 0.01
+      seed: 3
+      rank: 4
+      alpha: 8
+      dropout: 0.1
+      target_modules: [q_proj, v_proj]
+      num_layers: 1
+      """.utf8
+    ).write(to: config)
+    let fromFile = await Self.lora(["train", "--config", config.path, "--json"])
+    #expect(fromFile.status == 0, "\(fromFile.error)")
+    #expect(Self.steps(fromFile.output).count == 2)
+    let fromFlags = await Self.lora(
+      [
+        "train", "--model", Commands.tinyLlama, "--load-in-4bit", "--bnb-4bit-quant-type", "fp4", "--data", Self.data,
+        "--adapter-path", folder.appending(path: "from-flags").path, "--iters", "2", "--batch-size", "2",
+        "--learning-rate", "5e-2", "--schedule", "linear", "--warmup", "1", "--max-grad-norm", "0", "--weight-decay",
+        "0.01", "--seed", "3", "--rank", "4", "--alpha", "8", "--dropout", "0.1", "--target-modules", "q_proj,v_proj",
+        "--num-layers", "1", "--json",
+      ])
+    #expect(fromFlags.status == 0, "\(fromFlags.error)")
+    let weights = "adapter_model.safetensors"
+    let a = try Data(contentsOf: folder.appending(path: "from-file/\(weights)"))
+    let b = try Data(contentsOf: folder.appending(path: "from-flags/\(weights)"))
+    #expect(a == b, "the file and the flags trained different adapters")
+    // Without the file's fp4 quantization the adapter differs (the setting took effect).
+    let dense = await Self.lora(
+      ["train", "--config", config.path, "--adapter-path", folder.appending(path: "dense").path, "--load-in-8bit"])
+    #expect(dense.status == 0, "\(dense.error)")
+    #expect(try Data(contentsOf: folder.appending(path: "dense/\(weights)")) != a)
+    // A flag overrides the file.
+    let overridden = await Self.lora(
+      ["train", "--config", config.path, "--adapter-path", folder.appending(path: "r2").path, "--rank", "2"])
+    #expect(overridden.status == 0, "\(overridden.error)")
+    let adapterConfig = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "r2/adapter_config.json")))
+        as? [String: Any])
+    #expect(adapterConfig["r"] as? Int == 2)
+    #expect((adapterConfig["target_modules"] as? [String])?.sorted() == ["q_proj", "v_proj"])
+    // eval and fuse read the same file (model, data, adapter_path, save_path).
+    let evaluation = await Self.lora(["eval", "--config", config.path, "--data", Self.data + "/valid.jsonl", "--json"])
+    let base = await Self.lora(
+      ["eval", "--config", config.path, "--data", Self.data + "/valid.jsonl", "--base-only", "--json"])
+    #expect(evaluation.status == 0 && base.status == 0, "\(evaluation.error) \(base.error)")
+    #expect(evaluation.output != base.output, "eval did not take adapter_path from the file")
+  }
+
+  /// Every problem in a `lora.yaml` is reported at its line:column with status 65, and nothing is written.
+  @Test(
+    arguments: [
+      ("iters: 2\nbatch_sise: 2\n", "lora.yaml:2:1", "batch_sise"),
+      ("iters: 2\nrank: 0\n", "lora.yaml:2:7", "rank must be at least 1"),
+      ("dropout: 1.5\n", "lora.yaml:1:10", "dropout"),
+      ("schedule: wavy\n", "lora.yaml:1:11", "cosine"),
+      ("quantization: {load_in_5bit: true}\n", "lora.yaml:1:16", "load_in_5bit"),
+      ("target_modules: [q_proj, [v_proj]]\n", "lora.yaml:1:26", "target_modules"),
+      ("iters: [2\n", "lora.yaml", "malformed"),
+    ] as [(String, String, String)])
+  func badConfigFilesNameTheLineAndColumn(_ text: String, _ location: String, _ detail: String) async throws {
+    let folder = try TestFiles.scratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = folder.appending(path: "lora.yaml")
+    try Data(text.utf8).write(to: config)
+    let run = await Self.lora(
+      [
+        "train", "--config", config.path, "--model", Commands.tinyLlama, "--data", Self.data, "--adapter-path",
+        folder.path,
+      ])
+    #expect(run.status == 65, "\(run.error)")
+    #expect(run.error.contains(location) && run.error.contains(detail), "\(run.error)")
+    #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "adapter_model.safetensors").path))
+  }
 }

@@ -50,25 +50,24 @@ struct ModelOptions: ParsableArguments {
 
   /// The quantization at load these options ask for (`nil`: run the weights as stored).
   func quantization() throws(GenerateFailure) -> BitsAndBytesConfig? {
-    let skip = skipModules.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-    if loadIn8bit { return .eightBit(threshold: int8Threshold, skipModules: skip) }
-    guard loadIn4bit else { return nil }
-    guard let type = BitsAndBytesConfig.QuantType(rawValue: quantType) else {
-      throw GenerateFailure(status: .configuration, message: "--bnb-4bit-quant-type must be nf4 or fp4, found '\(quantType)'")
-    }
-    var compute: DType?
-    if let computeDType {
-      guard let dtype = DType(torchName: computeDType) else {
-        throw GenerateFailure(
-          status: .configuration, message: "--bnb-4bit-compute-dtype: unknown dtype '\(computeDType)'")
-      }
-      compute = dtype
-    }
-    return .fourBit(type, doubleQuant: doubleQuant, computeDType: compute, skipModules: skip)
+    try ModelSource.bitsAndBytes(
+      loadIn4bit: loadIn4bit, loadIn8bit: loadIn8bit, quantType: quantType, doubleQuant: doubleQuant,
+      computeDType: computeDType, int8Threshold: int8Threshold, skipModules: skipModules)
   }
 
   /// The model folder.
   var directory: URL { URL(filePath: model).standardizedFileURL }
+
+  /// The model and how to load it.
+  func source() throws(GenerateFailure) -> ModelSource {
+    let quantization: ModelSource.Quantization
+    if let config {
+      quantization = .job(URL(filePath: config).standardizedFileURL)
+    } else {
+      quantization = try self.quantization().map { .bitsAndBytes($0) } ?? .none
+    }
+    return ModelSource(directory: directory, quantization: quantization, threads: threads, adapter: adapter)
+  }
 
   /// Loads the model as these options say.
   ///
@@ -76,48 +75,6 @@ struct ModelOptions: ParsableArguments {
   /// - Returns: The model.
   /// - Throws: ``GenerateFailure`` with the status of the problem.
   func load(progress: ((Int, Int) -> Void)? = nil) throws(GenerateFailure) -> LanguageModel {
-    let model = try loadBase(progress: progress)
-    if let adapter { try attachAdapter(folder: adapter, to: model) }
-    return model
-  }
-
-  /// Attaches the LoRA factors of a PEFT adapter folder to the model's projections.
-  private func attachAdapter(folder: String, to model: LanguageModel) throws(GenerateFailure) {
-    let adapters: [String: LoRAAdapter]
-    do {
-      adapters = try PEFTAdapterFiles.read(from: URL(filePath: folder).standardizedFileURL).adapters
-    } catch {
-      throw GenerateFailure(status: .invalidInput, message: "--adapter \(folder): \(error)")
-    }
-    for (module, adapter) in adapters.sorted(by: { $0.key < $1.key }) {
-      do {
-        try model.setAdapter(adapter, for: module)
-      } catch {
-        throw GenerateFailure(
-          status: .invalidInput, message: "--adapter \(folder): \(module) is not a projection of this model (\(error))")
-      }
-    }
-  }
-
-  private func loadBase(progress: ((Int, Int) -> Void)?) throws(GenerateFailure) -> LanguageModel {
-    do {
-      if let config {
-        let job: QuantizationJob
-        do {
-          job = try QuantizationJob(contentsOf: URL(filePath: config).standardizedFileURL)
-        } catch {
-          throw GenerateFailure(status: .configuration, message: "\(config): \(error)")
-        }
-        return try LanguageModel.load(directory: directory, quantizationJob: job, threads: threads, progress: progress)
-      }
-      return try LanguageModel.load(
-        directory: directory, quantization: try quantization(), threads: threads, progress: progress)
-    } catch let error as GenerateFailure {
-      throw error
-    } catch let error as LanguageModelError {
-      throw .model(error)
-    } catch {
-      throw GenerateFailure(status: .failure, message: "\(error)")
-    }
+    try source().load(progress: progress)
   }
 }

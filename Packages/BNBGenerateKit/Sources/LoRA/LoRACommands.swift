@@ -16,27 +16,122 @@ struct LoRACommand: AsyncParsableCommand {
     subcommands: [LoRATrainCommand.self, LoRAEvalCommand.self, LoRAFuseCommand.self])
 }
 
+/// `--config lora.yaml`, shared by the subcommands.
+struct LoRAConfigOption: ParsableArguments {
+  @Option(help: "A lora.yaml file with any of the settings below (flags given here override it).")
+  var config: String?
+
+  /// The file, read and checked (`nil` without `--config`).
+  func file() throws(GenerateFailure) -> LoRAConfigFile? {
+    try config.map { (path) throws(GenerateFailure) in try LoRAConfigFile(path: path) }
+  }
+}
+
+/// The model options of `bnb-lora`: `bnb-generate`'s loading flags, with the `quant.yaml` job named
+/// `--quant-config` (`--config` is the LoRA configuration here).
+struct LoRAModelOptions: ParsableArguments {
+  @Option(help: "The model folder (config.json, safetensors, tokenizer.json).")
+  var model: String?
+
+  @Option(name: .customLong("quant-config"), help: "Quantize plain weights at load as this quant.yaml job says.")
+  var quantConfig: String?
+
+  @Flag(name: .customLong("load-in-4bit"), help: "Quantize plain weights to 4 bits at load.")
+  var loadIn4bit = false
+
+  @Flag(name: .customLong("load-in-8bit"), help: "Quantize plain weights to LLM.int8 at load.")
+  var loadIn8bit = false
+
+  @Option(name: .customLong("bnb-4bit-quant-type"), help: "With --load-in-4bit: nf4 (default here) or fp4.")
+  var quantType: String = "nf4"
+
+  @Flag(name: .customLong("bnb-4bit-use-double-quant"), help: "With --load-in-4bit: double-quantize the absmax.")
+  var doubleQuant = false
+
+  @Option(name: .customLong("bnb-4bit-compute-dtype"), help: "With --load-in-4bit: float32, float16 or bfloat16.")
+  var computeDType: String?
+
+  @Option(name: .customLong("llm-int8-threshold"), help: "With --load-in-8bit: the outlier threshold (6.0).")
+  var int8Threshold: Double = 6.0
+
+  @Option(name: .customLong("llm-int8-skip-modules"), help: "Comma-separated modules kept in high precision.")
+  var skipModules: String?
+
+  @Option(help: "CPU threads (0 = one per core).")
+  var threads: Int?
+
+  func validate() throws {
+    if loadIn4bit && loadIn8bit { throw ValidationError("--load-in-4bit and --load-in-8bit exclude each other") }
+    if quantConfig != nil && (loadIn4bit || loadIn8bit) {
+      throw ValidationError("--quant-config and --load-in-4bit/--load-in-8bit exclude each other")
+    }
+    if let threads, threads < 0 { throw ValidationError("--threads must be 0 (one per core) or positive") }
+  }
+
+  /// The model and its loading: flags first, then the file. A quantization flag replaces the file's
+  /// `quantization:` as a whole.
+  func source(_ file: LoRAConfigFile?) throws(GenerateFailure) -> ModelSource {
+    guard let directory = model.map({ URL(filePath: $0).standardizedFileURL }) ?? file?.model else {
+      throw GenerateFailure(status: .configuration, message: "the model is missing: give --model or model: in --config")
+    }
+    var quantization = ModelSource.Quantization.none
+    if let quantConfig {
+      quantization = .job(URL(filePath: quantConfig).standardizedFileURL)
+    } else if let flags = try ModelSource.bitsAndBytes(
+      loadIn4bit: loadIn4bit, loadIn8bit: loadIn8bit, quantType: quantType, doubleQuant: doubleQuant,
+      computeDType: computeDType, int8Threshold: int8Threshold, skipModules: skipModules)
+    {
+      quantization = .bitsAndBytes(flags)
+    } else {
+      switch file?.quantization {
+      case .bitsAndBytes(let configuration): quantization = .bitsAndBytes(configuration)
+      case .job(let url): quantization = .job(url)
+      case nil: break
+      }
+    }
+    return ModelSource(directory: directory, quantization: quantization, threads: threads ?? file?.threads ?? 0)
+  }
+}
+
 /// The LoRA settings of `bnb-lora train`.
 struct LoRAOptions: ParsableArguments {
-  @Option(help: "LoRA rank r.")
-  var rank = 8
+  @Option(help: "LoRA rank r (default 8).")
+  var rank: Int?
 
-  @Option(help: "LoRA alpha (scaling = alpha / r).")
-  var alpha: Float = 16
+  @Option(help: "LoRA alpha; scaling = alpha / r (default 16).")
+  var alpha: Float?
 
-  @Option(help: "Dropout on the adapter input.")
-  var dropout: Float = 0
+  @Option(help: "Dropout on the adapter input (default 0).")
+  var dropout: Float?
 
   @Flag(name: .customLong("use-rslora"), help: "Scale by alpha / sqrt(r) (rsLoRA).")
   var useRSLoRA = false
 
   @Option(
     name: .customLong("target-modules"),
-    help: "Comma-separated projection names (q_proj,v_proj) or all-linear.")
-  var targetModules = "all-linear"
+    help: "Comma-separated projection names (q_proj,v_proj) or all-linear (the default).")
+  var targetModules: String?
 
-  @Option(name: .customLong("num-layers"), help: "Adapt only the last N layers (-1: all).")
-  var numLayers = -1
+  @Option(name: .customLong("num-layers"), help: "Adapt only the last N layers (-1, the default: all).")
+  var numLayers: Int?
+
+  /// The settings: flags first, then the file, then the defaults.
+  func resolved(_ file: LoRAConfigFile?) -> LoRASettings {
+    LoRASettings(
+      rank: rank ?? file?.rank ?? 8, alpha: alpha ?? file?.alpha ?? 16, dropout: dropout ?? file?.dropout ?? 0,
+      useRSLoRA: useRSLoRA || file?.useRSLoRA == true,
+      targetModules: targetModules ?? file?.targetModules ?? "all-linear", numLayers: numLayers ?? file?.numLayers ?? -1)
+  }
+}
+
+/// LoRA settings after flags and `--config` are combined.
+struct LoRASettings: Equatable, Codable {
+  var rank: Int
+  var alpha: Float
+  var dropout: Float
+  var useRSLoRA: Bool
+  var targetModules: String
+  var numLayers: Int
 
   /// The adapter settings.
   var configuration: LoRAConfiguration {
@@ -45,7 +140,9 @@ struct LoRAOptions: ParsableArguments {
 
   /// The target selection for a model with `layers` blocks.
   func targets(layers: Int) throws(GenerateFailure) -> TargetModules {
-    let names = targetModules.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    let names = targetModules.split(separator: ",", omittingEmptySubsequences: false).map {
+      String($0).trimmingCharacters(in: .whitespaces)
+    }
     guard !names.isEmpty, !names.contains("") else {
       throw GenerateFailure(status: .configuration, message: "--target-modules needs names or all-linear")
     }
@@ -62,12 +159,7 @@ struct LoRAOptions: ParsableArguments {
 struct LoRACheckpoint: Codable {
   static let fileName = "trainer_state.json"
   var settings: TrainingSettings
-  var rank: Int
-  var alpha: Float
-  var dropout: Float
-  var useRSLoRA: Bool
-  var targetModules: String
-  var numLayers: Int
+  var lora: LoRASettings
   var state: LoRATrainer.TrainerState
 }
 
@@ -76,49 +168,51 @@ struct LoRATrainCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "Train LoRA adapters; write them in PEFT's format.")
 
-  @OptionGroup var model: ModelOptions
+  @OptionGroup var file: LoRAConfigOption
+  @OptionGroup var model: LoRAModelOptions
   @OptionGroup var lora: LoRAOptions
 
   @Option(help: "A .jsonl file, or a folder with train.jsonl (and valid.jsonl).")
-  var data: String
+  var data: String?
 
-  @Option(name: .customLong("adapter-path"), help: "The output folder (adapter and checkpoint).")
-  var adapterPath = "adapters"
+  @Option(name: .customLong("adapter-path"), help: "The output folder, adapter and checkpoint (default adapters).")
+  var adapterPath: String?
 
-  @Option(help: "Optimizer steps.")
-  var iters = 100
+  @Option(help: "Optimizer steps (default 100).")
+  var iters: Int?
 
-  @Option(name: .customLong("batch-size"), help: "Sequences per step.")
-  var batchSize = 4
+  @Option(name: .customLong("batch-size"), help: "Sequences per step (default 4).")
+  var batchSize: Int?
 
-  @Option(name: .customLong("learning-rate"), help: "Peak learning rate.")
-  var learningRate = 2e-4
+  @Option(name: .customLong("learning-rate"), help: "Peak learning rate (default 2e-4).")
+  var learningRate: Double?
 
-  @Option(help: "Learning-rate schedule: constant, linear or cosine.")
-  var schedule = "constant"
+  @Option(help: "Learning-rate schedule: constant (default), constant_with_warmup, linear or cosine.")
+  var schedule: String?
 
-  @Option(help: "Warm-up steps.")
-  var warmup = 0
+  @Option(help: "Warm-up steps (default 0).")
+  var warmup: Int?
 
-  @Option(name: .customLong("max-grad-norm"), help: "Clip gradients to this global norm (0: no clipping).")
-  var maxGradientNorm: Float = 0.3
+  @Option(name: .customLong("max-grad-norm"), help: "Clip gradients to this global norm (0: no clipping; default 0.3).")
+  var maxGradientNorm: Float?
 
-  @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay.")
-  var weightDecay: Double = 0
+  @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay (default 0).")
+  var weightDecay: Double?
 
   @Option(
     name: .customLong("max-seq-length"),
     help: "Truncate sequences to this many tokens (default: 2048 or the model's max_position_embeddings if less).")
   var maxSeqLength: Int?
 
-  @Option(help: "Seed of the adapter initialisation, dropout and data order.")
-  var seed: UInt64 = 0
+  @Option(help: "Seed of the adapter initialisation, dropout and data order (default 0).")
+  var seed: UInt64?
 
-  @Option(name: .customLong("save-every"), help: "Write a checkpoint every N steps (0: only at the end).")
-  var saveEvery = 100
+  @Option(name: .customLong("save-every"), help: "Write a checkpoint every N steps (0: only at the end; default 100).")
+  var saveEvery: Int?
 
-  @Option(name: .customLong("steps-per-eval"), help: "Validation loss every N steps when valid data exists (0: never).")
-  var stepsPerEval = 0
+  @Option(
+    name: .customLong("steps-per-eval"), help: "Validation loss every N steps when valid data exists (0, the default: never).")
+  var stepsPerEval: Int?
 
   @Option(name: .customLong("stop-at"), help: "Stop after this step with a checkpoint (continue with --resume).")
   var stopAt: Int?
@@ -133,47 +227,69 @@ struct LoRATrainCommand: AsyncParsableCommand {
   var json = false
 
   func validate() throws {
-    if model.adapter != nil { throw ValidationError("train writes --adapter-path; use --resume to continue one") }
-    if iters < 1 { throw ValidationError("--iters must be at least 1") }
-    if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    if let iters, iters < 1 { throw ValidationError("--iters must be at least 1") }
+    if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     if let maxSeqLength, maxSeqLength < 2 { throw ValidationError("--max-seq-length must be at least 2") }
-    if saveEvery < 0 || stepsPerEval < 0 { throw ValidationError("--save-every and --steps-per-eval must be ≥ 0") }
-    if let stopAt, !(1...iters).contains(stopAt) { throw ValidationError("--stop-at must be in 1...--iters") }
+    if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+      throw ValidationError("--learning-rate must be a positive number")
+    }
+    if [saveEvery, stepsPerEval, warmup].contains(where: { ($0 ?? 0) < 0 }) {
+      throw ValidationError("--save-every, --steps-per-eval and --warmup must be ≥ 0")
+    }
+    if let stopAt, stopAt < 1 { throw ValidationError("--stop-at must be at least 1") }
   }
 
   mutating func run() async throws {
     let console = CommandContext.current.console
-    guard let schedule = LearningRateSchedule(rawValue: schedule) else {
-      throw GenerateFailure(status: .configuration, message: "--schedule must be constant, linear or cosine")
+    let file = try self.file.file()
+    let iters = iters ?? file?.iters ?? 100
+    let scheduleName = schedule ?? file?.schedule ?? "constant"
+    guard let schedule = LearningRateSchedule(rawValue: scheduleName) else {
+      let names = LearningRateSchedule.allCases.map(\.rawValue).joined(separator: ", ")
+      throw GenerateFailure(status: .configuration, message: "--schedule must be \(names), found '\(scheduleName)'")
     }
+    if let stopAt, stopAt > iters {
+      throw GenerateFailure(status: .configuration, message: "--stop-at must be in 1...\(iters) (--iters)")
+    }
+    let gradientNorm = maxGradientNorm ?? file?.maxGradientNorm ?? 0.3
+    let seed = seed ?? file?.seed ?? 0
     let settings = TrainingSettings(
-      learningRate: learningRate, schedule: schedule, warmupSteps: warmup, totalSteps: iters,
-      sequencesPerStep: batchSize, maxGradientNorm: maxGradientNorm > 0 ? maxGradientNorm : nil,
-      adamW: .init(weightDecay: weightDecay), seed: seed)
-    let output = URL(filePath: adapterPath).standardizedFileURL
+      learningRate: learningRate ?? file?.learningRate ?? 2e-4, schedule: schedule,
+      warmupSteps: warmup ?? file?.warmup ?? 0, totalSteps: iters, sequencesPerStep: batchSize ?? file?.batchSize ?? 4,
+      maxGradientNorm: gradientNorm > 0 ? gradientNorm : nil,
+      adamW: .init(weightDecay: weightDecay ?? file?.weightDecay ?? 0), seed: seed)
+    let lora = self.lora.resolved(file)
+    let saveEvery = saveEvery ?? file?.saveEvery ?? 100
+    let stepsPerEval = stepsPerEval ?? file?.stepsPerEval ?? 0
+    let skipBadLines = skipBadLines || file?.skipBadLines == true
+    let output =
+      adapterPath.map { URL(filePath: $0).standardizedFileURL } ?? file?.adapterPath
+      ?? URL(filePath: "adapters").standardizedFileURL
+    guard let data = data.map({ URL(filePath: $0).standardizedFileURL }) ?? file?.data else {
+      throw GenerateFailure(status: .configuration, message: "the data is missing: give --data or data: in --config")
+    }
     let checkpoint = try resume ? Self.readCheckpoint(output) : nil
     if let checkpoint {
-      guard checkpoint.settings == settings, checkpoint.rank == lora.rank, checkpoint.alpha == lora.alpha,
-        checkpoint.dropout == lora.dropout, checkpoint.useRSLoRA == lora.useRSLoRA,
-        checkpoint.targetModules == lora.targetModules, checkpoint.numLayers == lora.numLayers
-      else {
+      guard checkpoint.settings == settings, checkpoint.lora == lora else {
         throw GenerateFailure(
           status: .configuration,
           message: "--resume: the settings differ from the checkpoint's in \(output.path); resume with the same flags")
       }
     }
 
-    let runtime = try model.load()
+    let source = try model.source(file)
+    let runtime = try source.load()
     let layers = runtime.configuration.layerCount
     let positions = runtime.configuration.maxPositionEmbeddings
+    let maxSeqLength = maxSeqLength ?? file?.maxSeqLength
     if let maxSeqLength, maxSeqLength > positions {
       throw GenerateFailure(
         status: .configuration,
         message: "--max-seq-length \(maxSeqLength) exceeds the model's max_position_embeddings (\(positions))")
     }
     let maxLength = maxSeqLength ?? min(2048, positions)
-    let encoder = try LoRATrainingData.encoder(modelFolder: model.directory)
-    let (trainFile, validFile) = try LoRATrainingData.files(data)
+    let encoder = try LoRATrainingData.encoder(modelFolder: source.directory)
+    let (trainFile, validFile) = try LoRATrainingData.files(data.path)
     let (examples, skipped) = try LoRATrainingData.examples(
       trainFile, encoder: encoder, maxLength: maxLength, skipBadLines: skipBadLines)
     for line in skipped { console.writeError("skipped \(line.description)\n") }
@@ -197,6 +313,9 @@ struct LoRATrainCommand: AsyncParsableCommand {
     let started = Date()
     var tokens = 0
     let first = trainer.step
+    let save = { (trainer: LoRATrainer) throws(GenerateFailure) in
+      try Self.save(trainer, settings: settings, lora: lora, baseModel: source.directory.path, to: output)
+    }
     while trainer.step < stop {
       let report: LoRATrainer.StepReport
       do {
@@ -225,11 +344,9 @@ struct LoRATrainCommand: AsyncParsableCommand {
         if let validationLoss { line += String(format: "  val loss %.4f", validationLoss) }
         console.writeError(line + "\n")
       }
-      if saveEvery > 0, report.step % saveEvery == 0, report.step < stop {
-        try save(trainer, settings: settings, to: output)
-      }
+      if saveEvery > 0, report.step % saveEvery == 0, report.step < stop { try save(trainer) }
     }
-    try save(trainer, settings: settings, to: output)
+    try save(trainer)
     if !json { console.writeError("saved adapter and checkpoint (step \(trainer.step)) to \(output.path)\n") }
   }
 
@@ -238,16 +355,16 @@ struct LoRATrainCommand: AsyncParsableCommand {
   }
 
   /// Writes the adapter (PEFT files) and the checkpoint; each file is renamed into place whole.
-  private func save(_ trainer: LoRATrainer, settings: TrainingSettings, to output: URL) throws(GenerateFailure) {
+  private static func save(
+    _ trainer: LoRATrainer, settings: TrainingSettings, lora: LoRASettings, baseModel: String, to output: URL
+  ) throws(GenerateFailure) {
     let manager = FileManager.default
     let staging = output.appending(path: ".staging-\(ProcessInfo.processInfo.processIdentifier)")
     do {
       try manager.createDirectory(at: staging, withIntermediateDirectories: true)
       defer { try? manager.removeItem(at: staging) }
-      try PEFTAdapterFiles.write(trainer.model, to: staging, baseModel: model.model)
-      let checkpoint = LoRACheckpoint(
-        settings: settings, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout, useRSLoRA: lora.useRSLoRA,
-        targetModules: lora.targetModules, numLayers: lora.numLayers, state: trainer.state)
+      try PEFTAdapterFiles.write(trainer.model, to: staging, baseModel: baseModel)
+      let checkpoint = LoRACheckpoint(settings: settings, lora: lora, state: trainer.state)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       try encoder.encode(checkpoint).write(to: staging.appending(path: LoRACheckpoint.fileName))
@@ -279,13 +396,19 @@ struct LoRAEvalCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval", abstract: "Loss and perplexity of the model (with an adapter) on a data file.")
 
-  @OptionGroup var model: ModelOptions
+  @OptionGroup var file: LoRAConfigOption
+  @OptionGroup var model: LoRAModelOptions
 
   @Option(help: "A .jsonl file, or a folder with test.jsonl.")
-  var data: String
+  var data: String?
 
-  @Option(name: .customLong("adapter-path"), help: "A PEFT adapter folder to evaluate with (none: the base).")
+  @Option(
+    name: .customLong("adapter-path"),
+    help: "A PEFT adapter folder to evaluate with (default: adapter_path in --config, else none: the base).")
   var adapterPath: String?
+
+  @Flag(name: .customLong("base-only"), help: "Evaluate the base even when --config names an adapter_path.")
+  var baseOnly = false
 
   @Option(name: .customLong("max-seq-length"), help: "Truncate sequences to this many tokens (default: the model's limit).")
   var maxSeqLength: Int?
@@ -296,27 +419,31 @@ struct LoRAEvalCommand: AsyncParsableCommand {
   @Flag(help: "Print a JSON object.")
   var json = false
 
-  func validate() throws {
-    if model.adapter != nil { throw ValidationError("eval takes the adapter as --adapter-path") }
-  }
-
   mutating func run() async throws {
     let console = CommandContext.current.console
-    let runtime = try model.load()
-    let encoder = try LoRATrainingData.encoder(modelFolder: model.directory)
-    let (file, _) = try LoRATrainingData.files(data, split: "test")
+    let file = try self.file.file()
+    let source = try model.source(file)
+    guard let data = data.map({ URL(filePath: $0).standardizedFileURL }) ?? file?.data else {
+      throw GenerateFailure(status: .configuration, message: "the data is missing: give --data or data: in --config")
+    }
+    let adapter = baseOnly ? nil : adapterPath.map { URL(filePath: $0).standardizedFileURL } ?? file?.adapterPath
+    let runtime = try source.load()
+    let encoder = try LoRATrainingData.encoder(modelFolder: source.directory)
+    let (dataFile, _) = try LoRATrainingData.files(data.path, split: "test")
     let positions = runtime.configuration.maxPositionEmbeddings
+    let maxSeqLength = maxSeqLength ?? file?.maxSeqLength
     if let maxSeqLength, !(2...positions).contains(maxSeqLength) {
       throw GenerateFailure(
         status: .configuration, message: "--max-seq-length must be in 2...\(positions) (max_position_embeddings)")
     }
     let (examples, _) = try LoRATrainingData.examples(
-      file, encoder: encoder, maxLength: maxSeqLength ?? min(2048, positions), skipBadLines: skipBadLines)
+      dataFile, encoder: encoder, maxLength: maxSeqLength ?? min(2048, positions),
+      skipBadLines: skipBadLines || file?.skipBadLines == true)
     let loss: Float
     do {
       var trainable = try TrainableModel(model: runtime)
-      if let adapterPath {
-        let (configuration, adapters) = try PEFTAdapterFiles.read(from: URL(filePath: adapterPath).standardizedFileURL)
+      if let adapter {
+        let (configuration, adapters) = try PEFTAdapterFiles.read(from: adapter)
         try trainable.setAdapters(
           adapters, configuration: configuration.lora,
           targets: TargetModules(names: configuration.targetModules, layers: configuration.layersToTransform))
@@ -347,30 +474,40 @@ struct LoRAFuseCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fuse", abstract: "Merge an adapter into a dense (f32/f16/bf16) base checkpoint: W + scaling·B·A.")
 
+  @OptionGroup var file: LoRAConfigOption
+
   @Option(help: "The base model folder.")
-  var model: String
+  var model: String?
 
-  @Option(name: .customLong("adapter-path"), help: "The PEFT adapter folder.")
-  var adapterPath = "adapters"
+  @Option(name: .customLong("adapter-path"), help: "The PEFT adapter folder (default adapters).")
+  var adapterPath: String?
 
-  @Option(name: .customLong("save-path"), help: "The output folder (written whole or not at all).")
-  var savePath = "fused_model"
+  @Option(name: .customLong("save-path"), help: "The output folder, written whole or not at all (default fused_model).")
+  var savePath: String?
 
   mutating func run() async throws {
     let console = CommandContext.current.console
+    let file = try self.file.file()
+    guard let model = model.map({ URL(filePath: $0).standardizedFileURL }) ?? file?.model else {
+      throw GenerateFailure(status: .configuration, message: "the model is missing: give --model or model: in --config")
+    }
+    let adapterPath =
+      adapterPath.map { URL(filePath: $0).standardizedFileURL } ?? file?.adapterPath
+      ?? URL(filePath: "adapters").standardizedFileURL
+    let savePath =
+      savePath.map { URL(filePath: $0).standardizedFileURL } ?? file?.savePath
+      ?? URL(filePath: "fused_model").standardizedFileURL
     let adapters: [String: LoRAAdapter]
     do {
-      adapters = try PEFTAdapterFiles.read(from: URL(filePath: adapterPath).standardizedFileURL).adapters
+      adapters = try PEFTAdapterFiles.read(from: adapterPath).adapters
     } catch {
-      throw GenerateFailure(status: .invalidInput, message: "--adapter-path \(adapterPath): \(error)")
+      throw GenerateFailure(status: .invalidInput, message: "--adapter-path \(adapterPath.path): \(error)")
     }
     do {
-      try AdapterFusion.fuse(
-        modelFolder: URL(filePath: model).standardizedFileURL, adapters: adapters,
-        outputFolder: URL(filePath: savePath).standardizedFileURL)
+      try AdapterFusion.fuse(modelFolder: model, adapters: adapters, outputFolder: savePath)
     } catch {
       throw GenerateFailure(status: .invalidInput, message: "\(error)")
     }
-    console.writeError("fused \(adapters.count) adapters into \(savePath)\n")
+    console.writeError("fused \(adapters.count) adapters into \(savePath.path)\n")
   }
 }

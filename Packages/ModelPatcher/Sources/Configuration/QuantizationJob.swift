@@ -214,7 +214,8 @@ public struct QuantizationJob: Sendable {
     return Int(upper)
   }
 
-  static func resolve(_ path: String, against base: URL) -> URL {
+  /// A path from a job file: absolute (or `~`) as written, otherwise relative to `base`.
+  package static func resolve(_ path: String, against base: URL) -> URL {
     let expanded = NSString(string: path).expandingTildeInPath
     if expanded.hasPrefix("/") { return URL(filePath: expanded).standardizedFileURL }
     return base.appending(path: expanded).standardizedFileURL
