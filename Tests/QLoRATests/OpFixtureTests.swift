@@ -1,3 +1,4 @@
+import CPUKernels
 import QLoRA
 import QuantCore
 import Testing
@@ -68,6 +69,40 @@ struct OpFixtureTests {
       #expect(Fixture.relativeError(try layer.forward(try fixture.floats("nf4.x")), try fixture.floats("nf4.y")) < 1e-5)
       let dx = try layer.inputGradient(try fixture.floats("nf4.gy"))
       #expect(Fixture.relativeError(dx, try fixture.floats("nf4.dx")) < 1e-5)
+    }
+    // The GEMM path (tiles of W transposed for the backend's x·wᵀ kernel), tiles dividing 20 rows or not.
+    for backend in [CPUBackend(threads: 2), ReferenceBackend()] as [any KernelBackend] {
+      for gemmRows in [1, 7, 20, 256] {
+        var layer = try FrozenLinear(name: "w", weight: .quantized(weight), inFeatures: 64, outFeatures: 20)
+        layer.backend = backend
+        layer.gradientTileRows = gemmRows
+        let dx = try layer.inputGradient(try fixture.floats("nf4.gy"))
+        #expect(Fixture.relativeError(dx, try fixture.floats("nf4.dx")) < 1e-5, "\(backend) \(gemmRows)")
+      }
+    }
+  }
+
+  /// A dense bfloat16 weight (the runtime's kept lm_head) is widened a tile at a time, forward and backward,
+  /// with the values of its float32 widening.
+  @Test func denseHalfPrecisionTensorWeight() throws {
+    let (rows, columns) = (37, 19)
+    let values = (0..<(rows * columns)).map { Float(($0 * 7919) % 211) / 53 - 2 }
+    let tensor = try Tensor(converting: values, to: .bfloat16, shape: [rows, columns])
+    let widened = try tensor.floats()
+    let x = (0..<(3 * columns)).map { Float(($0 * 31) % 17) / 8 - 1 }
+    let gy = (0..<(3 * rows)).map { Float(($0 * 13) % 23) / 11 - 1 }
+    let reference = try FrozenLinear(name: "w", weight: .dense(widened), inFeatures: columns, outFeatures: rows)
+    for tileRows in [1, 5, 64] {
+      var layer = try FrozenLinear(
+        name: "lm_head", weight: .tensor(tensor), inFeatures: columns, outFeatures: rows, tileRows: tileRows)
+      #expect(try layer.forward(x) == reference.forward(x))
+      #expect(try layer.inputGradient(gy) == reference.inputGradient(gy))
+      layer.backend = CPUBackend(threads: 1)
+      layer.gradientTileRows = tileRows
+      #expect(Fixture.relativeError(try layer.inputGradient(gy), try reference.inputGradient(gy)) < 1e-6)
+    }
+    #expect(throws: QLoRAError.self) {
+      try FrozenLinear(name: "lm_head", weight: .tensor(tensor), inFeatures: rows, outFeatures: columns)
     }
   }
 

@@ -11,7 +11,8 @@ public struct TrainableModel: Sendable {
   public let hiddenSize: Int
   /// The longest sequence the model allows (`max_position_embeddings`).
   public let maximumPositions: Int
-  let embedding: [Float]
+  /// The runtime's embedding table (its stored dtype: rows are widened as tokens are looked up).
+  let embedding: Tensor
   let blocks: [TrainingBlock]
   let finalNorm: RMSNormOp
   let head: FrozenLinear
@@ -51,11 +52,12 @@ public struct TrainableModel: Sendable {
     vocabularySize = configuration.vocabularySize
     hiddenSize = configuration.hiddenSize
     maximumPositions = configuration.maxPositionEmbeddings
-    do {
-      embedding = try model.embedding.floats()
-    } catch {
-      throw .quantized(name: "model.embed_tokens", reason: "\(error)")
+    guard [.float32, .float16, .bfloat16].contains(model.embedding.dtype),
+      model.embedding.elementCount == vocabularySize * hiddenSize
+    else {
+      throw .quantized(name: "model.embed_tokens", reason: "\(model.embedding.dtype) \(model.embedding.shape)")
     }
+    embedding = model.embedding
     var blocks = [TrainingBlock]()
     for block in model.blocks {
       guard block.preFeedForwardNorm == nil, block.postFeedForwardNorm == nil, block.attention.queryNorm == nil,
@@ -90,6 +92,7 @@ public struct TrainableModel: Sendable {
   /// kernels through `backend`, the input gradient on decoded tiles.
   static func frozen(_ layer: any LinearLayer, backend: any KernelBackend) throws(QLoRAError) -> FrozenLinear {
     var linear = try frozen(layer)
+    linear.backend = backend
     let outFeatures = layer.outFeatures
     linear.acceleratedForward = { (x: [Float], rows: Int) throws(QLoRAError) -> [Float] in
       var y = [Float](repeating: 0, count: rows * outFeatures)
@@ -117,7 +120,7 @@ public struct TrainableModel: Sendable {
       }
       if let projection = layer as? DenseProjection {
         return try FrozenLinear(
-          name: layer.name, weight: .dense(try projection.weight.floats()), inFeatures: layer.inFeatures,
+          name: layer.name, weight: .tensor(projection.weight), inFeatures: layer.inFeatures,
           outFeatures: layer.outFeatures, bias: try projection.bias?.floats())
       }
     } catch let error as QLoRAError {
@@ -201,13 +204,19 @@ public struct TrainableModel: Sendable {
       throw .invalidSetting(
         name: "sequence length", reason: "\(tokens.count) tokens exceed max_position_embeddings \(maximumPositions)")
     }
-    var x = [Float]()
-    x.reserveCapacity(tokens.count * hiddenSize)
-    for token in tokens {
-      guard (0..<vocabularySize).contains(token) else {
-        throw .invalidSetting(name: "token id", reason: "\(token) is outside the vocabulary of \(vocabularySize)")
+    if let token = tokens.first(where: { !(0..<vocabularySize).contains($0) }) {
+      throw .invalidSetting(name: "token id", reason: "\(token) is outside the vocabulary of \(vocabularySize)")
+    }
+    var x = [Float](repeating: 0, count: tokens.count * hiddenSize)
+    let rowBytes = hiddenSize * embedding.dtype.byteSize
+    embedding.withUnsafeBytes { table in
+      x.withUnsafeMutableBufferPointer { out in
+        for (position, token) in tokens.enumerated() {
+          ElementConversion.load(
+            UnsafeRawBufferPointer(rebasing: table[(token * rowBytes)..<((token + 1) * rowBytes)]), as: embedding.dtype,
+            into: UnsafeMutableBufferPointer(rebasing: out[(position * hiddenSize)..<((position + 1) * hiddenSize)]))
+        }
       }
-      x.append(contentsOf: embedding[(token * hiddenSize)..<((token + 1) * hiddenSize)])
     }
     return x
   }

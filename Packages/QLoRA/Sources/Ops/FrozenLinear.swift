@@ -10,6 +10,9 @@ public struct FrozenLinear: Sendable {
   public enum Weight: Sendable {
     /// Dense float32 `[outFeatures, inFeatures]`.
     case dense([Float])
+    /// A dense float tensor (float32, float16 or bfloat16) `[outFeatures, inFeatures]`, widened a tile at a time
+    /// (the runtime's kept layers: no float32 copy of an lm_head).
+    case tensor(Tensor)
     /// Any quantized layout with logical shape `[outFeatures, inFeatures]`.
     case quantized(QuantizedTensor)
   }
@@ -25,7 +28,13 @@ public struct FrozenLinear: Sendable {
   /// Rows of W decoded per tile.
   public var tileRows: Int
   private let dense: [Float]?
+  private let denseTensor: Tensor?
   private let decoder: QuantizedRowDecoder?
+  /// Runs the input gradient as GEMMs on this backend (W decoded `gradientTileRows` rows at a time and
+  /// transposed); `nil` uses the scalar tile loop.
+  package var backend: (any KernelBackend)?
+  /// Rows of W per GEMM of the input gradient (the GEMM's shared dimension).
+  package var gradientTileRows = 256
   /// A faster forward (the runtime's kernels): `(x, rows) → x·Wᵀ + b`; `nil` uses the tile loop.
   package var acceleratedForward: (@Sendable ([Float], Int) throws(QLoRAError) -> [Float])?
 
@@ -52,6 +61,15 @@ public struct FrozenLinear: Sendable {
     case .dense(let values):
       try values.require(inFeatures * outFeatures, "\(name).weight")
       dense = values
+      denseTensor = nil
+      decoder = nil
+    case .tensor(let tensor):
+      guard [.float32, .float16, .bfloat16].contains(tensor.dtype), tensor.shape == [outFeatures, inFeatures] else {
+        throw .quantized(
+          name: name, reason: "\(tensor.dtype) \(tensor.shape), expected a float [\(outFeatures), \(inFeatures)]")
+      }
+      denseTensor = tensor
+      dense = nil
       decoder = nil
     case .quantized(let tensor):
       let decoder = try QuantizedRowDecoder(tensor, name: name)
@@ -60,11 +78,17 @@ public struct FrozenLinear: Sendable {
       }
       self.decoder = decoder
       dense = nil
+      denseTensor = nil
     }
   }
 
   /// Calls `body(rowRange, tile)` for each tile of W's rows, decoded to float32.
   package func forEachTile(_ body: (Range<Int>, UnsafeBufferPointer<Float>) -> Void) throws(QLoRAError) {
+    try forEachTile(rows: tileRows, body)
+  }
+
+  /// Calls `body(rowRange, tile)` for each tile of `rows` rows of W, decoded to float32.
+  func forEachTile(rows tileRows: Int, _ body: (Range<Int>, UnsafeBufferPointer<Float>) -> Void) throws(QLoRAError) {
     if let dense {
       dense.withUnsafeBufferPointer { all in
         var start = 0
@@ -76,17 +100,24 @@ public struct FrozenLinear: Sendable {
       }
       return
     }
-    guard let decoder else { return }
     var tile = [Float](repeating: 0, count: min(tileRows, outFeatures) * inFeatures)
     var start = 0
     while start < outFeatures {
       let end = min(start + tileRows, outFeatures)
+      let count = (end - start) * inFeatures
       try tile.withUnsafeMutableBufferPointer { (buffer) throws(QLoRAError) in
-        try decoder.decodeRows(start..<end, into: buffer, name: name)
+        if let denseTensor {
+          let size = denseTensor.dtype.byteSize
+          denseTensor.withUnsafeBytes { raw in
+            ElementConversion.load(
+              UnsafeRawBufferPointer(rebasing: raw[(start * inFeatures * size)..<(end * inFeatures * size)]),
+              as: denseTensor.dtype, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+          }
+        } else if let decoder {
+          try decoder.decodeRows(start..<end, into: buffer, name: name)
+        }
       }
-      tile.withUnsafeBufferPointer { buffer in
-        body(start..<end, UnsafeBufferPointer(rebasing: buffer[0..<((end - start) * inFeatures)]))
-      }
+      tile.withUnsafeBufferPointer { buffer in body(start..<end, UnsafeBufferPointer(rebasing: buffer[0..<count])) }
       start = end
     }
   }
@@ -129,6 +160,7 @@ public struct FrozenLinear: Sendable {
       throw .shapeMismatch(context: "\(name) output gradient", expected: outFeatures, found: outputGradient.count)
     }
     let rows = outputGradient.count / outFeatures
+    if let backend, rows > 0 { return try inputGradient(outputGradient, rows: rows, backend: backend) }
     var dx = [Float](repeating: 0, count: rows * inFeatures)
     let k = inFeatures
     let n = outFeatures
@@ -139,6 +171,57 @@ public struct FrozenLinear: Sendable {
         }
       }
     }
+    return dx
+  }
+
+  /// `dX = dY·W` as one GEMM per tile of W's rows: `dX += dY[:, tile] · tile`, with the tile transposed to
+  /// `[inFeatures, t]` so that the backend's `x·wᵀ` kernel computes it.
+  private func inputGradient(_ dy: [Float], rows: Int, backend: any KernelBackend) throws(QLoRAError) -> [Float] {
+    var dx = [Float](repeating: 0, count: rows * inFeatures)
+    let k = inFeatures
+    let n = outFeatures
+    var failure: QLoRAError?
+    try forEachTile(rows: max(1, gradientTileRows)) { range, tile in
+      guard failure == nil else { return }
+      let t = range.count
+      do {
+        let transposed = TensorStorage(byteCount: k * t * 4) { raw in
+          let out = raw.bindMemory(to: Float.self)
+          // Blocked transpose: [t, k] → [k, t].
+          var c0 = 0
+          while c0 < k {
+            let c1 = min(c0 + 64, k)
+            for r in 0..<t {
+              let source = r &* k
+              for c in c0..<c1 { out[c &* t &+ r] = tile[source &+ c] }
+            }
+            c0 = c1
+          }
+        }
+        let slice = TensorStorage(byteCount: rows * t * 4) { raw in
+          let out = raw.bindMemory(to: Float.self)
+          dy.withUnsafeBufferPointer { source in
+            for i in 0..<rows {
+              let from = i &* n &+ range.lowerBound
+              for p in 0..<t { out[i &* t &+ p] = source[from &+ p] }
+            }
+          }
+        }
+        let product = try backend.denseLinear(
+          Tensor(dtype: .float32, shape: [rows, t], storage: slice),
+          weight: Tensor(dtype: .float32, shape: [k, t], storage: transposed),
+          bias: nil)
+        product.withUnsafeBytes { raw in
+          let values = raw.bindMemory(to: Float.self)
+          dx.withUnsafeMutableBufferPointer { out in
+            for index in 0..<(rows * k) { out[index] += values[index] }
+          }
+        }
+      } catch {
+        failure = .quantized(name: name, reason: "input gradient: \(error)")
+      }
+    }
+    if let failure { throw failure }
     return dx
   }
 }

@@ -76,30 +76,55 @@ package struct QuantizedRowDecoder: Sendable {
     let count = range.count * columns
     switch layout {
     case .codebook4Bit(let packed, let state):
-      let code = state.code
       let blocksize = state.blocksize
-      packed.withUnsafeBytes { bytes in
-        for i in 0..<count {
-          let j = first &+ i
-          let byte = bytes[j >> 1]
-          let nibble = j & 1 == 0 ? byte >> 4 : byte & 0x0F
-          destination[i] = code[Int(nibble)] * scales[j / blocksize]
+      state.code.withUnsafeBufferPointer { code in
+        scales.withUnsafeBufferPointer { scales in
+          packed.withUnsafeBytes { bytes in
+            // Block by block: one scale per run of elements, no division per element.
+            var i = 0
+            while i < count {
+              let j = first &+ i
+              let end = min(count, i &+ (blocksize &- j % blocksize))
+              let scale = scales[j / blocksize]
+              var element = j
+              for index in i..<end {
+                let byte = bytes[element >> 1]
+                let nibble = element & 1 == 0 ? byte >> 4 : byte & 0x0F
+                destination[index] = code[Int(nibble)] * scale
+                element &+= 1
+              }
+              i = end
+            }
+          }
         }
       }
     case .codebook8Bit(let codes, let state):
-      let code = state.code
       let blocksize = state.blocksize
-      codes.withUnsafeBytes { bytes in
-        for i in 0..<count {
-          let j = first &+ i
-          destination[i] = code[Int(bytes[j])] * scales[j / blocksize]
+      state.code.withUnsafeBufferPointer { code in
+        scales.withUnsafeBufferPointer { scales in
+          codes.withUnsafeBytes { bytes in
+            var i = 0
+            while i < count {
+              let j = first &+ i
+              let end = min(count, i &+ (blocksize &- j % blocksize))
+              let scale = scales[j / blocksize]
+              for index in i..<end { destination[index] = code[Int(bytes[first &+ index])] * scale }
+              i = end
+            }
+          }
         }
       }
     case .int8Rowwise(let weights):
       weights.values.withUnsafeBytes { bytes in
-        for i in 0..<count {
-          let j = first &+ i
-          destination[i] = Float(Int8(bitPattern: bytes[j])) * scales[j / columns] * Int8Constants.inverse127
+        for row in range {
+          let scale = scales[row]
+          let source = row &* columns
+          let target = (row &- range.lowerBound) &* columns
+          for column in 0..<columns {
+            // The reference's order: (value · SCB) / 127 as (value · SCB) · (1/127).
+            destination[target &+ column] =
+              Float(Int8(bitPattern: bytes[source &+ column])) * scale * Int8Constants.inverse127
+          }
         }
       }
     case .float8(let weights):
