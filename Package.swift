@@ -188,7 +188,7 @@ targets += [
   ),
   .executableTarget(
     name: "bnb-bench",
-    dependencies: ["BitsAndBytes", "CPUKernels", "LanguageModels", "ModelPatcher", argumentParser],
+    dependencies: ["BitsAndBytes", "CPUKernels", "LanguageModels", "ModelPatcher", "QLoRA", argumentParser],
     path: "Tools/bnb-bench",
     swiftSettings: swiftSettings
   ),

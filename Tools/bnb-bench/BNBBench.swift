@@ -17,7 +17,7 @@ struct BNBBench: ParsableCommand {
       `bnb-bench model` times bnb-patch on a synthetic checkpoint against the disk (ModelBenchmark.swift);
       `bnb-bench decode` measures prefill and decode of a whole synthetic model.
       """,
-    subcommands: [ModelBenchmark.self, DecodeCommand.self])
+    subcommands: [ModelBenchmark.self, DecodeCommand.self, LoRABenchmark.self])
 
   @Option(
     help: "Comma-separated formats: nf4, fp4, nf4-dq (double quant), dynamic8, int8, fp8, fp8-e5m2, and dense f32, bf16, f16.")

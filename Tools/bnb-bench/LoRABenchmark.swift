@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import LanguageModels
+import ModelPatcher
+import QLoRA
+
+/// `bnb-bench lora`: QLoRA training tokens/s on a synthetic Llama-3.2-1B-shaped NF4 model next to the
+/// runtime's prefill tokens/s of the same model in the same process, and the peak resident set.
+struct LoRABenchmark: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "lora",
+    abstract: "QLoRA training tokens/s against prefill tokens/s on a synthetic 1B-shaped NF4 model, and peak memory.",
+    discussion: """
+      Writes the bfloat16 checkpoint of `bnb-bench decode` (random weights, real shapes) to --folder (a
+      temporary folder by default), then for each thread count runs a child process that loads it with NF4
+      quantization at load, times a prefill of --sequence tokens (the runtime), then training steps of one
+      --sequence-token sequence (forward with adapters on every linear layer, per-block recompute, backward
+      with no base-weight gradients, AdamW), and reports both as tokens/s, their ratio, and the child's peak
+      RSS next to the model's weight bytes. Build with -c release.
+      """)
+
+  @Option(name: .customLong("lora-threads"), help: "Comma-separated thread counts.")
+  var threads = "1,2"
+
+  @Option(help: "Decoder layers (16 is Llama 3.2 1B; fewer for a quick run).")
+  var layers = 16
+
+  @Option(help: "Tokens per sequence.")
+  var sequence = 256
+
+  @Option(help: "LoRA rank.")
+  var rank = 8
+
+  @Option(help: "Timed training steps (after one untimed step); the median is reported.")
+  var steps = 3
+
+  @Option(help: "Where to write the synthetic checkpoint (kept if given).")
+  var folder: String?
+
+  @Flag(name: .customLong("lora-json"), help: "Print JSON instead of a table.")
+  var json = false
+
+  @Option(help: .hidden)
+  var childResult: String?
+
+  func run() throws {
+    var shape = SyntheticLlama.llama32OneB
+    shape.layers = layers
+    let counts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+    guard !counts.isEmpty, sequence >= 2, steps >= 1, rank >= 1 else {
+      throw ValidationError("--lora-threads needs positive integers; --sequence ≥ 2, --steps ≥ 1, --rank ≥ 1")
+    }
+    let directory = folder.map { URL(filePath: $0) }
+      ?? FileManager.default.temporaryDirectory.appending(path: "bnb-bench-lora-\(UUID().uuidString)")
+    if let childResult {
+      let figure = try measure(directory, shape: shape, threads: counts[0])
+      try JSONEncoder().encode(figure).write(to: URL(filePath: childResult))
+      return
+    }
+    defer { if folder == nil { try? FileManager.default.removeItem(at: directory) } }
+    if !FileManager.default.fileExists(atPath: directory.appending(path: "model.safetensors").path) {
+      try shape.write(to: directory, seed: 2026)
+    }
+    var report = LoRABenchReport(
+      layers: layers, sequence: sequence, rank: rank, processors: activeProcessors(), loadAverage: loadAverage())
+    let executable = URL(filePath: CommandLine.arguments[0]).path
+    for count in counts {
+      let resultFile = directory.appending(path: "lora-\(count).json")
+      let child = try ChildProcess.run(
+        executable,
+        [
+          "lora", "--folder", directory.path, "--lora-threads", String(count), "--layers", String(layers), "--sequence",
+          String(sequence), "--rank", String(rank), "--steps", String(steps), "--child-result", resultFile.path,
+        ])
+      guard child.status == 0 else { throw ValidationError("the \(count)-thread measurement failed (\(child.status))") }
+      var figure = try JSONDecoder().decode(LoRABenchFigure.self, from: Data(contentsOf: resultFile))
+      figure.peakResidentBytes = child.peakResidentBytes
+      report.results.append(figure)
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+      print(report.table())
+    }
+  }
+
+  /// One thread count, in this (child) process.
+  private func measure(_ directory: URL, shape: SyntheticLlama, threads: Int) throws -> LoRABenchFigure {
+    var job = QuantizationJob(model: directory, output: directory.appending(path: "unused"))
+    job.format = "nf4"
+    let model = try LanguageModel.load(directory: directory, quantizationJob: job, threads: threads)
+    let tokens = (0..<sequence).map { ($0 &* 7919 &+ 13) % shape.vocabulary }
+    let clock = ContinuousClock()
+    func seconds(_ duration: Duration) -> Double {
+      Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+    _ = try model.logits(for: Array(tokens.prefix(8)), cache: model.makeCache())
+    var prefill: [Double] = []
+    for _ in 0..<2 {
+      let start = clock.now
+      _ = try model.logits(for: tokens, cache: model.makeCache())
+      prefill.append(seconds(clock.now - start))
+    }
+    var trainable = try TrainableModel(model: model)
+    try trainable.addAdapters(configuration: LoRAConfiguration(rank: rank, alpha: 2 * Float(rank)), targets: .allLinear, seed: 0)
+    var trainer = try LoRATrainer(
+      model: trainable, examples: [TrainingExample(tokens: tokens)],
+      settings: TrainingSettings(totalSteps: steps + 1, sequencesPerStep: 1))
+    _ = try trainer.trainStep()
+    var stepTimes: [Double] = []
+    for _ in 0..<steps {
+      let start = clock.now
+      _ = try trainer.trainStep()
+      stepTimes.append(seconds(clock.now - start))
+    }
+    prefill.sort()
+    stepTimes.sort()
+    let footprint = model.memoryFootprint(including: nil)
+    let adapterParameters = trainer.model.adapters.values.reduce(0) { $0 + $1.rank * ($1.inFeatures + $1.outFeatures) }
+    return LoRABenchFigure(
+      threads: threads, prefillTokensPerSecond: Double(sequence) / prefill[0],
+      trainingTokensPerSecond: Double(sequence) / stepTimes[stepTimes.count / 2],
+      weightBytes: footprint.weightBytes, adapterParameters: adapterParameters, peakResidentBytes: nil)
+  }
+}
+
+/// One thread count's figures.
+struct LoRABenchFigure: Codable {
+  var threads: Int
+  var prefillTokensPerSecond: Double
+  var trainingTokensPerSecond: Double
+  var weightBytes: Int
+  var adapterParameters: Int
+  var peakResidentBytes: Int?
+  var ratio: Double { trainingTokensPerSecond / max(prefillTokensPerSecond, 1e-12) }
+}
+
+/// The whole run.
+struct LoRABenchReport: Codable {
+  var layers: Int
+  var sequence: Int
+  var rank: Int
+  var processors: Int
+  var loadAverage: Double
+  var results: [LoRABenchFigure] = []
+
+  func table() -> String {
+    var lines = [
+      "bnb-bench lora: synthetic Llama-3.2-1B shape, \(layers) layers, NF4 at load, sequence \(sequence), r \(rank) on every linear layer; \(processors) processors, load average \(String(format: "%.2f", loadAverage))",
+      "threads  prefill tok/s  train tok/s  train/prefill  weights MB  peak RSS MB  RSS - weights MB",
+    ]
+    for figure in results {
+      let weights = Double(figure.weightBytes) / 1e6
+      let peak = figure.peakResidentBytes.map { Double($0) / 1e6 }
+      let peakText = peak.map { String(format: "%.1f", $0) } ?? "n/a"
+      let overText = peak.map { String(format: "%.1f", $0 - weights) } ?? "n/a"
+      lines.append(
+        String(
+          format: "%7d  %13.1f  %11.1f  %13.3f  %10.1f", figure.threads, figure.prefillTokensPerSecond,
+          figure.trainingTokensPerSecond, figure.ratio, weights)
+          + "  " + String(repeating: " ", count: max(0, 11 - peakText.count)) + peakText
+          + "  " + String(repeating: " ", count: max(0, 16 - overText.count)) + overText)
+    }
+    return lines.joined(separator: "\n")
+  }
+}
