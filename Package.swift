@@ -76,7 +76,7 @@ let modules: [Module] = [
     testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
   ),
   // QLoRA: LoRA adapters over frozen quantized linears, hand-written backward passes, AdamW, PEFT files.
-  Module(name: "QLoRA", dependencies: ["QuantCore", "SafeTensors", "LanguageModels", "Tokenizers", "ChatTemplates"], testDependencies: ["SafeTensors", "FormatNF4", "LanguageModels", "CPUKernels"]),
+  Module(name: "QLoRA", dependencies: ["QuantCore", "SafeTensors", "LanguageModels", "Tokenizers", "ChatTemplates", "CPUKernels"], testDependencies: ["SafeTensors", "FormatNF4", "LanguageModels", "CPUKernels"]),
   // The umbrella assembles the application: it re-exports every module and owns the list of built-in
   // plugins (`StandardRegistry`) with the bundled `registry.yaml`.
   Module(

@@ -88,6 +88,10 @@ void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, co
                            float *absmax);
 void ck_avx2_quantize_8bit_blocks(const float *x, long n, long bs, const float *t255, const uint8_t *map,
                                   uint8_t *codes, float *absmax);
+void ck_avx2_gemm_packed_kn(const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc, float *y,
+                            long ldy, int accumulate);
+void ck_avx512_gemm_packed_kn(const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc,
+                              float *y, long ldy, int accumulate);
 void ck_avx2_quantize_i8_rows(const float *x, long K, long r0, long r1, int8_t *q, float *rowStats);
 float ck_avx2_absmax(const float *x, long n);
 void ck_avx2_f8_encode(const float *x, long n, float multiplier, int e5m2, uint8_t *out);

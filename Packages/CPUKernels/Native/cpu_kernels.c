@@ -432,6 +432,29 @@ void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, l
   }
 }
 
+void ck_gemm_packed_kn(int isa, const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc,
+                       float *y, long ldy, int accumulate) {
+#if CK_HAVE_X86
+  if (USE_AVX2(isa) && ck_has_avx512()) {
+    ck_avx512_gemm_packed_kn(a, M, w, wkind, ldw, ncols, kc, y, ldy, accumulate);
+    return;
+  }
+  if (USE_AVX2(isa)) {
+    ck_avx2_gemm_packed_kn(a, M, w, wkind, ldw, ncols, kc, y, ldy, accumulate);
+    return;
+  }
+#endif
+  (void)isa;
+  for (long m = 0; m < M; m++) {
+    const float *ap = a + (m / CK_GEMM_MR) * kc * CK_GEMM_MR + m % CK_GEMM_MR;
+    for (long n = 0; n < ncols; n++) {
+      float sum = 0;
+      for (long k = 0; k < kc; k++) sum = fmaf(ap[k * CK_GEMM_MR], ck_weight_load(w, wkind, k * ldw + n), sum);
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
+    }
+  }
+}
+
 /* ---- quantize ---- */
 
 void ck_quantize_8bit_blocks(int isa, const float *x, long n, long bs, const float *thresholds255,

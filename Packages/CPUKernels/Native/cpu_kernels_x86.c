@@ -611,6 +611,39 @@ CK_INLINE void pack_b_panel(const void *w, int wkind, long ldw, long nrows, long
     }
 }
 
+/* panel[k * stride + j] = w[k * ldw + j] (widened) for j < ncols (zero beyond, up to 16), k < kc: a weight
+   stored k-major needs no transpose, only a copy of 16 contiguous values per k. */
+CK_INLINE void pack_b_panel_kn(const void *w, int wkind, long ldw, long ncols, long kc, float *panel,
+                               const long stride) {
+  for (long k = 0; k < kc; k++) {
+    float *dst = panel + k * stride;
+    if (ncols >= 16) {
+      if (wkind == CK_F32) {
+        const float *row = (const float *)w + k * ldw;
+        _mm256_store_ps(dst, _mm256_loadu_ps(row));
+        _mm256_store_ps(dst + 8, _mm256_loadu_ps(row + 8));
+      } else {
+        const uint16_t *row = (const uint16_t *)w + k * ldw;
+        _mm256_store_ps(dst, half_load8(row, wkind));
+        _mm256_store_ps(dst + 8, half_load8(row + 8, wkind));
+      }
+    } else {
+      for (long j = 0; j < 16; j++) {
+        float v = 0.0f;
+        if (j < ncols) {
+          if (wkind == CK_F32)
+            v = ((const float *)w)[k * ldw + j];
+          else if (wkind == CK_F16)
+            v = ck_half_to_float(((const uint16_t *)w)[k * ldw + j]);
+          else
+            v = ck_float((uint32_t)((const uint16_t *)w)[k * ldw + j] << 16);
+        }
+        dst[j] = v;
+      }
+    }
+  }
+}
+
 CK_INLINE void gemm_kernel_6x16(const float *a, const float *b, long kc, float *y, long ldy, long mr, long nr,
                                 int accumulate) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -678,6 +711,24 @@ CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wk
 }
 
 
+CK_TARGET void ck_avx2_gemm_packed_kn(const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc,
+                                      float *y, long ldy, int accumulate) {
+  float panel[CK_GEMM_KC * 16] __attribute__((aligned(64)));
+  const long esize = wkind == CK_F32 ? 4 : 2;
+  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
+    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
+    const int acc = accumulate || k0 > 0;
+    for (long n0 = 0; n0 < ncols; n0 += 16) {
+      const long nr = ncols - n0 < 16 ? ncols - n0 : 16;
+      pack_b_panel_kn((const char *)w + (k0 * ldw + n0) * esize, wkind, ldw, nr, kk, panel, 16);
+      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
+        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
+        gemm_kernel_6x16(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
+      }
+    }
+  }
+}
+
 /* AVX-512: the same microkernel 32 columns wide (12 zmm accumulators). Each output is the same float32 FMA
    chain over k as in the AVX2 and scalar kernels, so every ISA gives bit-identical results. */
 #define CK_TARGET512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
@@ -738,6 +789,26 @@ CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, i
       const char *wb = (const char *)w + (n0 * ldw + k0) * esize;
       pack_b_panel(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
       pack_b_panel(wb + 16 * ldw * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
+      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
+        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
+        gemm_kernel_6x32(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
+      }
+    }
+  }
+}
+
+CK_TARGET512 void ck_avx512_gemm_packed_kn(const float *a, long M, const void *w, int wkind, long ldw, long ncols,
+                                           long kc, float *y, long ldy, int accumulate) {
+  float panel[CK_GEMM_KC * 32] __attribute__((aligned(64)));
+  const long esize = wkind == CK_F32 ? 4 : 2;
+  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
+    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
+    const int acc = accumulate || k0 > 0;
+    for (long n0 = 0; n0 < ncols; n0 += 32) {
+      const long nr = ncols - n0 < 32 ? ncols - n0 : 32;
+      const char *wb = (const char *)w + (k0 * ldw + n0) * esize;
+      pack_b_panel_kn(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
+      pack_b_panel_kn(wb + 16 * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
       for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
         const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
         gemm_kernel_6x32(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);

@@ -56,6 +56,47 @@ extension CPUBackend {
     denseProduct(x: x, m: m, weight: UnsafeRawPointer(weight), kind: Int32(CK_F32), n: n, k: k, into: y)
   }
 
+  /// `y[m, n] (+)= Σ_k x[m, k] · w[k, n]`: a product with weights stored k-major (`[k, n]`, row stride `ldw`
+  /// elements, float32, float16 or bfloat16), without transposing them. Runs the packed GEMM over column
+  /// ranges split across this backend's threads; every output is one float32 accumulator over k in order.
+  ///
+  /// - Parameters:
+  ///   - x: `[m, k]` activations (row stride `k`).
+  ///   - m: Activation rows.
+  ///   - weight: The first weight element; row `p` starts `p · ldw` elements later.
+  ///   - dtype: The weights' dtype.
+  ///   - ldw: Elements between weight rows (at least `n`).
+  ///   - n: Output columns.
+  ///   - k: Shared dimension.
+  ///   - y: `[m, n]` outputs (row stride `n`).
+  ///   - accumulate: Add to `y` instead of overwriting it.
+  package func productWithKMajorWeights(
+    x: UnsafePointer<Float>, m: Int, weight: UnsafeRawPointer, dtype: DType, ldw: Int, n: Int, k: Int,
+    into y: UnsafeMutablePointer<Float>, accumulate: Bool
+  ) {
+    guard m > 0, n > 0, let kind = floatKind(dtype) else { return }
+    guard k > 0 else {
+      if !accumulate { y.update(repeating: 0, count: m * n) }
+      return
+    }
+    let isa = self.isa
+    let threads = threadCount
+    let out = SendablePointer(y)
+    let w = SendableRawPointer(weight)
+    let elementSize = dtype.byteSize
+    PackedActivations.forEachBlock(x: x, m: m, k: k, threads: threads, isa: isa, scratch: scratch) { block in
+      ParallelChunks.run(count: n, threads: threads, alignment: LinearRun.tileRows) { columns in
+        for index in 0..<block.kBlocks {
+          let (k0, kc) = block.columns(index)
+          ck_gemm_packed_kn(
+            isa, block.panels(index), block.rows, w.pointer + (k0 * ldw + columns.lowerBound) * elementSize, kind, ldw,
+            columns.count, kc, out.pointer + block.firstRow * n + columns.lowerBound, n,
+            index > 0 || accumulate ? 1 : 0)
+        }
+      }
+    }
+  }
+
   /// `y[m, n] = Σ_k x[m, k] · w[n, k]` for weights of `kind` (CK_F32, CK_F16, CK_BF16).
   func denseProduct(
     x: UnsafePointer<Float>, m: Int, weight: UnsafeRawPointer?, kind: Int32, n: Int, k: Int,

@@ -1,8 +1,11 @@
 import ArgumentParser
 import BNBPatchKit
+import BitsAndBytes
 import Foundation
 import LanguageModels
+import ModelPatcher
 import QLoRA
+import QuantCore
 
 /// `bnb-lora`: QLoRA training over a (quantized) model, its evaluation, and fusing an adapter into the base.
 struct LoRACommand: AsyncParsableCommand {
@@ -472,7 +475,13 @@ struct LoRAEvalCommand: AsyncParsableCommand {
 /// `bnb-lora fuse`.
 struct LoRAFuseCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "fuse", abstract: "Merge an adapter into a dense (f32/f16/bf16) base checkpoint: W + scaling·B·A.")
+    commandName: "fuse", abstract: "Merge an adapter into the base: W + scaling·B·A, re-quantized to the base's format.",
+    discussion: """
+      A dense base (float32, float16, bfloat16) is fused in its stored dtype. A bitsandbytes base (bnb-patch or \
+      transformers output) is dequantized to its original dtype, fused, and quantized again with its \
+      quantization_config (--dequantize keeps the dense result). The output is written beside --save-path and \
+      renamed into place: it appears whole or not at all, and an existing --save-path is refused.
+      """)
 
   @OptionGroup var file: LoRAConfigOption
 
@@ -484,6 +493,9 @@ struct LoRAFuseCommand: AsyncParsableCommand {
 
   @Option(name: .customLong("save-path"), help: "The output folder, written whole or not at all (default fused_model).")
   var savePath: String?
+
+  @Flag(help: "For a quantized base: write the fused weights dense, in the base's original dtype.")
+  var dequantize = false
 
   mutating func run() async throws {
     let console = CommandContext.current.console
@@ -503,11 +515,81 @@ struct LoRAFuseCommand: AsyncParsableCommand {
     } catch {
       throw GenerateFailure(status: .invalidInput, message: "--adapter-path \(adapterPath.path): \(error)")
     }
+    guard !FileManager.default.fileExists(atPath: savePath.path) else {
+      throw GenerateFailure(
+        status: .configuration, message: "--save-path \(savePath.path) exists; remove it or choose another folder")
+    }
+    let parent = savePath.deletingLastPathComponent()
+    let scratch = parent.appending(path: ".\(savePath.lastPathComponent).bnb-lora-\(ProcessInfo.processInfo.processIdentifier)")
+    defer { try? FileManager.default.removeItem(at: scratch) }
     do {
-      try AdapterFusion.fuse(modelFolder: model, adapters: adapters, outputFolder: savePath)
+      try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    } catch {
+      throw GenerateFailure(status: .io, message: "\(scratch.path): \(error)")
+    }
+    let patcher = CheckpointPatcher(registry: try Self.registry())
+    let checkpoint: QuantizedCheckpoint
+    do {
+      checkpoint = try patcher.loadCheckpoint(at: model)
+    } catch {
+      throw GenerateFailure(status: .invalidInput, message: "--model \(model.path): \(error)")
+    }
+    let fused = scratch.appending(path: "fused")
+    if checkpoint.quantizedItems.isEmpty {
+      try Self.fuse(model, adapters, into: fused)
+      try Self.moveIntoPlace(fused, savePath)
+      console.writeError("fused \(adapters.count) adapters into \(savePath.path)\n")
+      return
+    }
+    let formats = Set(checkpoint.quantizedItems.compactMap(\.format)).sorted()
+    let quantization = checkpoint.bitsAndBytesConfig
+    if !dequantize && quantization == nil {
+      throw GenerateFailure(
+        status: .unsupported,
+        message: "\(model.path) is quantized (\(formats.joined(separator: ", "))) without a bitsandbytes "
+          + "quantization_config, which fuse needs to quantize it again; --dequantize writes the fused model dense")
+    }
+    let dense = scratch.appending(path: "dense")
+    do {
+      try await patcher.dequantizeCheckpoint(at: model, to: dense)
+    } catch {
+      throw GenerateFailure(status: .invalidInput, message: "dequantizing \(model.path): \(error)")
+    }
+    try Self.fuse(dense, adapters, into: fused)
+    if let quantization, !dequantize {
+      var job = QuantizationJob(model: fused, output: savePath, quantization: quantization)
+      job.copyOtherFiles = true
+      do {
+        try await patcher.quantizeModel(job)
+      } catch {
+        throw GenerateFailure(status: .failure, message: "quantizing the fused model again: \(error)")
+      }
+      console.writeError(
+        "fused \(adapters.count) adapters into \(savePath.path), quantized again (\(formats.joined(separator: ", ")))\n")
+    } else {
+      try Self.moveIntoPlace(fused, savePath)
+      console.writeError(
+        "fused \(adapters.count) adapters into \(savePath.path) (dense: \(formats.joined(separator: ", ")) decoded)\n")
+    }
+  }
+
+  private static func registry() throws(GenerateFailure) -> QuantRegistry {
+    do { return try StandardRegistry.make() } catch {
+      throw GenerateFailure(status: .configuration, message: "the format registry: \(error)")
+    }
+  }
+
+  private static func fuse(_ model: URL, _ adapters: [String: LoRAAdapter], into output: URL) throws(GenerateFailure) {
+    do {
+      try AdapterFusion.fuse(modelFolder: model, adapters: adapters, outputFolder: output)
     } catch {
       throw GenerateFailure(status: .invalidInput, message: "\(error)")
     }
-    console.writeError("fused \(adapters.count) adapters into \(savePath.path)\n")
+  }
+
+  private static func moveIntoPlace(_ staged: URL, _ destination: URL) throws(GenerateFailure) {
+    guard rename(staged.path, destination.path) == 0 else {
+      throw GenerateFailure(status: .io, message: "\(destination.path): \(String(cString: strerror(errno)))")
+    }
   }
 }

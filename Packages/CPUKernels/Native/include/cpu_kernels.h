@@ -112,6 +112,11 @@ void ck_gemm_pack_a(const float *x, long ldx, long rows, long kc, float *a);
    position of the output in its tile: results do not depend on how callers split rows. */
 void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
                     long ldy, int accumulate);
+/* The same with the weights stored k-major: y[m, n] (+)= Σ_{k < kc} a[m, k] · w[k, n] for n < ncols, w's rows
+   (one per k) ldw elements apart. Computes x·W for a W stored [K, N] without transposing it (the input
+   gradient dY·W of a frozen layer). Same accumulation order guarantee as ck_gemm_packed. */
+void ck_gemm_packed_kn(int isa, const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc,
+                       float *y, long ldy, int accumulate);
 
 /* ---- quantize ---- */
 /* Blockwise 4-bit encoder over n elements starting at a block boundary, bit-identical to QuantCore's

@@ -90,7 +90,7 @@ extension LanguageModel {
   }
 
   /// Threads for attention: the CPU backend's setting (0: one per core), one per core for other backends.
-  var attentionThreads: Int {
+  package var attentionThreads: Int {
     let cores = activeProcessorCount()
     guard let cpu = backend as? CPUBackend else { return cores }
     return cpu.threads > 0 ? cpu.threads : cores

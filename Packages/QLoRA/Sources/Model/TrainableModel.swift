@@ -49,6 +49,7 @@ public struct TrainableModel: Sendable {
       throw unsupported("partial or LongRoPE rotary embeddings")
     }
     let backend = model.backend
+    let threads = model.attentionThreads
     vocabularySize = configuration.vocabularySize
     hiddenSize = configuration.hiddenSize
     maximumPositions = configuration.maxPositionEmbeddings
@@ -73,26 +74,28 @@ public struct TrainableModel: Sendable {
         TrainingBlock(
           inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
           postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
-          query: AdaptedLinear(base: try Self.frozen(q, backend: backend)),
-          key: AdaptedLinear(base: try Self.frozen(k, backend: backend)),
-          value: AdaptedLinear(base: try Self.frozen(v, backend: backend)),
-          output: AdaptedLinear(base: try Self.frozen(block.attention.output, backend: backend)),
-          gate: AdaptedLinear(base: try Self.frozen(gate, backend: backend)),
-          up: AdaptedLinear(base: try Self.frozen(up, backend: backend)),
-          down: AdaptedLinear(base: try Self.frozen(block.feedForward.down, backend: backend)), attention: attention))
+          query: AdaptedLinear(base: try Self.frozen(q, backend: backend, threads: threads)),
+          key: AdaptedLinear(base: try Self.frozen(k, backend: backend, threads: threads)),
+          value: AdaptedLinear(base: try Self.frozen(v, backend: backend, threads: threads)),
+          output: AdaptedLinear(base: try Self.frozen(block.attention.output, backend: backend, threads: threads)),
+          gate: AdaptedLinear(base: try Self.frozen(gate, backend: backend, threads: threads)),
+          up: AdaptedLinear(base: try Self.frozen(up, backend: backend, threads: threads)),
+          down: AdaptedLinear(base: try Self.frozen(block.feedForward.down, backend: backend, threads: threads)),
+          attention: attention))
     }
     self.blocks = blocks
     finalNorm = RMSNormOp(weight: model.finalNorm.scale, epsilon: model.finalNorm.epsilon)
-    head = try Self.frozen(model.outputProjection, backend: backend)
+    head = try Self.frozen(model.outputProjection, backend: backend, threads: threads)
     inverseFrequencies = model.rope.inverseFrequencies
     attentionScaling = model.rope.attentionScaling
   }
 
   /// Wraps a runtime projection (quantized weights stay quantized); the forward runs on the runtime's
   /// kernels through `backend`, the input gradient on decoded tiles.
-  static func frozen(_ layer: any LinearLayer, backend: any KernelBackend) throws(QLoRAError) -> FrozenLinear {
+  static func frozen(_ layer: any LinearLayer, backend: any KernelBackend, threads: Int = 1) throws(QLoRAError) -> FrozenLinear {
     var linear = try frozen(layer)
     linear.backend = backend
+    linear.threads = threads
     let outFeatures = layer.outFeatures
     linear.acceleratedForward = { (x: [Float], rows: Int) throws(QLoRAError) -> [Float] in
       var y = [Float](repeating: 0, count: rows * outFeatures)

@@ -1,3 +1,4 @@
+import CPUKernels
 public import QuantCore
 
 /// A frozen linear layer `y = x·Wᵀ + b` (quantized or dense weights) with the input gradient
@@ -35,6 +36,8 @@ public struct FrozenLinear: Sendable {
   package var backend: (any KernelBackend)?
   /// Rows of W per GEMM of the input gradient (the GEMM's shared dimension).
   package var gradientTileRows = 256
+  /// Threads for the decoding, transposing and accumulating around the input gradient's GEMMs.
+  package var threads = 1
   /// A faster forward (the runtime's kernels): `(x, rows) → x·Wᵀ + b`; `nil` uses the tile loop.
   package var acceleratedForward: (@Sendable ([Float], Int) throws(QLoRAError) -> [Float])?
 
@@ -87,8 +90,11 @@ public struct FrozenLinear: Sendable {
     try forEachTile(rows: tileRows, body)
   }
 
-  /// Calls `body(rowRange, tile)` for each tile of `rows` rows of W, decoded to float32.
-  func forEachTile(rows tileRows: Int, _ body: (Range<Int>, UnsafeBufferPointer<Float>) -> Void) throws(QLoRAError) {
+  /// Calls `body(rowRange, tile)` for each tile of `rows` rows of W, decoded to float32 by up to `threads`
+  /// threads.
+  func forEachTile(
+    rows tileRows: Int, threads: Int = 1, _ body: (Range<Int>, UnsafeBufferPointer<Float>) -> Void
+  ) throws(QLoRAError) {
     if let dense {
       dense.withUnsafeBufferPointer { all in
         var start = 0
@@ -105,18 +111,29 @@ public struct FrozenLinear: Sendable {
     while start < outFeatures {
       let end = min(start + tileRows, outFeatures)
       let count = (end - start) * inFeatures
-      try tile.withUnsafeMutableBufferPointer { (buffer) throws(QLoRAError) in
-        if let denseTensor {
-          let size = denseTensor.dtype.byteSize
-          denseTensor.withUnsafeBytes { raw in
-            ElementConversion.load(
-              UnsafeRawBufferPointer(rebasing: raw[(start * inFeatures * size)..<(end * inFeatures * size)]),
-              as: denseTensor.dtype, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+      let columns = inFeatures
+      let failure = Locked<QLoRAError?>(nil)
+      tile.withUnsafeMutableBufferPointer { buffer in
+        ParallelRanges.run(count: end - start, threads: threads, minimum: 8) { part in
+          let rows = (start + part.lowerBound)..<(start + part.upperBound)
+          let target = UnsafeMutableBufferPointer(rebasing: buffer[(part.lowerBound * columns)..<(part.upperBound * columns)])
+          if let denseTensor {
+            let size = denseTensor.dtype.byteSize
+            denseTensor.withUnsafeBytes { raw in
+              ElementConversion.load(
+                UnsafeRawBufferPointer(rebasing: raw[(rows.lowerBound * columns * size)..<(rows.upperBound * columns * size)]),
+                as: denseTensor.dtype, into: target)
+            }
+          } else if let decoder {
+            do throws(QLoRAError) {
+              try decoder.decodeRows(rows, into: target, name: name)
+            } catch {
+              failure.withLock { $0 = $0 ?? error }
+            }
           }
-        } else if let decoder {
-          try decoder.decodeRows(start..<end, into: buffer, name: name)
         }
       }
+      if let error = failure.withLock({ $0 }) { throw error }
       tile.withUnsafeBufferPointer { buffer in body(start..<end, UnsafeBufferPointer(rebasing: buffer[0..<count])) }
       start = end
     }
@@ -177,25 +194,29 @@ public struct FrozenLinear: Sendable {
   /// `dX = dY·W` as one GEMM per tile of W's rows: `dX += dY[:, tile] · tile`, with the tile transposed to
   /// `[inFeatures, t]` so that the backend's `x·wᵀ` kernel computes it.
   private func inputGradient(_ dy: [Float], rows: Int, backend: any KernelBackend) throws(QLoRAError) -> [Float] {
+    if let cpu = backend as? CPUBackend { return try inputGradient(dy, rows: rows, cpu: cpu) }
     var dx = [Float](repeating: 0, count: rows * inFeatures)
     let k = inFeatures
     let n = outFeatures
     var failure: QLoRAError?
-    try forEachTile(rows: max(1, gradientTileRows)) { range, tile in
+    let threads = max(1, threads)
+    try forEachTile(rows: max(1, gradientTileRows), threads: threads) { range, tile in
       guard failure == nil else { return }
       let t = range.count
       do {
         let transposed = TensorStorage(byteCount: k * t * 4) { raw in
           let out = raw.bindMemory(to: Float.self)
-          // Blocked transpose: [t, k] → [k, t].
-          var c0 = 0
-          while c0 < k {
-            let c1 = min(c0 + 64, k)
-            for r in 0..<t {
-              let source = r &* k
-              for c in c0..<c1 { out[c &* t &+ r] = tile[source &+ c] }
+          guard let source = tile.baseAddress, let target = out.baseAddress else { return }
+          // Blocked transpose [t, k] → [k, t], column blocks split across threads.
+          ParallelRanges.run(count: (k + 63) / 64, threads: threads, minimum: 4) { blocks in
+            for block in blocks {
+              let c0 = block * 64
+              let c1 = min(c0 + 64, k)
+              for r in 0..<t {
+                let from = r &* k
+                for c in c0..<c1 { target[c &* t &+ r] = source[from &+ c] }
+              }
             }
-            c0 = c1
           }
         }
         let slice = TensorStorage(byteCount: rows * t * 4) { raw in
@@ -209,12 +230,13 @@ public struct FrozenLinear: Sendable {
         }
         let product = try backend.denseLinear(
           Tensor(dtype: .float32, shape: [rows, t], storage: slice),
-          weight: Tensor(dtype: .float32, shape: [k, t], storage: transposed),
-          bias: nil)
+          weight: Tensor(dtype: .float32, shape: [k, t], storage: transposed), bias: nil)
         product.withUnsafeBytes { raw in
           let values = raw.bindMemory(to: Float.self)
           dx.withUnsafeMutableBufferPointer { out in
-            for index in 0..<(rows * k) { out[index] += values[index] }
+            ParallelRanges.run(count: rows * k, threads: threads, minimum: 1 << 14) { part in
+              for index in part { out[index] += values[index] }
+            }
           }
         }
       } catch {
@@ -222,6 +244,57 @@ public struct FrozenLinear: Sendable {
       }
     }
     if let failure { throw failure }
+    return dx
+  }
+
+  /// `dX = dY·W` on the CPU backend: W as stored is the `[k, n]` operand of its k-major product, so dense
+  /// weights (any float dtype) run as one product with no copy, and a quantized W as one product per decoded
+  /// tile of rows (a k range), each accumulated into dX.
+  private func inputGradient(_ dy: [Float], rows: Int, cpu: CPUBackend) throws(QLoRAError) -> [Float] {
+    var dx = [Float](repeating: 0, count: rows * inFeatures)
+    let k = inFeatures
+    let n = outFeatures
+    func product(_ x: UnsafePointer<Float>, _ weight: UnsafeRawPointer, _ dtype: DType, kRows: Int, accumulate: Bool) {
+      dx.withUnsafeMutableBufferPointer { out in
+        guard let base = out.baseAddress else { return }
+        cpu.productWithKMajorWeights(
+          x: x, m: rows, weight: weight, dtype: dtype, ldw: k, n: k, k: kRows, into: base, accumulate: accumulate)
+      }
+    }
+    if let denseTensor {
+      dy.withUnsafeBufferPointer { d in
+        denseTensor.withUnsafeBytes { raw in
+          guard let x = d.baseAddress, let w = raw.baseAddress else { return }
+          product(x, w, denseTensor.dtype, kRows: n, accumulate: false)
+        }
+      }
+      return dx
+    }
+    if let dense {
+      dy.withUnsafeBufferPointer { d in
+        dense.withUnsafeBytes { raw in
+          guard let x = d.baseAddress, let w = raw.baseAddress else { return }
+          product(x, w, .float32, kRows: n, accumulate: false)
+        }
+      }
+      return dx
+    }
+    var slice = [Float](repeating: 0, count: rows * min(max(1, gradientTileRows), n))
+    try forEachTile(rows: max(1, gradientTileRows), threads: threads) { range, tile in
+      let t = range.count
+      slice.withUnsafeMutableBufferPointer { out in
+        dy.withUnsafeBufferPointer { source in
+          for i in 0..<rows {
+            let from = i &* n &+ range.lowerBound
+            for p in 0..<t { out[i &* t &+ p] = source[from &+ p] }
+          }
+        }
+      }
+      slice.withUnsafeBufferPointer { x in
+        guard let xBase = x.baseAddress, let w = tile.baseAddress else { return }
+        product(xBase, UnsafeRawPointer(w), .float32, kRows: t, accumulate: true)
+      }
+    }
     return dx
   }
 }
