@@ -73,7 +73,7 @@ let modules: [Module] = [
       "QuantCore", "SafeTensors",
       argumentParser,
     ],
-    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers"]
+    testDependencies: ["LanguageModels", "BNBPatchKit", "SafeTensors", "QuantCore", "Tokenizers", "QLoRA"]
   ),
   // QLoRA: LoRA adapters over frozen quantized linears, hand-written backward passes, AdamW, PEFT files.
   Module(name: "QLoRA", dependencies: ["QuantCore", "SafeTensors", "LanguageModels", "Tokenizers", "ChatTemplates", "CPUKernels"], testDependencies: ["SafeTensors", "FormatNF4", "LanguageModels", "CPUKernels"]),

@@ -1,5 +1,6 @@
 import BNBPatchKit
 import Foundation
+import QLoRA
 import QuantCore
 import SafeTensors
 import TestSupport
@@ -266,7 +267,8 @@ import Testing
     let trained = await Self.lora(
       [
         "train", "--model", base.path, "--data", Self.data, "--adapter-path", adapter.path, "--iters", "4",
-        "--learning-rate", "5e-2", "--max-grad-norm", "0", "--batch-size", "2",
+        "--learning-rate", "5e-2", "--max-grad-norm", "0", "--batch-size", "2", "--target-modules",
+        "gate_proj,up_proj,down_proj",
       ])
     #expect(trained.status == 0, "\(trained.error)")
     let dense = folder.appending(path: "fused-dense")
@@ -301,11 +303,24 @@ import Testing
       "fuse into NF4: scale \(scale), adapter effect \(adapterEffect), dense \(distance(fusedDense, reference)), "
         + "re-quantized \(distance(fusedQuantized, reference))")
     #expect(!fusedDense.isEmpty && fusedDense.count == reference.count)
-    // Measured: the adapter moves the logits by 0.036 (scale 0.027); the dense fuse lands 5e-7 from the
-    // attached adapter, the re-quantized one 1.8e-4 (NF4 rounding of the fused weights).
-    #expect(adapterEffect > 1e-3 * scale)
+    // Measured: the MLP adapter moves the logits by 0.009 (scale 0.02); the dense fuse lands 4.5e-7 from the
+    // attached adapter, the re-quantized one 2.8e-4 (NF4 rounding of the fused weights).
+    #expect(adapterEffect > 1e-2 * scale)
     #expect(distance(fusedDense, reference) <= 1e-3 * adapterEffect)
-    #expect(distance(fusedQuantized, reference) <= 0.05 * adapterEffect)
+    #expect(distance(fusedQuantized, reference) <= 0.1 * adapterEffect)
+    // Modules without an adapter keep the base's bytes (double quantization would otherwise recompute their
+    // statistics); adapted ones changed.
+    let adapted = try PEFTAdapterFiles.read(from: adapter).adapters.keys
+    let before = try SafeTensorsFile(contentsOf: base.appending(path: "model.safetensors"))
+    let after = try SafeTensorsFile(contentsOf: requantized.appending(path: "model.safetensors"))
+    #expect(Set(before.tensorNames) == Set(after.tensorNames))
+    var changed = Set<String>()
+    for name in before.tensorNames {
+      let a = try before.requireTensor(named: name).bytes
+      let b = try after.requireTensor(named: name).bytes
+      if a != b { changed.insert(name.components(separatedBy: ".weight").first ?? name) }
+    }
+    #expect(!changed.isEmpty && changed.isSubset(of: Set(adapted)), "\(changed.sorted()) vs \(adapted.sorted())")
     let again = await Self.lora(
       ["fuse", "--model", base.path, "--adapter-path", adapter.path, "--save-path", requantized.path])
     #expect(again.status == 65 && again.error.contains("exists"), "\(again.error)")

@@ -557,15 +557,27 @@ struct LoRAFuseCommand: AsyncParsableCommand {
     }
     try Self.fuse(dense, adapters, into: fused)
     if let quantization, !dequantize {
-      var job = QuantizationJob(model: fused, output: savePath, quantization: quantization)
+      let requantized = scratch.appending(path: "requantized")
+      var job = QuantizationJob(model: fused, output: requantized, quantization: quantization)
       job.copyOtherFiles = true
       do {
         try await patcher.quantizeModel(job)
       } catch {
         throw GenerateFailure(status: .failure, message: "quantizing the fused model again: \(error)")
       }
+      // Only the adapted modules change: every other module keeps the base's bytes.
+      let final = scratch.appending(path: "final")
+      let kept: Int
+      do {
+        kept = try AdapterFusion.restoreUntouchedModules(
+          base: model, requantized: requantized, adapted: Set(adapters.keys), outputFolder: final)
+      } catch {
+        throw GenerateFailure(status: .io, message: "\(error)")
+      }
+      try Self.moveIntoPlace(final, savePath)
       console.writeError(
-        "fused \(adapters.count) adapters into \(savePath.path), quantized again (\(formats.joined(separator: ", ")))\n")
+        "fused \(adapters.count) adapters into \(savePath.path), quantized again "
+          + "(\(formats.joined(separator: ", "))); \(kept) untouched modules kept byte for byte\n")
     } else {
       try Self.moveIntoPlace(fused, savePath)
       console.writeError(

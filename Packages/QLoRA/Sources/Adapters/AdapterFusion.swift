@@ -6,8 +6,9 @@ import SafeTensors
 /// written in the weight's stored dtype (float32, float16 or bfloat16, one rounding), every other tensor
 /// and file copied unchanged. The result is a plain checkpoint the runtime and transformers load.
 ///
-/// Quantized (bitsandbytes) checkpoints are not handled here yet: they need dequantize → add →
-/// re-quantize through the `bnb-patch` exporter.
+/// A quantized base is fused by the caller as dequantize → ``fuse(modelFolder:adapters:outputFolder:)`` →
+/// quantize again, then ``restoreUntouchedModules(base:requantized:adapted:outputFolder:)`` puts back the
+/// base's own bytes for every module no adapter changed.
 public enum AdapterFusion {
   /// Writes the fused checkpoint.
   ///
@@ -86,5 +87,94 @@ public enum AdapterFusion {
     } catch {
       throw .io(file: target.path, reason: "\(error)")
     }
+  }
+
+  /// The module a checkpoint tensor belongs to: `model.layers.0.mlp.up_proj` for its `.weight`,
+  /// `.weight.absmax`, `.weight.quant_state.…`, `.SCB` and `.weight_format` tensors.
+  static func module(ofTensor name: String) -> String {
+    if let range = name.range(of: ".weight") { return String(name[..<range.lowerBound]) }
+    for suffix in [".SCB", ".bias"] where name.hasSuffix(suffix) { return String(name.dropLast(suffix.count)) }
+    return name
+  }
+
+  /// Writes `outputFolder`: the re-quantized checkpoint's files, where every tensor of a module that no
+  /// adapter touched is the base's own bytes, so that only adapted modules differ from the base (a fresh
+  /// quantization of a dequantized weight can differ from the stored one: double quantization recomputes
+  /// its statistics, and the quant-state blob's length follows its printed numbers). A module is taken
+  /// from the base as a whole, and only when the base holds exactly the same tensor names for it.
+  ///
+  /// - Parameters:
+  ///   - base: The quantized base folder.
+  ///   - requantized: The fused checkpoint after quantizing it again.
+  ///   - adapted: The module paths the adapters changed.
+  ///   - outputFolder: Where to write (created).
+  /// - Returns: The number of modules taken from the base.
+  /// - Throws: `QLoRAError.io` naming the file.
+  @discardableResult
+  public static func restoreUntouchedModules(
+    base: URL, requantized: URL, adapted: Set<String>, outputFolder: URL
+  ) throws(QLoRAError) -> Int {
+    func files(_ folder: URL) throws(QLoRAError) -> [String] {
+      do {
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix(".") }.sorted()
+      } catch {
+        throw .io(file: folder.path, reason: "\(error)")
+      }
+    }
+    var baseTensors: [String: SafeTensorsFile] = [:]
+    var baseModules: [String: Set<String>] = [:]
+    for name in try files(base) where name.hasSuffix(".safetensors") {
+      let url = base.appending(path: name)
+      do {
+        let file = try SafeTensorsFile(contentsOf: url)
+        for tensor in file.tensorNames {
+          baseTensors[tensor] = file
+          baseModules[module(ofTensor: tensor), default: []].insert(tensor)
+        }
+      } catch {
+        throw .io(file: url.path, reason: "\(error)")
+      }
+    }
+    do {
+      try FileManager.default.createDirectory(at: outputFolder, withIntermediateDirectories: true)
+    } catch {
+      throw .io(file: outputFolder.path, reason: "\(error)")
+    }
+    var restored = Set<String>()
+    for name in try files(requantized) {
+      let source = requantized.appending(path: name)
+      let target = outputFolder.appending(path: name)
+      guard name.hasSuffix(".safetensors") else {
+        do { try FileManager.default.copyItem(at: source, to: target) } catch {
+          throw .io(file: target.path, reason: "\(error)")
+        }
+        continue
+      }
+      do {
+        let file = try SafeTensorsFile(contentsOf: source)
+        var modules: [String: [SafeTensorsEntry]] = [:]
+        for entry in file.entries { modules[module(ofTensor: entry.name), default: []].append(entry) }
+        let fromBase = Set(
+          modules.filter { module, entries in
+            !adapted.contains(module) && Set(entries.map(\.name)) == baseModules[module, default: []]
+          }.keys)
+        let writer = try SafeTensorsWriter(url: target, metadata: file.metadata)
+        for entry in file.entries {
+          let module = module(ofTensor: entry.name)
+          if fromBase.contains(module), let baseFile = baseTensors[entry.name] {
+            try writer.addCopy(of: entry.name, in: baseFile, named: entry.name)
+            restored.insert(module)
+          } else {
+            try writer.addCopy(of: entry.name, in: file, named: entry.name)
+          }
+        }
+        _ = try writer.finish()
+      } catch let error as QLoRAError {
+        throw error
+      } catch {
+        throw .io(file: target.path, reason: "\(error)")
+      }
+    }
+    return restored.count
   }
 }
