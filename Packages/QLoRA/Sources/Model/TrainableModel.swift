@@ -67,9 +67,10 @@ public struct TrainableModel: Sendable {
       guard case .separate(let q, let k, let v) = block.attention.qkv,
         case .separate(let gate, let up) = block.feedForward.gateUp, block.feedForward.activation == .silu
       else { throw unsupported("fused projections or a non-SiLU MLP") }
-      let attention = try CausalAttentionOp(
+      var attention = try CausalAttentionOp(
         heads: block.attention.heads, kvHeads: block.attention.keyValueHeads, headDim: block.attention.headDimension,
         scale: block.attention.scale)
+      attention.threads = threads
       blocks.append(
         TrainingBlock(
           inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),

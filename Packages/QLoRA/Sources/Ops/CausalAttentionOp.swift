@@ -12,6 +12,8 @@ public struct CausalAttentionOp: Sendable {
   public var headDim: Int
   /// The score multiplier (`1/√headDim` unless the model says otherwise).
   public var scale: Float
+  /// Threads: heads (forward) and KV heads (backward) are split across them; results do not depend on it.
+  public var threads = 1
 
   /// Creates the op.
   ///
@@ -58,33 +60,46 @@ public struct CausalAttentionOp: Sendable {
   /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
   public func forward(q: [Float], k: [Float], v: [Float]) throws(QLoRAError) -> Saved {
     let t = try tokens(q, k, v)
-    let d = headDim
+    let (d, heads, kvHeads, scale) = (headDim, self.heads, self.kvHeads, self.scale)
     let group = heads / kvHeads
     var output = [Float](repeating: 0, count: q.count)
     var lse = [Float](repeating: 0, count: heads * t)
-    var scores = [Float](repeating: 0, count: t)
-    for h in 0..<heads {
-      let kvh = h / group
-      for i in 0..<t {
-        let qBase = (i * heads + h) * d
-        var maximum = -Float.infinity
-        for j in 0...i {
-          let kBase = (j * kvHeads + kvh) * d
-          var dot: Float = 0
-          for c in 0..<d { dot += q[qBase + c] * k[kBase + c] }
-          scores[j] = dot * scale
-          maximum = max(maximum, scores[j])
-        }
-        var sum: Float = 0
-        for j in 0...i {
-          scores[j] = Foundation.exp(scores[j] - maximum)
-          sum += scores[j]
-        }
-        lse[h * t + i] = maximum + Foundation.log(sum)
-        for j in 0...i {
-          let p = scores[j] / sum
-          let vBase = (j * kvHeads + kvh) * d
-          for c in 0..<d { output[qBase + c] += p * v[vBase + c] }
+    q.withUnsafeBufferPointer { q in
+      k.withUnsafeBufferPointer { k in
+        v.withUnsafeBufferPointer { v in
+          output.withUnsafeMutableBufferPointer { output in
+            lse.withUnsafeMutableBufferPointer { lse in
+              // Heads are independent: each range of heads writes its own output columns and lse rows.
+              ParallelRanges.run(count: heads, threads: threads) { range in
+                var scores = [Float](repeating: 0, count: t)
+                for h in range {
+                  let kvh = h / group
+                  for i in 0..<t {
+                    let qBase = (i &* heads &+ h) &* d
+                    var maximum = -Float.infinity
+                    for j in 0...i {
+                      let kBase = (j &* kvHeads &+ kvh) &* d
+                      var dot: Float = 0
+                      for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
+                      scores[j] = dot * scale
+                      maximum = max(maximum, scores[j])
+                    }
+                    var sum: Float = 0
+                    for j in 0...i {
+                      scores[j] = Foundation.exp(scores[j] - maximum)
+                      sum += scores[j]
+                    }
+                    lse[h &* t &+ i] = maximum + Foundation.log(sum)
+                    for j in 0...i {
+                      let p = scores[j] / sum
+                      let vBase = (j &* kvHeads &+ kvh) &* d
+                      for c in 0..<d { output[qBase &+ c] += p * v[vBase &+ c] }
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
       }
     }
@@ -107,37 +122,58 @@ public struct CausalAttentionOp: Sendable {
   ) throws(QLoRAError) -> (dq: [Float], dk: [Float], dv: [Float]) {
     let t = try tokens(q, k, v)
     try outputGradient.require(q.count, "attention output gradient")
-    let d = headDim
+    let (d, heads, kvHeads, scale) = (headDim, self.heads, self.kvHeads, self.scale)
     let group = heads / kvHeads
     var dq = [Float](repeating: 0, count: q.count)
     var dk = [Float](repeating: 0, count: k.count)
     var dv = [Float](repeating: 0, count: v.count)
-    var probabilities = [Float](repeating: 0, count: t)
-    for h in 0..<heads {
-      let kvh = h / group
-      for i in 0..<t {
-        let qBase = (i * heads + h) * d
-        let rowLSE = saved.logSumExp[h * t + i]
-        var delta: Float = 0
-        for c in 0..<d { delta += outputGradient[qBase + c] * saved.output[qBase + c] }
-        for j in 0...i {
-          let kBase = (j * kvHeads + kvh) * d
-          var dot: Float = 0
-          for c in 0..<d { dot += q[qBase + c] * k[kBase + c] }
-          probabilities[j] = Foundation.exp(dot * scale - rowLSE)
-        }
-        for j in 0...i {
-          let kvBase = (j * kvHeads + kvh) * d
-          let p = probabilities[j]
-          var dp: Float = 0
-          for c in 0..<d {
-            dp += outputGradient[qBase + c] * v[kvBase + c]
-            dv[kvBase + c] += p * outputGradient[qBase + c]
-          }
-          let ds = p * (dp - delta) * scale
-          for c in 0..<d {
-            dq[qBase + c] += ds * k[kvBase + c]
-            dk[kvBase + c] += ds * q[qBase + c]
+    outputGradient.withUnsafeBufferPointer { dO in
+      q.withUnsafeBufferPointer { q in
+        k.withUnsafeBufferPointer { k in
+          v.withUnsafeBufferPointer { v in
+            saved.output.withUnsafeBufferPointer { o in
+              saved.logSumExp.withUnsafeBufferPointer { lse in
+                dq.withUnsafeMutableBufferPointer { dq in
+                  dk.withUnsafeMutableBufferPointer { dk in
+                    dv.withUnsafeMutableBufferPointer { dv in
+                      // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
+                      ParallelRanges.run(count: kvHeads, threads: threads) { range in
+                        var probabilities = [Float](repeating: 0, count: t)
+                        for h in (range.lowerBound * group)..<(range.upperBound * group) {
+                          let kvh = h / group
+                          for i in 0..<t {
+                            let qBase = (i &* heads &+ h) &* d
+                            let rowLSE = lse[h &* t &+ i]
+                            var delta: Float = 0
+                            for c in 0..<d { delta += dO[qBase &+ c] * o[qBase &+ c] }
+                            for j in 0...i {
+                              let kBase = (j &* kvHeads &+ kvh) &* d
+                              var dot: Float = 0
+                              for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
+                              probabilities[j] = Foundation.exp(dot * scale - rowLSE)
+                            }
+                            for j in 0...i {
+                              let kvBase = (j &* kvHeads &+ kvh) &* d
+                              let p = probabilities[j]
+                              var dp: Float = 0
+                              for c in 0..<d {
+                                dp += dO[qBase &+ c] * v[kvBase &+ c]
+                                dv[kvBase &+ c] += p * dO[qBase &+ c]
+                              }
+                              let ds = p * (dp - delta) * scale
+                              for c in 0..<d {
+                                dq[qBase &+ c] += ds * k[kvBase &+ c]
+                                dk[kvBase &+ c] += ds * q[qBase &+ c]
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
           }
         }
       }

@@ -1,5 +1,5 @@
 /// Row-major float32 matrix products for the training ops (the shapes here are adapter-sized or one
-/// decoded tile, so plain loops with a contiguous inner dimension are enough).
+/// decoded tile): loops over a contiguous inner dimension, dot products in 8-lane SIMD partial sums.
 package enum Matrix {
   /// `c[m, n] (+)= a[m, k] · b[n, k]ᵀ`.
   package static func multiplyTransposed(
@@ -7,12 +7,30 @@ package enum Matrix {
     m: Int, n: Int, k: Int, accumulate: Bool = false, cStride: Int? = nil, cOffset: Int = 0
   ) {
     let ldc = cStride ?? n
+    guard let aBase = a.baseAddress, let bBase = b.baseAddress else { return }
+    let k16 = k & ~15
     for i in 0..<m {
-      let rowA = i &* k
+      let rowA = aBase + i &* k
       for j in 0..<n {
-        let rowB = j &* k
-        var sum: Float = 0
-        for p in 0..<k { sum += a[rowA &+ p] * b[rowB &+ p] }
+        let rowB = bBase + j &* k
+        // Two 8-lane partial sums over the first k16 columns, then the tail in order.
+        var lanes0 = SIMD8<Float>()
+        var lanes1 = SIMD8<Float>()
+        var p = 0
+        while p < k16 {
+          lanes0 +=
+            UnsafeRawPointer(rowA + p).loadUnaligned(as: SIMD8<Float>.self)
+            * UnsafeRawPointer(rowB + p).loadUnaligned(as: SIMD8<Float>.self)
+          lanes1 +=
+            UnsafeRawPointer(rowA + p + 8).loadUnaligned(as: SIMD8<Float>.self)
+            * UnsafeRawPointer(rowB + p + 8).loadUnaligned(as: SIMD8<Float>.self)
+          p += 16
+        }
+        var sum = (lanes0 + lanes1).sum()
+        while p < k {
+          sum += rowA[p] * rowB[p]
+          p += 1
+        }
         let index = i &* ldc &+ cOffset &+ j
         c[index] = accumulate ? c[index] + sum : sum
       }
