@@ -409,6 +409,20 @@ static float ck_weight_load(const void *w, int wkind, long i) {
   return wkind == CK_F32 ? ((const float *)w)[i] : ck_half_load(w, wkind, i);
 }
 
+/* The portable packed GEMM; `kn` picks the weight layout ([n][k] when 0, [k][n] when 1). */
+static void gemm_packed_scalar(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc,
+                               float *y, long ldy, int accumulate, int kn) {
+  for (long m = 0; m < M; m++) {
+    const float *ap = a + (m / CK_GEMM_MR) * kc * CK_GEMM_MR + m % CK_GEMM_MR;
+    for (long n = 0; n < nrows; n++) {
+      float sum = 0;
+      for (long k = 0; k < kc; k++)
+        sum = fmaf(ap[k * CK_GEMM_MR], ck_weight_load(w, wkind, kn ? k * ldw + n : n * ldw + k), sum);
+      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
+    }
+  }
+}
+
 void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y,
                     long ldy, int accumulate) {
 #if CK_HAVE_X86
@@ -422,14 +436,7 @@ void ck_gemm_packed(int isa, const float *a, long M, const void *w, int wkind, l
   }
 #endif
   (void)isa;
-  for (long m = 0; m < M; m++) {
-    const float *ap = a + (m / CK_GEMM_MR) * kc * CK_GEMM_MR + m % CK_GEMM_MR;
-    for (long n = 0; n < nrows; n++) {
-      float sum = 0;
-      for (long k = 0; k < kc; k++) sum = fmaf(ap[k * CK_GEMM_MR], ck_weight_load(w, wkind, n * ldw + k), sum);
-      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
-    }
-  }
+  gemm_packed_scalar(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate, 0);
 }
 
 void ck_gemm_packed_kn(int isa, const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc,
@@ -445,14 +452,7 @@ void ck_gemm_packed_kn(int isa, const float *a, long M, const void *w, int wkind
   }
 #endif
   (void)isa;
-  for (long m = 0; m < M; m++) {
-    const float *ap = a + (m / CK_GEMM_MR) * kc * CK_GEMM_MR + m % CK_GEMM_MR;
-    for (long n = 0; n < ncols; n++) {
-      float sum = 0;
-      for (long k = 0; k < kc; k++) sum = fmaf(ap[k * CK_GEMM_MR], ck_weight_load(w, wkind, k * ldw + n), sum);
-      y[m * ldy + n] = accumulate ? y[m * ldy + n] + sum : sum;
-    }
-  }
+  gemm_packed_scalar(a, M, w, wkind, ldw, ncols, kc, y, ldy, accumulate, 1);
 }
 
 /* ---- quantize ---- */

@@ -692,8 +692,10 @@ CK_INLINE void gemm_kernel_6x16(const float *a, const float *b, long kc, float *
   }
 }
 
-CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc,
-                                   float *y, long ldy, int accumulate) {
+/* The packed GEMM over weights stored n-major ([n][k], `kn` 0: panels are transposed) or k-major ([k][n],
+   `kn` 1: panels are copied); `nrows` counts output columns either way. */
+CK_INLINE void gemm_packed_avx2(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc,
+                                float *y, long ldy, int accumulate, const int kn) {
   float panel[CK_GEMM_KC * 16] __attribute__((aligned(64)));
   const long esize = wkind == CK_F32 ? 4 : 2;
   for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
@@ -701,7 +703,10 @@ CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wk
     const int acc = accumulate || k0 > 0;
     for (long n0 = 0; n0 < nrows; n0 += 16) {
       const long nr = nrows - n0 < 16 ? nrows - n0 : 16;
-      pack_b_panel((const char *)w + (n0 * ldw + k0) * esize, wkind, ldw, nr, kk, panel, 16);
+      if (kn)
+        pack_b_panel_kn((const char *)w + (k0 * ldw + n0) * esize, wkind, ldw, nr, kk, panel, 16);
+      else
+        pack_b_panel((const char *)w + (n0 * ldw + k0) * esize, wkind, ldw, nr, kk, panel, 16);
       for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
         const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
         gemm_kernel_6x16(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
@@ -710,23 +715,14 @@ CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wk
   }
 }
 
+CK_TARGET void ck_avx2_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc,
+                                   float *y, long ldy, int accumulate) {
+  gemm_packed_avx2(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate, 0);
+}
 
 CK_TARGET void ck_avx2_gemm_packed_kn(const float *a, long M, const void *w, int wkind, long ldw, long ncols, long kc,
                                       float *y, long ldy, int accumulate) {
-  float panel[CK_GEMM_KC * 16] __attribute__((aligned(64)));
-  const long esize = wkind == CK_F32 ? 4 : 2;
-  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
-    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
-    const int acc = accumulate || k0 > 0;
-    for (long n0 = 0; n0 < ncols; n0 += 16) {
-      const long nr = ncols - n0 < 16 ? ncols - n0 : 16;
-      pack_b_panel_kn((const char *)w + (k0 * ldw + n0) * esize, wkind, ldw, nr, kk, panel, 16);
-      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
-        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
-        gemm_kernel_6x16(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
-      }
-    }
-  }
+  gemm_packed_avx2(a, M, w, wkind, ldw, ncols, kc, y, ldy, accumulate, 1);
 }
 
 /* AVX-512: the same microkernel 32 columns wide (12 zmm accumulators). Each output is the same float32 FMA
@@ -777,8 +773,9 @@ CK_TARGET512 static inline __attribute__((always_inline)) void gemm_kernel_6x32(
   }
 }
 
-CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows,
-                                        long kc, float *y, long ldy, int accumulate) {
+CK_TARGET512 static inline __attribute__((always_inline)) void gemm_packed_avx512(
+    const float *a, long M, const void *w, int wkind, long ldw, long nrows, long kc, float *y, long ldy, int accumulate,
+    const int kn) {
   float panel[CK_GEMM_KC * 32] __attribute__((aligned(64)));
   const long esize = wkind == CK_F32 ? 4 : 2;
   for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
@@ -786,9 +783,15 @@ CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, i
     const int acc = accumulate || k0 > 0;
     for (long n0 = 0; n0 < nrows; n0 += 32) {
       const long nr = nrows - n0 < 32 ? nrows - n0 : 32;
-      const char *wb = (const char *)w + (n0 * ldw + k0) * esize;
-      pack_b_panel(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
-      pack_b_panel(wb + 16 * ldw * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
+      if (kn) {
+        const char *wb = (const char *)w + (k0 * ldw + n0) * esize;
+        pack_b_panel_kn(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
+        pack_b_panel_kn(wb + 16 * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
+      } else {
+        const char *wb = (const char *)w + (n0 * ldw + k0) * esize;
+        pack_b_panel(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
+        pack_b_panel(wb + 16 * ldw * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
+      }
       for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
         const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
         gemm_kernel_6x32(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
@@ -797,24 +800,14 @@ CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, i
   }
 }
 
+CK_TARGET512 void ck_avx512_gemm_packed(const float *a, long M, const void *w, int wkind, long ldw, long nrows,
+                                        long kc, float *y, long ldy, int accumulate) {
+  gemm_packed_avx512(a, M, w, wkind, ldw, nrows, kc, y, ldy, accumulate, 0);
+}
+
 CK_TARGET512 void ck_avx512_gemm_packed_kn(const float *a, long M, const void *w, int wkind, long ldw, long ncols,
                                            long kc, float *y, long ldy, int accumulate) {
-  float panel[CK_GEMM_KC * 32] __attribute__((aligned(64)));
-  const long esize = wkind == CK_F32 ? 4 : 2;
-  for (long k0 = 0; k0 < kc; k0 += CK_GEMM_KC) {
-    const long kk = kc - k0 < CK_GEMM_KC ? kc - k0 : CK_GEMM_KC;
-    const int acc = accumulate || k0 > 0;
-    for (long n0 = 0; n0 < ncols; n0 += 32) {
-      const long nr = ncols - n0 < 32 ? ncols - n0 : 32;
-      const char *wb = (const char *)w + (k0 * ldw + n0) * esize;
-      pack_b_panel_kn(wb, wkind, ldw, nr < 16 ? nr : 16, kk, panel, 32);
-      pack_b_panel_kn(wb + 16 * esize, wkind, ldw, nr > 16 ? nr - 16 : 0, kk, panel + 16, 32);
-      for (long m0 = 0; m0 < M; m0 += CK_GEMM_MR) {
-        const long mr = M - m0 < CK_GEMM_MR ? M - m0 : CK_GEMM_MR;
-        gemm_kernel_6x32(a + m0 * kc + k0 * CK_GEMM_MR, panel, kk, y + m0 * ldy + n0, ldy, mr, nr, acc);
-      }
-    }
-  }
+  gemm_packed_avx512(a, M, w, wkind, ldw, ncols, kc, y, ldy, accumulate, 1);
 }
 
 /* ---- 4-bit GEMV with AVX-512: a 16-entry float32 table per block, one vpermps per 16 weights ----

@@ -39,33 +39,13 @@ struct LoRAModelOptions: ParsableArguments {
   @Option(name: .customLong("quant-config"), help: "Quantize plain weights at load as this quant.yaml job says.")
   var quantConfig: String?
 
-  @Flag(name: .customLong("load-in-4bit"), help: "Quantize plain weights to 4 bits at load.")
-  var loadIn4bit = false
-
-  @Flag(name: .customLong("load-in-8bit"), help: "Quantize plain weights to LLM.int8 at load.")
-  var loadIn8bit = false
-
-  @Option(name: .customLong("bnb-4bit-quant-type"), help: "With --load-in-4bit: nf4 (default here) or fp4.")
-  var quantType: String = "nf4"
-
-  @Flag(name: .customLong("bnb-4bit-use-double-quant"), help: "With --load-in-4bit: double-quantize the absmax.")
-  var doubleQuant = false
-
-  @Option(name: .customLong("bnb-4bit-compute-dtype"), help: "With --load-in-4bit: float32, float16 or bfloat16.")
-  var computeDType: String?
-
-  @Option(name: .customLong("llm-int8-threshold"), help: "With --load-in-8bit: the outlier threshold (6.0).")
-  var int8Threshold: Double = 6.0
-
-  @Option(name: .customLong("llm-int8-skip-modules"), help: "Comma-separated modules kept in high precision.")
-  var skipModules: String?
+  @OptionGroup var loading: QuantizationFlags
 
   @Option(help: "CPU threads (0 = one per core).")
   var threads: Int?
 
   func validate() throws {
-    if loadIn4bit && loadIn8bit { throw ValidationError("--load-in-4bit and --load-in-8bit exclude each other") }
-    if quantConfig != nil && (loadIn4bit || loadIn8bit) {
+    if quantConfig != nil && loading.asksForQuantization {
       throw ValidationError("--quant-config and --load-in-4bit/--load-in-8bit exclude each other")
     }
     if let threads, threads < 0 { throw ValidationError("--threads must be 0 (one per core) or positive") }
@@ -80,10 +60,7 @@ struct LoRAModelOptions: ParsableArguments {
     var quantization = ModelSource.Quantization.none
     if let quantConfig {
       quantization = .job(URL(filePath: quantConfig).standardizedFileURL)
-    } else if let flags = try ModelSource.bitsAndBytes(
-      loadIn4bit: loadIn4bit, loadIn8bit: loadIn8bit, quantType: quantType, doubleQuant: doubleQuant,
-      computeDType: computeDType, int8Threshold: int8Threshold, skipModules: skipModules)
-    {
+    } else if let flags = try loading.configuration() {
       quantization = .bitsAndBytes(flags)
     } else {
       switch file?.quantization {
