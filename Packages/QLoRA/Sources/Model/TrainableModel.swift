@@ -34,8 +34,8 @@ public struct TrainableModel: Sendable {
 
   /// Prepares a loaded model.
   ///
-  /// - Parameter model: A Llama, Mistral or Qwen2-style model (separate projections, no softcaps,
-  ///   q/k norms or extra block norms).
+  /// - Parameter model: A Llama, Mistral (sliding window too), Qwen2 or Qwen3-style model (separate
+  ///   projections, no soft-capping or extra feed-forward norms).
   /// - Throws: `QLoRAError.invalidSetting` for an architecture feature the training path lacks.
   public init(model: LanguageModel) throws(QLoRAError) {
     let configuration = model.configuration
@@ -61,9 +61,9 @@ public struct TrainableModel: Sendable {
     embedding = model.embedding
     var blocks = [TrainingBlock]()
     for block in model.blocks {
-      guard block.preFeedForwardNorm == nil, block.postFeedForwardNorm == nil, block.attention.queryNorm == nil,
-        block.attention.keyNorm == nil, block.attention.softcap == nil, block.attention.window == nil
-      else { throw unsupported("extra norms, q/k norms or sliding windows") }
+      guard block.preFeedForwardNorm == nil, block.postFeedForwardNorm == nil, block.attention.softcap == nil,
+        (block.attention.queryNorm == nil) == (block.attention.keyNorm == nil)
+      else { throw unsupported("extra feed-forward norms or attention soft-capping") }
       guard case .separate(let q, let k, let v) = block.attention.qkv,
         case .separate(let gate, let up) = block.feedForward.gateUp, block.feedForward.activation == .silu
       else { throw unsupported("fused projections or a non-SiLU MLP") }
@@ -71,7 +71,8 @@ public struct TrainableModel: Sendable {
         heads: block.attention.heads, kvHeads: block.attention.keyValueHeads, headDim: block.attention.headDimension,
         scale: block.attention.scale)
       attention.threads = threads
-      blocks.append(
+      attention.window = block.attention.window
+      var trainingBlock =
         TrainingBlock(
           inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
           postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
@@ -82,7 +83,12 @@ public struct TrainableModel: Sendable {
           gate: AdaptedLinear(base: try Self.frozen(gate, backend: backend, threads: threads)),
           up: AdaptedLinear(base: try Self.frozen(up, backend: backend, threads: threads)),
           down: AdaptedLinear(base: try Self.frozen(block.feedForward.down, backend: backend, threads: threads)),
-          attention: attention))
+          attention: attention)
+      if let queryNorm = block.attention.queryNorm, let keyNorm = block.attention.keyNorm {
+        trainingBlock.queryNorm = RMSNormOp(weight: queryNorm.scale, epsilon: queryNorm.epsilon)
+        trainingBlock.keyNorm = RMSNormOp(weight: keyNorm.scale, epsilon: keyNorm.epsilon)
+      }
+      blocks.append(trainingBlock)
     }
     self.blocks = blocks
     finalNorm = RMSNormOp(weight: model.finalNorm.scale, epsilon: model.finalNorm.epsilon)

@@ -11,6 +11,9 @@ struct TrainingBlock: Sendable {
   let up: AdaptedLinear
   let down: AdaptedLinear
   let attention: CausalAttentionOp
+  /// Qwen3's RMSNorm over each query head / key head (before RoPE), or `nil`.
+  var queryNorm: RMSNormOp? = nil
+  var keyNorm: RMSNormOp? = nil
 
   /// The block's linears in PEFT order.
   var linears: [AdaptedLinear] { [query, key, value, output, gate, up, down] }
@@ -22,6 +25,11 @@ struct TrainingBlock: Sendable {
     var inverse1: [Float]
     var q: [Float]
     var k: [Float]
+    /// The projections before the q/k norms, and their inverse RMS (empty without norms).
+    var qProjected: [Float] = []
+    var kProjected: [Float] = []
+    var qInverse: [Float] = []
+    var kInverse: [Float] = []
     var v: [Float]
     var attention: CausalAttentionOp.Saved
     var h: [Float]
@@ -43,8 +51,13 @@ struct TrainingBlock: Sendable {
       return result.output
     }
     let (normed1, inverse1) = try inputNorm.forward(x)
-    let q = try rope.forward(try run(query, normed1, &generator), heads: attention.heads)
-    let k = try rope.forward(try run(key, normed1, &generator), heads: attention.kvHeads)
+    let qProjected = try run(query, normed1, &generator)
+    let kProjected = try run(key, normed1, &generator)
+    // Qwen3: each head vector is RMS-normalised (weight [headDim]) before RoPE.
+    let qNormed = try queryNorm?.forward(qProjected)
+    let kNormed = try keyNorm?.forward(kProjected)
+    let q = try rope.forward(qNormed?.output ?? qProjected, heads: attention.heads)
+    let k = try rope.forward(kNormed?.output ?? kProjected, heads: attention.kvHeads)
     let v = try run(value, normed1, &generator)
     let attended = try attention.forward(q: q, k: k, v: v)
     let projected = try run(output, attended.output, &generator)
@@ -55,9 +68,13 @@ struct TrainingBlock: Sendable {
     let product = try GatedActivationOp.forward(gate: gateOut, up: upOut)
     let mlp = try run(down, product, &generator)
     let out = zip(h, mlp).map { $0 + $1 }
-    let activations = Activations(
+    var activations = Activations(
       x: x, normed1: normed1, inverse1: inverse1, q: q, k: k, v: v, attention: attended, h: h, normed2: normed2,
       inverse2: inverse2, gateOut: gateOut, upOut: upOut, product: product, saved: saved)
+    if let qNormed, let kNormed {
+      (activations.qProjected, activations.qInverse) = (qProjected, qNormed.inverseRMS)
+      (activations.kProjected, activations.kInverse) = (kProjected, kNormed.inverseRMS)
+    }
     return (out, activations)
   }
 
@@ -81,8 +98,14 @@ struct TrainingBlock: Sendable {
     // Attention branch.
     let dAttended = try back(output, dh)
     let grads = try attention.backward(dAttended, q: a.q, k: a.k, v: a.v, saved: a.attention)
-    let dq = try back(query, try rope.backward(grads.dq, heads: attention.heads))
-    let dk = try back(key, try rope.backward(grads.dk, heads: attention.kvHeads))
+    var dqNormed = try rope.backward(grads.dq, heads: attention.heads)
+    var dkNormed = try rope.backward(grads.dk, heads: attention.kvHeads)
+    if let queryNorm, let keyNorm {
+      dqNormed = try queryNorm.backward(dqNormed, x: a.qProjected, inverseRMS: a.qInverse)
+      dkNormed = try keyNorm.backward(dkNormed, x: a.kProjected, inverseRMS: a.kInverse)
+    }
+    let dq = try back(query, dqNormed)
+    let dk = try back(key, dkNormed)
     let dv = try back(value, grads.dv)
     var dNormed1 = dq
     for i in dNormed1.indices { dNormed1[i] += dk[i] + dv[i] }

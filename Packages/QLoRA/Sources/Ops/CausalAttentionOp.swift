@@ -14,6 +14,9 @@ public struct CausalAttentionOp: Sendable {
   public var scale: Float
   /// Threads: heads (forward) and KV heads (backward) are split across them; results do not depend on it.
   public var threads = 1
+  /// Sliding-window attention: query `i` sees keys `max(0, i − window + 1)…i` (transformers' Mistral and
+  /// Qwen rule); `nil` is full causal attention.
+  public var window: Int?
 
   /// Creates the op.
   ///
@@ -64,6 +67,7 @@ public struct CausalAttentionOp: Sendable {
     let group = heads / kvHeads
     var output = [Float](repeating: 0, count: q.count)
     var lse = [Float](repeating: 0, count: heads * t)
+    let window = self.window.map { max(1, $0) } ?? t
     q.withUnsafeBufferPointer { q in
       k.withUnsafeBufferPointer { k in
         v.withUnsafeBufferPointer { v in
@@ -76,8 +80,9 @@ public struct CausalAttentionOp: Sendable {
                   let kvh = h / group
                   for i in 0..<t {
                     let qBase = (i &* heads &+ h) &* d
+                    let first = max(0, i &- window &+ 1)
                     var maximum = -Float.infinity
-                    for j in 0...i {
+                    for j in first...i {
                       let kBase = (j &* kvHeads &+ kvh) &* d
                       var dot: Float = 0
                       for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
@@ -85,12 +90,12 @@ public struct CausalAttentionOp: Sendable {
                       maximum = max(maximum, scores[j])
                     }
                     var sum: Float = 0
-                    for j in 0...i {
+                    for j in first...i {
                       scores[j] = Foundation.exp(scores[j] - maximum)
                       sum += scores[j]
                     }
                     lse[h &* t &+ i] = maximum + Foundation.log(sum)
-                    for j in 0...i {
+                    for j in first...i {
                       let p = scores[j] / sum
                       let vBase = (j &* kvHeads &+ kvh) &* d
                       for c in 0..<d { output[qBase &+ c] += p * v[vBase &+ c] }
@@ -127,6 +132,7 @@ public struct CausalAttentionOp: Sendable {
     var dq = [Float](repeating: 0, count: q.count)
     var dk = [Float](repeating: 0, count: k.count)
     var dv = [Float](repeating: 0, count: v.count)
+    let window = self.window.map { max(1, $0) } ?? t
     outputGradient.withUnsafeBufferPointer { dO in
       q.withUnsafeBufferPointer { q in
         k.withUnsafeBufferPointer { k in
@@ -146,13 +152,14 @@ public struct CausalAttentionOp: Sendable {
                             let rowLSE = lse[h &* t &+ i]
                             var delta: Float = 0
                             for c in 0..<d { delta += dO[qBase &+ c] * o[qBase &+ c] }
-                            for j in 0...i {
+                            let first = max(0, i &- window &+ 1)
+                            for j in first...i {
                               let kBase = (j &* kvHeads &+ kvh) &* d
                               var dot: Float = 0
                               for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
                               probabilities[j] = Foundation.exp(dot * scale - rowLSE)
                             }
-                            for j in 0...i {
+                            for j in first...i {
                               let kvBase = (j &* kvHeads &+ kvh) &* d
                               let p = probabilities[j]
                               var dp: Float = 0
