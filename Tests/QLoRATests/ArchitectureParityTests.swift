@@ -5,10 +5,11 @@ import TestSupport
 import Testing
 
 /// Training parity with peft beyond Llama: Mistral with a sliding window shorter than the sequence (6 of
-/// 20 tokens) and Qwen3 (RMSNorm over each query and key head before RoPE). Each a tiny random model with a
+/// 20 tokens), Qwen3 (RMSNorm over each query and key head before RoPE) and Phi-3 (fused `qkv_proj` and
+/// `gate_up_proj`, adapted as peft adapts them: one adapter per fused linear). Each a tiny random model with a
 /// peft adapter on every linear (r 4, alpha 8, non-zero lora_B): logits, loss and every lora_A/lora_B
 /// gradient (fixtures: `Tools/fixtures/make_qlora_fixtures.py`, `other_architectures`).
-@Suite("Whole-model LoRA parity with peft: Mistral sliding window, Qwen3")
+@Suite("Whole-model LoRA parity with peft: Mistral sliding window, Qwen3, Phi-3")
 struct ArchitectureParityTests {
   static func load(_ name: String) throws -> TrainableModel {
     let model = try LanguageModel.load(directory: TestFiles.fixture("qlora/\(name)"), threads: 2)
@@ -19,11 +20,11 @@ struct ArchitectureParityTests {
     return trainable
   }
 
-  @Test(arguments: ["tiny-mistral-window", "tiny-qwen3"])
-  func lossLogitsAndGradientsMatchPeft(_ name: String) throws {
+  @Test(arguments: [("tiny-mistral-window", 14), ("tiny-qwen3", 14), ("tiny-phi3", 8)])
+  func lossLogitsAndGradientsMatchPeft(_ name: String, linears: Int) throws {
     let expected = try Fixture("\(name)-peft-expected.safetensors")
     var model = try Self.load(name)
-    #expect(model.adapterNames.count == 14)
+    #expect(model.adapterNames.count == linears)
     let tokens = try expected.ints("input_ids")
     #expect(Fixture.relativeError(try model.logits(tokens), try expected.floats("logits")) < 1e-5)
     var noDropout: SeededGenerator? = nil

@@ -34,8 +34,8 @@ public struct TrainableModel: Sendable {
 
   /// Prepares a loaded model.
   ///
-  /// - Parameter model: A Llama, Mistral (sliding window too), Qwen2 or Qwen3-style model (separate
-  ///   projections, no soft-capping or extra feed-forward norms).
+  /// - Parameter model: A Llama, Mistral (sliding window too), Qwen2, Qwen3 or Phi-3-style model (separate or
+  ///   fused projections; no soft-capping or extra feed-forward norms).
   /// - Throws: `QLoRAError.invalidSetting` for an architecture feature the training path lacks.
   public init(model: LanguageModel) throws(QLoRAError) {
     let configuration = model.configuration
@@ -64,26 +64,30 @@ public struct TrainableModel: Sendable {
       guard block.preFeedForwardNorm == nil, block.postFeedForwardNorm == nil, block.attention.softcap == nil,
         (block.attention.queryNorm == nil) == (block.attention.keyNorm == nil)
       else { throw unsupported("extra feed-forward norms or attention soft-capping") }
-      guard case .separate(let q, let k, let v) = block.attention.qkv,
-        case .separate(let gate, let up) = block.feedForward.gateUp, block.feedForward.activation == .silu
-      else { throw unsupported("fused projections or a non-SiLU MLP") }
+      guard block.feedForward.activation == .silu else { throw unsupported("a non-SiLU MLP") }
+      func adapted(_ layer: any LinearLayer) throws(QLoRAError) -> AdaptedLinear {
+        AdaptedLinear(base: try Self.frozen(layer, backend: backend, threads: threads))
+      }
+      let qkv: TrainingBlock.QKVLinears =
+        switch block.attention.qkv {
+        case .separate(let q, let k, let v): .separate(query: try adapted(q), key: try adapted(k), value: try adapted(v))
+        case .fused(let linear): .fused(try adapted(linear))
+        }
+      let gateUp: TrainingBlock.GateUpLinears =
+        switch block.feedForward.gateUp {
+        case .separate(let gate, let up): .separate(gate: try adapted(gate), up: try adapted(up))
+        case .fused(let linear): .fused(try adapted(linear))
+        }
       var attention = try CausalAttentionOp(
         heads: block.attention.heads, kvHeads: block.attention.keyValueHeads, headDim: block.attention.headDimension,
         scale: block.attention.scale)
       attention.threads = threads
       attention.window = block.attention.window
-      var trainingBlock =
-        TrainingBlock(
-          inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
-          postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
-          query: AdaptedLinear(base: try Self.frozen(q, backend: backend, threads: threads)),
-          key: AdaptedLinear(base: try Self.frozen(k, backend: backend, threads: threads)),
-          value: AdaptedLinear(base: try Self.frozen(v, backend: backend, threads: threads)),
-          output: AdaptedLinear(base: try Self.frozen(block.attention.output, backend: backend, threads: threads)),
-          gate: AdaptedLinear(base: try Self.frozen(gate, backend: backend, threads: threads)),
-          up: AdaptedLinear(base: try Self.frozen(up, backend: backend, threads: threads)),
-          down: AdaptedLinear(base: try Self.frozen(block.feedForward.down, backend: backend, threads: threads)),
-          attention: attention)
+      var trainingBlock = TrainingBlock(
+        inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
+        postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
+        qkv: qkv, output: try adapted(block.attention.output), gateUp: gateUp, down: try adapted(block.feedForward.down),
+        attention: attention)
       if let queryNorm = block.attention.queryNorm, let keyNorm = block.attention.keyNorm {
         trainingBlock.queryNorm = RMSNormOp(weight: queryNorm.scale, epsilon: queryNorm.epsilon)
         trainingBlock.keyNorm = RMSNormOp(weight: keyNorm.scale, epsilon: keyNorm.epsilon)

@@ -1,14 +1,23 @@
 /// One Llama-family decoder block for training: forward with the activations its backward pass needs,
 /// and the backward pass through norms, RoPE, causal GQA attention, the SiLU-gated MLP and residuals.
 struct TrainingBlock: Sendable {
+  /// The query/key/value projections: three linears, or Phi-3's `qkv_proj` producing `[q | k | v]`.
+  enum QKVLinears: Sendable {
+    case separate(query: AdaptedLinear, key: AdaptedLinear, value: AdaptedLinear)
+    case fused(AdaptedLinear)
+  }
+
+  /// The gate and up projections: two linears, or Phi-3's `gate_up_proj` producing `[gate | up]`.
+  enum GateUpLinears: Sendable {
+    case separate(gate: AdaptedLinear, up: AdaptedLinear)
+    case fused(AdaptedLinear)
+  }
+
   let inputNorm: RMSNormOp
   let postAttentionNorm: RMSNormOp
-  let query: AdaptedLinear
-  let key: AdaptedLinear
-  let value: AdaptedLinear
+  let qkv: QKVLinears
   let output: AdaptedLinear
-  let gate: AdaptedLinear
-  let up: AdaptedLinear
+  let gateUp: GateUpLinears
   let down: AdaptedLinear
   let attention: CausalAttentionOp
   /// Qwen3's RMSNorm over each query head / key head (before RoPE), or `nil`.
@@ -16,7 +25,50 @@ struct TrainingBlock: Sendable {
   var keyNorm: RMSNormOp? = nil
 
   /// The block's linears in PEFT order.
-  var linears: [AdaptedLinear] { [query, key, value, output, gate, up, down] }
+  var linears: [AdaptedLinear] {
+    let attentionInputs: [AdaptedLinear] =
+      switch qkv {
+      case .separate(let query, let key, let value): [query, key, value]
+      case .fused(let linear): [linear]
+      }
+    let feedForwardInputs: [AdaptedLinear] =
+      switch gateUp {
+      case .separate(let gate, let up): [gate, up]
+      case .fused(let linear): [linear]
+      }
+    return attentionInputs + [output] + feedForwardInputs + [down]
+  }
+
+  /// Splits row-major `[rows, Σ widths]` into one `[rows, width]` array per width.
+  static func split(_ values: [Float], widths: [Int]) -> [[Float]] {
+    let total = widths.reduce(0, +)
+    let rows = total > 0 ? values.count / total : 0
+    var offset = 0
+    return widths.map { width in
+      defer { offset += width }
+      var part = [Float](repeating: 0, count: rows * width)
+      for r in 0..<rows { part[(r * width)..<((r + 1) * width)] = values[(r * total + offset)..<(r * total + offset + width)] }
+      return part
+    }
+  }
+
+  /// Joins `[rows, width]` parts column-wise into `[rows, Σ widths]` (the inverse of ``split(_:widths:)``).
+  static func join(_ parts: [[Float]], widths: [Int]) -> [Float] {
+    let total = widths.reduce(0, +)
+    let rows = widths.first.map { $0 > 0 ? parts[0].count / $0 : 0 } ?? 0
+    var values = [Float](repeating: 0, count: rows * total)
+    var offset = 0
+    for (part, width) in zip(parts, widths) {
+      for r in 0..<rows { values[(r * total + offset)..<(r * total + offset + width)] = part[(r * width)..<((r + 1) * width)] }
+      offset += width
+    }
+    return values
+  }
+
+  /// Widths of `[q | k | v]`.
+  var qkvWidths: [Int] {
+    [attention.heads * attention.headDim, attention.kvHeads * attention.headDim, attention.kvHeads * attention.headDim]
+  }
 
   /// Everything the backward pass reads (recomputed from the block input under checkpointing).
   struct Activations {
@@ -51,20 +103,38 @@ struct TrainingBlock: Sendable {
       return result.output
     }
     let (normed1, inverse1) = try inputNorm.forward(x)
-    let qProjected = try run(query, normed1, &generator)
-    let kProjected = try run(key, normed1, &generator)
+    let qProjected: [Float]
+    let kProjected: [Float]
+    let v: [Float]
+    switch qkv {
+    case .separate(let query, let key, let value):
+      qProjected = try run(query, normed1, &generator)
+      kProjected = try run(key, normed1, &generator)
+      v = try run(value, normed1, &generator)
+    case .fused(let linear):
+      let parts = Self.split(try run(linear, normed1, &generator), widths: qkvWidths)
+      (qProjected, kProjected, v) = (parts[0], parts[1], parts[2])
+    }
     // Qwen3: each head vector is RMS-normalised (weight [headDim]) before RoPE.
     let qNormed = try queryNorm?.forward(qProjected)
     let kNormed = try keyNorm?.forward(kProjected)
     let q = try rope.forward(qNormed?.output ?? qProjected, heads: attention.heads)
     let k = try rope.forward(kNormed?.output ?? kProjected, heads: attention.kvHeads)
-    let v = try run(value, normed1, &generator)
     let attended = try attention.forward(q: q, k: k, v: v)
     let projected = try run(output, attended.output, &generator)
     let h = zip(x, projected).map { $0 + $1 }
     let (normed2, inverse2) = try postAttentionNorm.forward(h)
-    let gateOut = try run(gate, normed2, &generator)
-    let upOut = try run(up, normed2, &generator)
+    let gateOut: [Float]
+    let upOut: [Float]
+    switch gateUp {
+    case .separate(let gate, let up):
+      gateOut = try run(gate, normed2, &generator)
+      upOut = try run(up, normed2, &generator)
+    case .fused(let linear):
+      let width = down.base.inFeatures
+      let parts = Self.split(try run(linear, normed2, &generator), widths: [width, width])
+      (gateOut, upOut) = (parts[0], parts[1])
+    }
     let product = try GatedActivationOp.forward(gate: gateOut, up: upOut)
     let mlp = try run(down, product, &generator)
     let out = zip(h, mlp).map { $0 + $1 }
@@ -90,9 +160,16 @@ struct TrainingBlock: Sendable {
     // MLP branch.
     let dProduct = try back(down, dOut)
     let (dGate, dUp) = try GatedActivationOp.backward(dProduct, gate: a.gateOut, up: a.upOut)
-    let dGateIn = try back(gate, dGate)
-    let dUpIn = try back(up, dUp)
-    let dNormed2 = zip(dGateIn, dUpIn).map { $0 + $1 }
+    let dNormed2: [Float]
+    switch gateUp {
+    case .separate(let gate, let up):
+      let dGateIn = try back(gate, dGate)
+      let dUpIn = try back(up, dUp)
+      dNormed2 = zip(dGateIn, dUpIn).map { $0 + $1 }
+    case .fused(let linear):
+      let width = down.base.inFeatures
+      dNormed2 = try back(linear, Self.join([dGate, dUp], widths: [width, width]))
+    }
     let dNorm2 = try postAttentionNorm.backward(dNormed2, x: a.h, inverseRMS: a.inverse2)
     let dh = zip(dOut, dNorm2).map { $0 + $1 }
     // Attention branch.
@@ -104,11 +181,16 @@ struct TrainingBlock: Sendable {
       dqNormed = try queryNorm.backward(dqNormed, x: a.qProjected, inverseRMS: a.qInverse)
       dkNormed = try keyNorm.backward(dkNormed, x: a.kProjected, inverseRMS: a.kInverse)
     }
-    let dq = try back(query, dqNormed)
-    let dk = try back(key, dkNormed)
-    let dv = try back(value, grads.dv)
-    var dNormed1 = dq
-    for i in dNormed1.indices { dNormed1[i] += dk[i] + dv[i] }
+    var dNormed1: [Float]
+    switch qkv {
+    case .separate(let query, let key, let value):
+      dNormed1 = try back(query, dqNormed)
+      let dk = try back(key, dkNormed)
+      let dv = try back(value, grads.dv)
+      for i in dNormed1.indices { dNormed1[i] += dk[i] + dv[i] }
+    case .fused(let linear):
+      dNormed1 = try back(linear, Self.join([dqNormed, dkNormed, grads.dv], widths: qkvWidths))
+    }
     let dNorm1 = try inputNorm.backward(dNormed1, x: a.x, inverseRMS: a.inverse1)
     return zip(dh, dNorm1).map { $0 + $1 }
   }
