@@ -26,10 +26,15 @@ struct OpFiniteDifferenceTests {
     #expect(error < 1e-2)
   }
 
-  @Test(arguments: [(4, 2), (4, 4), (4, 1)])
-  func causalAttention(heads: Int, kvHeads: Int) throws {
+  /// Full attention, a sliding window of 3 (Mistral, Gemma 2) and soft-capped scores (Gemma 2).
+  @Test(
+    arguments: [(4, 2, nil, nil), (4, 4, nil, nil), (4, 1, nil, nil), (4, 2, 3, nil), (4, 2, 3, 0.7)]
+      as [(Int, Int, Int?, Float?)])
+  func causalAttention(heads: Int, kvHeads: Int, window: Int?, softcap: Float?) throws {
     var rng = SeededGenerator(seed: UInt64(10 + heads * kvHeads))
-    let op = try CausalAttentionOp(heads: heads, kvHeads: kvHeads, headDim: 6)
+    var op = try CausalAttentionOp(heads: heads, kvHeads: kvHeads, headDim: 6)
+    op.window = window
+    op.softcap = softcap
     let t = 7
     let q = GradientCheck.random(t * heads * 6, &rng)
     let k = GradientCheck.random(t * kvHeads * 6, &rng)
@@ -49,6 +54,24 @@ struct OpFiniteDifferenceTests {
     #expect(errorQ < 1e-2)
     #expect(errorK < 1e-2)
     #expect(errorV < 1e-2)
+  }
+
+  /// GELU gates (Gemma's tanh approximation, exact GELU) the same way as SiLU below.
+  @Test(arguments: [GatedActivationOp.Activation.geluTanh, .gelu])
+  func geluGatedActivation(_ activation: GatedActivationOp.Activation) throws {
+    var rng = SeededGenerator(seed: 4)
+    let a = GradientCheck.random(40, &rng, scale: 3)
+    let b = GradientCheck.random(40, &rng, scale: 3)
+    let g = GradientCheck.random(40, &rng)
+    let grads = try GatedActivationOp.backward(g, gate: a, up: b, activation: activation)
+    let errorA = try GradientCheck.worstError(at: a, gradient: grads.dGate) {
+      GradientCheck.dot(g, try GatedActivationOp.forward(gate: $0, up: b, activation: activation))
+    }
+    let errorB = try GradientCheck.worstError(at: b, gradient: grads.dUp) {
+      GradientCheck.dot(g, try GatedActivationOp.forward(gate: a, up: $0, activation: activation))
+    }
+    #expect(errorA < 1e-2)
+    #expect(errorB < 1e-2)
   }
 
   @Test func gatedActivation() throws {
@@ -79,11 +102,14 @@ struct OpFiniteDifferenceTests {
     #expect(error < 1e-2)
   }
 
-  @Test func chunkedCrossEntropy() throws {
+  /// Plain, and with Gemma 2's final logit soft-capping.
+  @Test(arguments: [nil, 0.8] as [Float?])
+  func chunkedCrossEntropy(softcap: Float?) throws {
     var rng = SeededGenerator(seed: 5)
     let head = try FrozenLinear(
       name: "lm_head", weight: .dense(GradientCheck.random(13 * 6, &rng)), inFeatures: 6, outFeatures: 13, tileRows: 5)
-    let loss = ChunkedCrossEntropy(head: head, chunkTokens: 2)
+    var loss = ChunkedCrossEntropy(head: head, chunkTokens: 2)
+    loss.softcap = softcap
     let hidden = GradientCheck.random(5 * 6, &rng)
     let targets = [3, -100, 12, 0, -100]
     let result = try loss.lossAndGradient(hidden: hidden, targets: targets)

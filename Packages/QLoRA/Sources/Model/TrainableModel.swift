@@ -1,3 +1,4 @@
+import Foundation
 public import LanguageModels
 import QuantCore
 
@@ -18,6 +19,10 @@ public struct TrainableModel: Sendable {
   let head: FrozenLinear
   let inverseFrequencies: [Float]
   let attentionScaling: Float
+  /// Gemma's embedding multiplier (`sqrt(hidden)` in the embedding's dtype), or `nil`.
+  let embeddingScale: Float?
+  /// Gemma 2's final logit soft-capping, or `nil`.
+  let finalLogitSoftcap: Float?
   /// Tokens per chunk of the fused lm_head cross-entropy.
   public var lossChunkTokens = 64
   /// The adapters by module path.
@@ -42,9 +47,6 @@ public struct TrainableModel: Sendable {
     func unsupported(_ what: String) -> QLoRAError {
       .invalidSetting(name: "model", reason: "\(configuration.architecture) with \(what) is not supported for training")
     }
-    guard configuration.attentionLogitSoftcap == nil, configuration.finalLogitSoftcap == nil else {
-      throw unsupported("logit softcapping")
-    }
     guard model.rope.longInverseFrequencies == nil, model.rope.rotaryDimension == configuration.headDimension else {
       throw unsupported("partial or LongRoPE rotary embeddings")
     }
@@ -61,10 +63,15 @@ public struct TrainableModel: Sendable {
     embedding = model.embedding
     var blocks = [TrainingBlock]()
     for block in model.blocks {
-      guard block.preFeedForwardNorm == nil, block.postFeedForwardNorm == nil, block.attention.softcap == nil,
+      guard (block.preFeedForwardNorm == nil) == (block.postFeedForwardNorm == nil),
         (block.attention.queryNorm == nil) == (block.attention.keyNorm == nil)
-      else { throw unsupported("extra feed-forward norms or attention soft-capping") }
-      guard block.feedForward.activation == .silu else { throw unsupported("a non-SiLU MLP") }
+      else { throw unsupported("only one of a pair of norms") }
+      let activation: GatedActivationOp.Activation =
+        switch block.feedForward.activation {
+        case .silu: .silu
+        case .geluTanh: .geluTanh
+        case .gelu: .gelu
+        }
       func adapted(_ layer: any LinearLayer) throws(QLoRAError) -> AdaptedLinear {
         AdaptedLinear(base: try Self.frozen(layer, backend: backend, threads: threads))
       }
@@ -83,11 +90,18 @@ public struct TrainableModel: Sendable {
         scale: block.attention.scale)
       attention.threads = threads
       attention.window = block.attention.window
+      attention.softcap = block.attention.softcap
       var trainingBlock = TrainingBlock(
         inputNorm: RMSNormOp(weight: block.inputNorm.scale, epsilon: block.inputNorm.epsilon),
         postAttentionNorm: RMSNormOp(weight: block.postAttentionNorm.scale, epsilon: block.postAttentionNorm.epsilon),
         qkv: qkv, output: try adapted(block.attention.output), gateUp: gateUp, down: try adapted(block.feedForward.down),
         attention: attention)
+      trainingBlock.activation = activation
+      if let pre = block.preFeedForwardNorm, let post = block.postFeedForwardNorm {
+        trainingBlock.feedForwardNorms = (
+          RMSNormOp(weight: pre.scale, epsilon: pre.epsilon), RMSNormOp(weight: post.scale, epsilon: post.epsilon)
+        )
+      }
       if let queryNorm = block.attention.queryNorm, let keyNorm = block.attention.keyNorm {
         trainingBlock.queryNorm = RMSNormOp(weight: queryNorm.scale, epsilon: queryNorm.epsilon)
         trainingBlock.keyNorm = RMSNormOp(weight: keyNorm.scale, epsilon: keyNorm.epsilon)
@@ -99,6 +113,10 @@ public struct TrainableModel: Sendable {
     head = try Self.frozen(model.outputProjection, backend: backend, threads: threads)
     inverseFrequencies = model.rope.inverseFrequencies
     attentionScaling = model.rope.attentionScaling
+    embeddingScale =
+      configuration.scalesEmbeddings
+      ? LanguageModel.embeddingScale(hiddenSize: configuration.hiddenSize, dtype: model.embedding.dtype) : nil
+    finalLogitSoftcap = configuration.finalLogitSoftcap.map(Float.init)
   }
 
   /// Wraps a runtime projection (quantized weights stay quantized); the forward runs on the runtime's
@@ -232,6 +250,7 @@ public struct TrainableModel: Sendable {
         }
       }
     }
+    if let embeddingScale { for i in x.indices { x[i] *= embeddingScale } }
     return x
   }
 
@@ -245,7 +264,9 @@ public struct TrainableModel: Sendable {
     let rope = try rope(tokens: tokens.count)
     var none: SeededGenerator? = nil
     for block in blocks { x = try block.forward(x, rope: rope, adapters: adapters, generator: &none).output }
-    return try head.forward(try finalNorm.forward(x).output)
+    var logits = try head.forward(try finalNorm.forward(x).output)
+    if let cap = finalLogitSoftcap { for i in logits.indices { logits[i] = Foundation.tanh(logits[i] / cap) * cap } }
+    return logits
   }
 
   /// Runs forward and backward on one sequence and adds the adapter gradients to each adapter's
@@ -274,7 +295,9 @@ public struct TrainableModel: Sendable {
       x = try block.forward(x, rope: rope, adapters: adapters, generator: &generator).output
     }
     let (normed, inverse) = try finalNorm.forward(x)
-    let loss = try ChunkedCrossEntropy(head: head, chunkTokens: lossChunkTokens).lossAndGradient(
+    var crossEntropy = ChunkedCrossEntropy(head: head, chunkTokens: lossChunkTokens)
+    crossEntropy.softcap = finalLogitSoftcap
+    let loss = try crossEntropy.lossAndGradient(
       hidden: normed, targets: ChunkedCrossEntropy.shiftedTargets(labels), normalizer: normalizer)
     guard loss.loss.isFinite else { return (loss.loss, loss.tokens) }
     var gradient = try finalNorm.backward(loss.hiddenGradient, x: x, inverseRMS: inverse)

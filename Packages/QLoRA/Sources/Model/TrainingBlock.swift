@@ -23,6 +23,11 @@ struct TrainingBlock: Sendable {
   /// Qwen3's RMSNorm over each query head / key head (before RoPE), or `nil`.
   var queryNorm: RMSNormOp? = nil
   var keyNorm: RMSNormOp? = nil
+  /// Gemma 2's sandwich norms: `postAttentionNorm` then normalises the attention output, and these two
+  /// surround the MLP (`h + postFeedForward(mlp(preFeedForward(h)))`); `nil` for the Llama layout.
+  var feedForwardNorms: (pre: RMSNormOp, post: RMSNormOp)? = nil
+  /// The MLP gate's activation.
+  var activation = GatedActivationOp.Activation.silu
 
   /// The block's linears in PEFT order.
   var linears: [AdaptedLinear] {
@@ -91,6 +96,11 @@ struct TrainingBlock: Sendable {
     var upOut: [Float]
     var product: [Float]
     var saved: [String: LoRAAdapter.Saved]
+    /// Sandwich norms: the attention output and the MLP output before their norms, and the inverse RMS.
+    var attentionOut: [Float] = []
+    var attentionOutInverse: [Float] = []
+    var mlpOut: [Float] = []
+    var mlpOutInverse: [Float] = []
   }
 
   func forward(
@@ -122,8 +132,18 @@ struct TrainingBlock: Sendable {
     let k = try rope.forward(kNormed?.output ?? kProjected, heads: attention.kvHeads)
     let attended = try attention.forward(q: q, k: k, v: v)
     let projected = try run(output, attended.output, &generator)
-    let h = zip(x, projected).map { $0 + $1 }
-    let (normed2, inverse2) = try postAttentionNorm.forward(h)
+    let h: [Float]
+    let normed2: [Float]
+    let inverse2: [Float]
+    var postAttention: (output: [Float], inverseRMS: [Float])?
+    if let norms = feedForwardNorms {
+      postAttention = try postAttentionNorm.forward(projected)
+      h = zip(x, postAttention?.output ?? []).map { $0 + $1 }
+      (normed2, inverse2) = try norms.pre.forward(h)
+    } else {
+      h = zip(x, projected).map { $0 + $1 }
+      (normed2, inverse2) = try postAttentionNorm.forward(h)
+    }
     let gateOut: [Float]
     let upOut: [Float]
     switch gateUp {
@@ -135,12 +155,17 @@ struct TrainingBlock: Sendable {
       let parts = Self.split(try run(linear, normed2, &generator), widths: [width, width])
       (gateOut, upOut) = (parts[0], parts[1])
     }
-    let product = try GatedActivationOp.forward(gate: gateOut, up: upOut)
+    let product = try GatedActivationOp.forward(gate: gateOut, up: upOut, activation: activation)
     let mlp = try run(down, product, &generator)
-    let out = zip(h, mlp).map { $0 + $1 }
+    let postFeedForward = try feedForwardNorms?.post.forward(mlp)
+    let out = zip(h, postFeedForward?.output ?? mlp).map { $0 + $1 }
     var activations = Activations(
       x: x, normed1: normed1, inverse1: inverse1, q: q, k: k, v: v, attention: attended, h: h, normed2: normed2,
       inverse2: inverse2, gateOut: gateOut, upOut: upOut, product: product, saved: saved)
+    if let postAttention, let postFeedForward {
+      (activations.attentionOut, activations.attentionOutInverse) = (projected, postAttention.inverseRMS)
+      (activations.mlpOut, activations.mlpOutInverse) = (mlp, postFeedForward.inverseRMS)
+    }
     if let qNormed, let kNormed {
       (activations.qProjected, activations.qInverse) = (qProjected, qNormed.inverseRMS)
       (activations.kProjected, activations.kInverse) = (kProjected, kNormed.inverseRMS)
@@ -158,8 +183,9 @@ struct TrainingBlock: Sendable {
       return dx
     }
     // MLP branch.
-    let dProduct = try back(down, dOut)
-    let (dGate, dUp) = try GatedActivationOp.backward(dProduct, gate: a.gateOut, up: a.upOut)
+    let dMLP = try feedForwardNorms?.post.backward(dOut, x: a.mlpOut, inverseRMS: a.mlpOutInverse) ?? dOut
+    let dProduct = try back(down, dMLP)
+    let (dGate, dUp) = try GatedActivationOp.backward(dProduct, gate: a.gateOut, up: a.upOut, activation: activation)
     let dNormed2: [Float]
     switch gateUp {
     case .separate(let gate, let up):
@@ -170,10 +196,13 @@ struct TrainingBlock: Sendable {
       let width = down.base.inFeatures
       dNormed2 = try back(linear, Self.join([dGate, dUp], widths: [width, width]))
     }
-    let dNorm2 = try postAttentionNorm.backward(dNormed2, x: a.h, inverseRMS: a.inverse2)
+    let dNorm2 = try (feedForwardNorms?.pre ?? postAttentionNorm).backward(dNormed2, x: a.h, inverseRMS: a.inverse2)
     let dh = zip(dOut, dNorm2).map { $0 + $1 }
     // Attention branch.
-    let dAttended = try back(output, dh)
+    let dProjected =
+      feedForwardNorms == nil
+      ? dh : try postAttentionNorm.backward(dh, x: a.attentionOut, inverseRMS: a.attentionOutInverse)
+    let dAttended = try back(output, dProjected)
     let grads = try attention.backward(dAttended, q: a.q, k: a.k, v: a.v, saved: a.attention)
     var dqNormed = try rope.backward(grads.dq, heads: attention.heads)
     var dkNormed = try rope.backward(grads.dk, heads: attention.kvHeads)

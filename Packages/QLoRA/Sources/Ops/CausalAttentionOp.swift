@@ -17,6 +17,8 @@ public struct CausalAttentionOp: Sendable {
   /// Sliding-window attention: query `i` sees keys `max(0, i − window + 1)…i` (transformers' Mistral and
   /// Qwen rule); `nil` is full causal attention.
   public var window: Int?
+  /// Gemma 2's attention soft-capping of the scaled scores, `cap·tanh(s/cap)`, or `nil`.
+  public var softcap: Float?
 
   /// Creates the op.
   ///
@@ -68,6 +70,7 @@ public struct CausalAttentionOp: Sendable {
     var output = [Float](repeating: 0, count: q.count)
     var lse = [Float](repeating: 0, count: heads * t)
     let window = self.window.map { max(1, $0) } ?? t
+    let softcap = self.softcap
     q.withUnsafeBufferPointer { q in
       k.withUnsafeBufferPointer { k in
         v.withUnsafeBufferPointer { v in
@@ -86,7 +89,9 @@ public struct CausalAttentionOp: Sendable {
                       let kBase = (j &* kvHeads &+ kvh) &* d
                       var dot: Float = 0
                       for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
-                      scores[j] = dot * scale
+                      var score = dot * scale
+                      if let softcap { score = Foundation.tanh(score / softcap) * softcap }
+                      scores[j] = score
                       maximum = max(maximum, scores[j])
                     }
                     var sum: Float = 0
@@ -133,6 +138,7 @@ public struct CausalAttentionOp: Sendable {
     var dk = [Float](repeating: 0, count: k.count)
     var dv = [Float](repeating: 0, count: v.count)
     let window = self.window.map { max(1, $0) } ?? t
+    let softcap = self.softcap
     outputGradient.withUnsafeBufferPointer { dO in
       q.withUnsafeBufferPointer { q in
         k.withUnsafeBufferPointer { k in
@@ -145,6 +151,8 @@ public struct CausalAttentionOp: Sendable {
                       // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
                       ParallelRanges.run(count: kvHeads, threads: threads) { range in
                         var probabilities = [Float](repeating: 0, count: t)
+                        // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
+                        var capDerivative = [Float](repeating: 1, count: softcap == nil ? 0 : t)
                         for h in (range.lowerBound * group)..<(range.upperBound * group) {
                           let kvh = h / group
                           for i in 0..<t {
@@ -157,7 +165,13 @@ public struct CausalAttentionOp: Sendable {
                               let kBase = (j &* kvHeads &+ kvh) &* d
                               var dot: Float = 0
                               for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
-                              probabilities[j] = Foundation.exp(dot * scale - rowLSE)
+                              var score = dot * scale
+                              if let softcap {
+                                let tanh = Foundation.tanh(score / softcap)
+                                score = tanh * softcap
+                                capDerivative[j] = 1 - tanh * tanh
+                              }
+                              probabilities[j] = Foundation.exp(score - rowLSE)
                             }
                             for j in first...i {
                               let kvBase = (j &* kvHeads &+ kvh) &* d
@@ -167,7 +181,8 @@ public struct CausalAttentionOp: Sendable {
                                 dp += dO[qBase &+ c] * v[kvBase &+ c]
                                 dv[kvBase &+ c] += p * dO[qBase &+ c]
                               }
-                              let ds = p * (dp - delta) * scale
+                              var ds = p * (dp - delta) * scale
+                              if softcap != nil { ds *= capDerivative[j] }
                               for c in 0..<d {
                                 dq[qBase &+ c] += ds * k[kvBase &+ c]
                                 dk[kvBase &+ c] += ds * q[qBase &+ c]

@@ -11,6 +11,8 @@ public struct ChunkedCrossEntropy: Sendable {
   public var head: FrozenLinear
   /// Tokens per chunk (chunk logits are `chunkTokens × vocab` floats).
   public var chunkTokens: Int
+  /// Gemma 2's final logit soft-capping, `z = cap·tanh(l/cap)` before the softmax, or `nil`.
+  public var softcap: Float?
 
   /// Creates the loss.
   ///
@@ -60,6 +62,12 @@ public struct ChunkedCrossEntropy: Sendable {
       let chunkTargets = targets[start..<end]
       if chunkTargets.allSatisfy({ $0 == Self.ignoreIndex }) { continue }
       var logits = try head.forward(Array(hidden[(start * e)..<(end * e)]))
+      // Soft-capping keeps tanh(l/cap) to scale the gradient by its derivative 1 − tanh² afterwards.
+      var capped: [Float] = []
+      if let softcap {
+        capped = logits.map { Foundation.tanh($0 / softcap) }
+        for i in logits.indices { logits[i] = capped[i] * softcap }
+      }
       for (row, target) in chunkTargets.enumerated() {
         let base = row * vocab
         if target == Self.ignoreIndex {
@@ -75,6 +83,7 @@ public struct ChunkedCrossEntropy: Sendable {
         for j in 0..<vocab { logits[base + j] = Foundation.exp(logits[base + j] - lse) / divisor }
         logits[base + target] -= 1 / divisor
       }
+      if softcap != nil { for i in logits.indices { logits[i] *= 1 - capped[i] * capped[i] } }
       let chunkGradient = try head.inputGradient(logits)
       gradient.replaceSubrange((start * e)..<(end * e), with: chunkGradient)
     }

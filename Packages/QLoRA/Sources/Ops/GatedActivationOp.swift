@@ -1,8 +1,76 @@
 import Foundation
 
-/// The SiLU-gated product of Llama's MLP, `h = silu(a) ⊙ b` (`a` = gate_proj, `b` = up_proj), with its
-/// backward pass.
+/// The gated product of the MLP, `h = act(a) ⊙ b` (`a` = gate_proj, `b` = up_proj), with its backward pass:
+/// SiLU (Llama), or GELU with the tanh approximation (Gemma's `gelu_pytorch_tanh`) or exact.
 public enum GatedActivationOp {
+  /// The gate's activation.
+  public enum Activation: Sendable {
+    case silu
+    /// `0.5·a·(1 + tanh(√(2/π)·(a + 0.044715·a³)))`.
+    case geluTanh
+    /// `0.5·a·(1 + erf(a/√2))`.
+    case gelu
+  }
+
+  /// `act(a) ⊙ b` elementwise.
+  ///
+  /// - Parameters:
+  ///   - gate: `a`.
+  ///   - up: `b`, the same size.
+  ///   - activation: The gate's activation.
+  /// - Returns: `h`.
+  /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
+  public static func forward(gate: [Float], up: [Float], activation: Activation) throws(QLoRAError) -> [Float] {
+    guard activation != .silu else { return try forward(gate: gate, up: up) }
+    try up.require(gate.count, "gated MLP up projection")
+    return (0..<gate.count).map { i in value(gate[i], activation) * up[i] }
+  }
+
+  /// `da = dh⊙b⊙act'(a)`, `db = dh⊙act(a)`.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `dL/dh`.
+  ///   - gate: The forward `a`.
+  ///   - up: The forward `b`.
+  ///   - activation: The gate's activation.
+  /// - Returns: `(dGate, dUp)`.
+  /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
+  public static func backward(
+    _ outputGradient: [Float], gate: [Float], up: [Float], activation: Activation
+  ) throws(QLoRAError) -> (dGate: [Float], dUp: [Float]) {
+    guard activation != .silu else { return try backward(outputGradient, gate: gate, up: up) }
+    try up.require(gate.count, "gated MLP up projection")
+    try outputGradient.require(gate.count, "gated MLP output gradient")
+    var dGate = [Float](repeating: 0, count: gate.count)
+    var dUp = dGate
+    for i in 0..<gate.count {
+      let a = gate[i]
+      let derivative: Float
+      switch activation {
+      case .geluTanh:
+        let c: Float = 0.7978845608028654
+        let t = Foundation.tanh(c * (a + 0.044715 * a * a * a))
+        derivative = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * c * (1 + 3 * 0.044715 * a * a)
+      case .gelu:
+        derivative = 0.5 * (1 + Foundation.erf(a / Float(2).squareRoot())) + a * Foundation.exp(-a * a / 2) * 0.3989422804014327
+      case .silu:
+        derivative = 0
+      }
+      dGate[i] = outputGradient[i] * up[i] * derivative
+      dUp[i] = outputGradient[i] * value(a, activation)
+    }
+    return (dGate, dUp)
+  }
+
+  /// The activation's value, with the runtime's formulas.
+  static func value(_ a: Float, _ activation: Activation) -> Float {
+    switch activation {
+    case .silu: silu(a)
+    case .geluTanh: 0.5 * a * (1 + Foundation.tanh(Float(0.7978845608028654) * (a + 0.044715 * a * a * a)))
+    case .gelu: 0.5 * a * (1 + Foundation.erf(a / Float(2).squareRoot()))
+    }
+  }
+
   /// `silu(a) ⊙ b` elementwise.
   ///
   /// - Parameters:
