@@ -78,6 +78,7 @@ public struct CausalAttentionOp: Sendable {
             lse.withUnsafeMutableBufferPointer { lse in
               // Heads are independent: each range of heads writes its own output columns and lse rows.
               ParallelRanges.run(count: heads, threads: threads) { range in
+                guard let qp = q.baseAddress, let kp = k.baseAddress else { return }
                 var scores = [Float](repeating: 0, count: t)
                 for h in range {
                   let kvh = h / group
@@ -87,9 +88,7 @@ public struct CausalAttentionOp: Sendable {
                     var maximum = -Float.infinity
                     for j in first...i {
                       let kBase = (j &* kvHeads &+ kvh) &* d
-                      var dot: Float = 0
-                      for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
-                      var score = dot * scale
+                      var score = Matrix.dot(qp + qBase, kp + kBase, count: d) * scale
                       if let softcap { score = Foundation.tanh(score / softcap) * softcap }
                       scores[j] = score
                       maximum = max(maximum, scores[j])
@@ -150,6 +149,9 @@ public struct CausalAttentionOp: Sendable {
                     dv.withUnsafeMutableBufferPointer { dv in
                       // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
                       ParallelRanges.run(count: kvHeads, threads: threads) { range in
+                        guard let qp = q.baseAddress, let kp = k.baseAddress, let vp = v.baseAddress,
+                          let dOp = dO.baseAddress, let op = o.baseAddress
+                        else { return }
                         var probabilities = [Float](repeating: 0, count: t)
                         // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
                         var capDerivative = [Float](repeating: 1, count: softcap == nil ? 0 : t)
@@ -158,14 +160,11 @@ public struct CausalAttentionOp: Sendable {
                           for i in 0..<t {
                             let qBase = (i &* heads &+ h) &* d
                             let rowLSE = lse[h &* t &+ i]
-                            var delta: Float = 0
-                            for c in 0..<d { delta += dO[qBase &+ c] * o[qBase &+ c] }
+                            let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
                             let first = max(0, i &- window &+ 1)
                             for j in first...i {
                               let kBase = (j &* kvHeads &+ kvh) &* d
-                              var dot: Float = 0
-                              for c in 0..<d { dot += q[qBase &+ c] * k[kBase &+ c] }
-                              var score = dot * scale
+                              var score = Matrix.dot(qp + qBase, kp + kBase, count: d) * scale
                               if let softcap {
                                 let tanh = Foundation.tanh(score / softcap)
                                 score = tanh * softcap
@@ -176,11 +175,8 @@ public struct CausalAttentionOp: Sendable {
                             for j in first...i {
                               let kvBase = (j &* kvHeads &+ kvh) &* d
                               let p = probabilities[j]
-                              var dp: Float = 0
-                              for c in 0..<d {
-                                dp += dO[qBase &+ c] * v[kvBase &+ c]
-                                dv[kvBase &+ c] += p * dO[qBase &+ c]
-                              }
+                              let dp = Matrix.dot(dOp + qBase, vp + kvBase, count: d)
+                              for c in 0..<d { dv[kvBase &+ c] += p * dO[qBase &+ c] }
                               var ds = p * (dp - delta) * scale
                               if softcap != nil { ds *= capDerivative[j] }
                               for c in 0..<d {

@@ -8,33 +8,38 @@ package enum Matrix {
   ) {
     let ldc = cStride ?? n
     guard let aBase = a.baseAddress, let bBase = b.baseAddress else { return }
-    let k16 = k & ~15
     for i in 0..<m {
       let rowA = aBase + i &* k
       for j in 0..<n {
         let rowB = bBase + j &* k
-        // Two 8-lane partial sums over the first k16 columns, then the tail in order.
-        var lanes0 = SIMD8<Float>()
-        var lanes1 = SIMD8<Float>()
-        var p = 0
-        while p < k16 {
-          lanes0 +=
-            UnsafeRawPointer(rowA + p).loadUnaligned(as: SIMD8<Float>.self)
-            * UnsafeRawPointer(rowB + p).loadUnaligned(as: SIMD8<Float>.self)
-          lanes1 +=
-            UnsafeRawPointer(rowA + p + 8).loadUnaligned(as: SIMD8<Float>.self)
-            * UnsafeRawPointer(rowB + p + 8).loadUnaligned(as: SIMD8<Float>.self)
-          p += 16
-        }
-        var sum = (lanes0 + lanes1).sum()
-        while p < k {
-          sum += rowA[p] * rowB[p]
-          p += 1
-        }
+        let sum = dot(rowA, rowB, count: k)
         let index = i &* ldc &+ cOffset &+ j
         c[index] = accumulate ? c[index] + sum : sum
       }
     }
+  }
+
+  /// `Σ a[p]·b[p]` over `count` values, in two 8-lane SIMD partial sums and a scalar tail.
+  @inline(__always)
+  package static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes0 = SIMD8<Float>()
+    var lanes1 = SIMD8<Float>()
+    var p = 0
+    while p &+ 16 <= count {
+      lanes0 +=
+        UnsafeRawPointer(a + p).loadUnaligned(as: SIMD8<Float>.self)
+        * UnsafeRawPointer(b + p).loadUnaligned(as: SIMD8<Float>.self)
+      lanes1 +=
+        UnsafeRawPointer(a + p + 8).loadUnaligned(as: SIMD8<Float>.self)
+        * UnsafeRawPointer(b + p + 8).loadUnaligned(as: SIMD8<Float>.self)
+      p &+= 16
+    }
+    var sum = (lanes0 + lanes1).sum()
+    while p < count {
+      sum += a[p] * b[p]
+      p &+= 1
+    }
+    return sum
   }
 
   /// `c[m, n] += a[m, k] · b[k, n]` where `a` is read with row stride `aStride` from `aOffset`.
