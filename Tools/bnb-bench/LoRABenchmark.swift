@@ -50,7 +50,8 @@ struct LoRABenchmark: ParsableCommand {
     guard !counts.isEmpty, sequence >= 2, steps >= 1, rank >= 1 else {
       throw ValidationError("--lora-threads needs positive integers; --sequence ≥ 2, --steps ≥ 1, --rank ≥ 1")
     }
-    let directory = folder.map { URL(filePath: $0) }
+    let directory =
+      folder.map { URL(filePath: $0) }
       ?? FileManager.default.temporaryDirectory.appending(path: "bnb-bench-lora-\(UUID().uuidString)")
     if let childResult {
       let figure = try measure(directory, shape: shape, threads: counts[0])
