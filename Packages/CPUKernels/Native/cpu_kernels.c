@@ -41,9 +41,13 @@ static int ck_detect_avx512(void) {
 }
 
 int ck_has_avx512(void) {
-  static volatile int cached = -1; /* idempotent: racing first calls store the same value */
-  int value = cached;
-  if (value < 0) cached = value = ck_detect_avx512();
+  /* Racing first calls detect the same value; the atomics make that race well-defined. */
+  static int cached = -1;
+  int value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (value < 0) {
+    value = ck_detect_avx512();
+    __atomic_store_n(&cached, value, __ATOMIC_RELAXED);
+  }
   return value;
 }
 #endif
