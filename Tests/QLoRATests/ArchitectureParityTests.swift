@@ -6,12 +6,14 @@ import Testing
 
 /// Training parity with peft beyond Llama: Mistral with a sliding window shorter than the sequence (6 of
 /// 20 tokens), Qwen3 (RMSNorm over each query and key head before RoPE) and Phi-3 (fused `qkv_proj` and
-/// `gate_up_proj`, adapted as peft adapts them: one adapter per fused linear) and Gemma 2 (scaled embeddings,
+/// `gate_up_proj`, adapted as peft adapts them: one adapter per fused linear; and as Phi-4-mini configures it, half
+/// of each head rotated with LongRoPE's long factors, the sequence being longer than the pretraining context) and
+/// Gemma 2 (scaled embeddings,
 /// sandwich norms, GELU-tanh gate, attention and final logit soft-capping, alternating sliding and full
 /// attention, tied lm_head). Each a tiny random model with a
 /// peft adapter on every linear (r 4, alpha 8, non-zero lora_B): logits, loss and every lora_A/lora_B
 /// gradient (fixtures: `Tools/fixtures/make_qlora_fixtures.py`, `other_architectures`).
-@Suite("Whole-model LoRA parity with peft: Mistral sliding window, Qwen3, Phi-3, Gemma 2")
+@Suite("Whole-model LoRA parity with peft: Mistral sliding window, Qwen3, Phi-3 (with LongRoPE), Gemma 2")
 struct ArchitectureParityTests {
   static func load(_ name: String) throws -> TrainableModel {
     let model = try LanguageModel.load(directory: TestFiles.fixture("qlora/\(name)"), threads: 2)
@@ -22,7 +24,7 @@ struct ArchitectureParityTests {
     return trainable
   }
 
-  @Test(arguments: [("tiny-mistral-window", 14), ("tiny-qwen3", 14), ("tiny-phi3", 8), ("tiny-gemma2", 14)])
+  @Test(arguments: [("tiny-mistral-window", 14), ("tiny-qwen3", 14), ("tiny-phi3", 8), ("tiny-phi3-longrope", 8), ("tiny-gemma2", 14)])
   func lossLogitsAndGradientsMatchPeft(_ name: String, linears: Int) throws {
     let expected = try Fixture("\(name)-peft-expected.safetensors")
     var model = try Self.load(name)

@@ -26,6 +26,26 @@ struct OpFiniteDifferenceTests {
     #expect(error < 1e-2)
   }
 
+  /// Partial rotary (Phi-4-mini's `partial_rotary_factor`): 4 of 8 features rotate with scaled tables; the
+  /// other 4 pass through, their gradient unchanged.
+  @Test func partialRotaryEmbedding() throws {
+    var rng = SeededGenerator(seed: 3)
+    let op = try RotaryEmbeddingOp(positions: 9, headDim: 8, inverseFrequencies: [0.9, 0.05], attentionScaling: 1.2)
+    #expect(op.rotaryDim == 4)
+    let x = GradientCheck.random(6 * 3 * 8, &rng)
+    let g = GradientCheck.random(x.count, &rng)
+    let y = try op.forward(x, heads: 3, firstPosition: 2)
+    let dx = try op.backward(g, heads: 3, firstPosition: 2)
+    let error = try GradientCheck.worstError(at: x, gradient: dx) {
+      GradientCheck.dot(g, try op.forward($0, heads: 3, firstPosition: 2))
+    }
+    #expect(error < 1e-2)
+    for index in x.indices where index % 8 >= 4 {
+      #expect(y[index] == x[index] && dx[index] == g[index])
+    }
+    #expect((0..<x.count).contains { $0 % 8 < 4 && y[$0] != x[$0] })
+  }
+
   /// Full attention, a sliding window of 3 (Mistral, Gemma 2) and soft-capped scores (Gemma 2).
   @Test(
     arguments: [(4, 2, nil, nil), (4, 4, nil, nil), (4, 1, nil, nil), (4, 2, 3, nil), (4, 2, 3, 0.7)]

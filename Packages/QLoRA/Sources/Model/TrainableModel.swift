@@ -17,8 +17,8 @@ public struct TrainableModel: Sendable {
   let blocks: [TrainingBlock]
   let finalNorm: RMSNormOp
   let head: FrozenLinear
-  let inverseFrequencies: [Float]
-  let attentionScaling: Float
+  /// The runtime's rotary embedding (its scaling rule, rotary dimension and LongRoPE factors).
+  let rotary: RotaryEmbedding
   /// Gemma's embedding multiplier (`sqrt(hidden)` in the embedding's dtype), or `nil`.
   let embeddingScale: Float?
   /// Gemma 2's final logit soft-capping, or `nil`.
@@ -39,16 +39,13 @@ public struct TrainableModel: Sendable {
 
   /// Prepares a loaded model.
   ///
-  /// - Parameter model: A Llama, Mistral (sliding window too), Qwen2, Qwen3 or Phi-3-style model (separate or
-  ///   fused projections; no soft-capping or extra feed-forward norms).
+  /// - Parameter model: A Llama, Mistral (sliding window too), Qwen2, Qwen3, Phi-3 (fused projections,
+  ///   LongRoPE, partial rotary) or Gemma 2-style model.
   /// - Throws: `QLoRAError.invalidSetting` for an architecture feature the training path lacks.
   public init(model: LanguageModel) throws(QLoRAError) {
     let configuration = model.configuration
     func unsupported(_ what: String) -> QLoRAError {
       .invalidSetting(name: "model", reason: "\(configuration.architecture) with \(what) is not supported for training")
-    }
-    guard model.rope.longInverseFrequencies == nil, model.rope.rotaryDimension == configuration.headDimension else {
-      throw unsupported("partial or LongRoPE rotary embeddings")
     }
     let backend = model.backend
     let threads = model.attentionThreads
@@ -111,8 +108,7 @@ public struct TrainableModel: Sendable {
     self.blocks = blocks
     finalNorm = RMSNormOp(weight: model.finalNorm.scale, epsilon: model.finalNorm.epsilon)
     head = try Self.frozen(model.outputProjection, backend: backend, threads: threads)
-    inverseFrequencies = model.rope.inverseFrequencies
-    attentionScaling = model.rope.attentionScaling
+    rotary = model.rope
     embeddingScale =
       configuration.scalesEmbeddings
       ? LanguageModel.embeddingScale(hiddenSize: configuration.hiddenSize, dtype: model.embedding.dtype) : nil
@@ -224,10 +220,12 @@ public struct TrainableModel: Sendable {
     self.targets = targets
   }
 
+  /// The rotation of a sequence of `tokens` positions; LongRoPE picks its short or long factors from the
+  /// sequence length, as transformers does per forward call.
   func rope(tokens: Int) throws(QLoRAError) -> RotaryEmbeddingOp {
     try RotaryEmbeddingOp(
-      positions: tokens, headDim: blocks.first?.attention.headDim ?? 2, inverseFrequencies: inverseFrequencies,
-      attentionScaling: attentionScaling)
+      positions: tokens, headDim: blocks.first?.attention.headDim ?? 2,
+      inverseFrequencies: rotary.frequencies(lastPosition: tokens - 1), attentionScaling: rotary.attentionScaling)
   }
 
   func embed(_ tokens: [Int]) throws(QLoRAError) -> [Float] {
