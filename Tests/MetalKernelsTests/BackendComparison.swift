@@ -60,25 +60,65 @@ struct BackendComparison {
         problems.append("\(variant) M=\(m) [\(n), \(k)] \(dtype): shape \(result.shape) \(result.dtype)")
         continue
       }
-      let values = try result.floats()
       let w = try tensor.layout.dequantizedFloats()
       let x = try input.floats()
-      for row in 0..<m {
-        for column in 0..<n {
-          var magnitude = 0.0
-          for j in 0..<k { magnitude += abs(Double(w[column * k + j]) * Double(x[row * k + j])) }
-          let reference = Double(expected[row * n + column])
-          let tolerance = 2e-5 * magnitude + Self.outputRounding(dtype) * abs(reference)
-          let error = abs(Double(values[row * n + column]) - reference)
-          if !(error <= tolerance) {
-            problems.append(
-              "\(variant) M=\(m) [\(n), \(k)] \(dtype) y[\(row), \(column)] = \(values[row * n + column]), "
-                + "reference \(reference), tolerance \(tolerance)")
-            break
-          }
-        }
+      if let problem = try firstOutOfTolerance(
+        result, expected, rows: m, columns: n, terms: k, dtype: dtype,
+        term: { row, column, j in
+          Double(w[column * k + j]) * Double(x[row * k + j])
+        })
+      {
+        problems.append("\(variant) M=\(m) [\(n), \(k)] \(dtype) y\(problem)")
       }
     }
     return problems
+  }
+
+  /// Problems found in `linearInputGradient` (`dY [m, N] · W [N, K]`) for `variant` at every shape.
+  func inputGradientProblems(_ variant: LayoutVariant, dtype: DType, m: Int) throws -> [String] {
+    var problems: [String] = []
+    for (index, (n, k)) in Self.shapes.enumerated() {
+      let seed = UInt64(index * 7907 + m * 37 + k)
+      let tensor = try variant.weights(rows: n, columns: k, seed: seed)
+      let gradient = try randomActivations(rows: m, columns: n, dtype: dtype, seed: seed &+ 1)
+      let expected = try ReferenceBackend().linearInputGradient(gradient, weight: tensor).floats()
+      let result = try backend.linearInputGradient(gradient, weight: tensor)
+      guard result.shape == [m, k], result.dtype == dtype else {
+        problems.append("\(variant) M=\(m) [\(n), \(k)] \(dtype): shape \(result.shape) \(result.dtype)")
+        continue
+      }
+      let w = try tensor.layout.dequantizedFloats()
+      let dy = try gradient.floats()
+      if let problem = try firstOutOfTolerance(
+        result, expected, rows: m, columns: k, terms: n, dtype: dtype,
+        term: { row, column, p in
+          Double(dy[row * n + p]) * Double(w[p * k + column])
+        })
+      {
+        problems.append("\(variant) M=\(m) [\(n), \(k)] \(dtype) dx\(problem)")
+      }
+    }
+    return problems
+  }
+
+  /// The first output outside `2e-5 · Σ|terms| + r · |reference|`, described as `[row, column] = …`.
+  private func firstOutOfTolerance(
+    _ result: Tensor, _ expected: [Float], rows: Int, columns: Int, terms: Int, dtype: DType,
+    term: (Int, Int, Int) -> Double
+  ) throws -> String? {
+    let values = try result.floats()
+    for row in 0..<rows {
+      for column in 0..<columns {
+        var magnitude = 0.0
+        for j in 0..<terms { magnitude += abs(term(row, column, j)) }
+        let reference = Double(expected[row * columns + column])
+        let tolerance = 2e-5 * magnitude + Self.outputRounding(dtype) * abs(reference)
+        let value = values[row * columns + column]
+        if !(abs(Double(value) - reference) <= tolerance) {
+          return "[\(row), \(column)] = \(value), reference \(reference), tolerance \(tolerance)"
+        }
+      }
+    }
+    return nil
   }
 }

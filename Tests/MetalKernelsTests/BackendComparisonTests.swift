@@ -10,6 +10,7 @@ struct BackendComparisonTests {
     let comparison = BackendComparison(backend: ReferenceBackend())
     #expect(try comparison.dequantizeProblems(.nf4NestedBlocksize64, dtype: .bfloat16).isEmpty)
     #expect(try comparison.linearProblems(.fp8E4M3NarrowTiles, dtype: .float16, m: 9).isEmpty)
+    #expect(try comparison.inputGradientProblems(.nf4NestedBlocksize64, dtype: .bfloat16, m: 9).isEmpty)
   }
 
   @Test("a one-bit difference in dequantize and a drift in linear are reported")
@@ -17,11 +18,13 @@ struct BackendComparisonTests {
     let comparison = BackendComparison(backend: PerturbedBackend())
     #expect(try comparison.dequantizeProblems(.int8Rowwise, dtype: .float32).count == BackendComparison.shapes.count)
     #expect(try comparison.linearProblems(.nf4Blocksize64, dtype: .float32, m: 1).count == BackendComparison.shapes.count)
+    #expect(
+      try comparison.inputGradientProblems(.int8Rowwise, dtype: .float32, m: 3).count == BackendComparison.shapes.count)
   }
 }
 
 /// The reference, except that the last output element is nudged: one ulp for dequantize, 1e-3
-/// relative for linear.
+/// relative for linear and the input gradient.
 private struct PerturbedBackend: KernelBackend {
   var name: String { "perturbed" }
   var isAvailable: Bool { true }
@@ -37,5 +40,11 @@ private struct PerturbedBackend: KernelBackend {
     var values = try result.floats()
     values[values.count - 1] = values[values.count - 1] * 1.001 + 1e-3
     return try Tensor(converting: values, to: input.dtype, shape: result.shape)
+  }
+  func linearInputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Tensor {
+    let result = try ReferenceBackend().linearInputGradient(outputGradient, weight: weight)
+    var values = try result.floats()
+    values[values.count - 1] = values[values.count - 1] * 1.001 + 1e-3
+    return try Tensor(converting: values, to: outputGradient.dtype, shape: result.shape)
   }
 }

@@ -88,6 +88,59 @@ struct EmulatedKernelTests {
     try checkLinear(testCase, activationScale: 1e6)
   }
 
+  /// `dY [M, N] · W [N, K]` (training's input gradient) for every layout, with tails in M, N and K.
+  @Test(
+    "the input-gradient GEMM matches a double-precision reference within tolerance",
+    arguments: LayoutVariant.allCases.enumerated().flatMap { index, variant in
+      [(1, 13, 128), (9, 40, 160), (33, 37, 256), (40, 96, 1024)].enumerated().map { shapeIndex, shape in
+        LinearCase(
+          variant: variant, m: shape.0, n: shape.1, k: shape.2, dtype: activationTypes[(index + shapeIndex) % 3],
+          bias: false)
+      }
+    })
+  func inputGradient(_ testCase: LinearCase) throws {
+    let kernels = try EmulatedKernels.shared()
+    let (m, n, k) = (testCase.m, testCase.n, testCase.k)
+    let seed = UInt64(m * 1_000_033 + n * 7907 + k) &+ UInt64(testCase.variant.rawValue.utf8.count)
+    let tensor = try testCase.variant.weights(rows: n, columns: k, seed: seed)
+    let gradient = try randomActivations(rows: m, columns: n, dtype: testCase.dtype, seed: seed &+ 1)
+    let w = try tensor.layout.dequantizedFloats()
+    let dy = try gradient.floats()
+    var expected = [Double](repeating: 0, count: m * k)
+    var magnitude = expected
+    for row in 0..<m {
+      for p in 0..<n {
+        let g = Double(dy[row * n + p])
+        for column in 0..<k {
+          let term = g * Double(w[p * k + column])
+          expected[row * k + column] += term
+          magnitude[row * k + column] += abs(term)
+        }
+      }
+    }
+    let rounding: Double =
+      switch testCase.dtype {
+      case .float16: 0x1p-10
+      case .bfloat16: 0x1p-7
+      default: 0x1p-23
+      }
+    let weights = try PreparedWeights(tensor)
+    let dispatch = try KernelDispatchPlan.inputGradient(weights, tokens: m, activation: testCase.dtype)
+    #expect(dispatch.threadgroups == KernelGridSize((k + 31) / 32, (m + 31) / 32))
+    for order in LaneOrder.allCases {
+      let bytes = try kernels.run(
+        dispatch, weights: weights, input: gradient, outputBytes: m * k * testCase.dtype.byteSize, laneOrder: order)
+      let result = try decodeFloats(bytes, dtype: testCase.dtype, count: m * k)
+      let failures = (0..<(m * k)).filter { i in
+        !(abs(Double(result[i]) - expected[i]) <= 1e-5 * magnitude[i] + rounding * abs(expected[i]) + 1e-30)
+      }
+      #expect(
+        failures.isEmpty,
+        "\(dispatch.functionName) (\(order)): \(failures.count) of \(m * k) outside tolerance, first \(failures.first.map { "\($0): \(result[$0]) vs \(expected[$0])" } ?? "")"
+      )
+    }
+  }
+
   private func checkLinear(_ testCase: LinearCase, activationScale: Float) throws {
     let kernels = try EmulatedKernels.shared()
     let (m, n, k) = (testCase.m, testCase.n, testCase.k)

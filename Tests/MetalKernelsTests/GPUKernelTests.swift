@@ -43,6 +43,18 @@
     }
 
     @Test(
+      "the input gradient (dY · W, training) matches the reference within the documented tolerance (M = 1, 8, 9, 33)",
+      .enabled(if: gpuBackend.isAvailable), arguments: LayoutVariant.allCases, BackendComparison.dtypes)
+    func inputGradient(variant: LayoutVariant, dtype: DType) throws {
+      let comparison = BackendComparison(backend: gpuBackend)
+      for m in BackendComparison.tokenCounts {
+        for problem in try comparison.inputGradientProblems(variant, dtype: dtype, m: m) {
+          Issue.record(Comment(rawValue: problem))
+        }
+      }
+    }
+
+    @Test(
       "cached weight buffers give the same result on every call; a batch equals the single calls",
       .enabled(if: gpuBackend.isAvailable))
     func cachesAndBatches() throws {

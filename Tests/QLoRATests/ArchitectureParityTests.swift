@@ -24,7 +24,9 @@ struct ArchitectureParityTests {
     return trainable
   }
 
-  @Test(arguments: [("tiny-mistral-window", 14), ("tiny-qwen3", 14), ("tiny-phi3", 8), ("tiny-phi3-longrope", 8), ("tiny-gemma2", 14)])
+  @Test(arguments: [
+    ("tiny-mistral-window", 14), ("tiny-qwen3", 14), ("tiny-phi3", 8), ("tiny-phi3-longrope", 8), ("tiny-gemma2", 14),
+  ])
   func lossLogitsAndGradientsMatchPeft(_ name: String, linears: Int) throws {
     let expected = try Fixture("\(name)-peft-expected.safetensors")
     var model = try Self.load(name)

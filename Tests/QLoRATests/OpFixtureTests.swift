@@ -1,4 +1,5 @@
 import CPUKernels
+import Foundation
 import QLoRA
 import QuantCore
 import Testing
@@ -82,6 +83,32 @@ struct OpFixtureTests {
     }
   }
 
+  /// A backend that accelerates the layout gets the whole input gradient through its fused
+  /// `linearInputGradient` hook (Metal's GEMM; here the protocol's reference default behind a spy), in the
+  /// gradient's dtype as given.
+  @Test func acceleratingBackendTakesTheFusedInputGradient() throws {
+    let packed = try fixture.tensor("nf4.packed")
+    let state = QuantState(
+      absmax: .plain(try fixture.floats("nf4.absmax")), shape: [20, 64], code: try fixture.floats("nf4.code"),
+      dtype: .float32, blocksize: 64, quantType: "nf4")
+    let weight = QuantizedTensor(
+      format: "nf4", shape: [20, 64], originalDType: .float32, layout: .codebook4Bit(packed: packed, state: state))
+    let spy = InputGradientSpy()
+    var layer = try FrozenLinear(name: "w", weight: .quantized(weight), inFeatures: 64, outFeatures: 20)
+    layer.backend = spy
+    let dx = try layer.inputGradient(try fixture.floats("nf4.gy"))
+    #expect(spy.calls.count == 1)
+    #expect(Fixture.relativeError(dx, try fixture.floats("nf4.dx")) < 1e-5)
+    // The default itself, in bfloat16 (one rounding of the float32 sum) and with a wrong width.
+    let gy = try Tensor(converting: try fixture.floats("nf4.gy"), to: .bfloat16, shape: [3, 20])
+    let half = try ReferenceBackend().linearInputGradient(gy, weight: weight)
+    #expect(half.dtype == .bfloat16 && half.shape == [3, 64])
+    #expect(Fixture.relativeError(try half.floats(), try fixture.floats("nf4.dx")) < 1e-2)
+    #expect(throws: QuantError.self) {
+      try ReferenceBackend().linearInputGradient(try Tensor([Float](repeating: 1, count: 21), shape: [1, 21]), weight: weight)
+    }
+  }
+
   /// A dense bfloat16 weight (the runtime's kept lm_head) is widened a tile at a time, forward and backward,
   /// with the values of its float32 widening.
   @Test func denseHalfPrecisionTensorWeight() throws {
@@ -135,4 +162,26 @@ struct OpFixtureTests {
     #expect(Fixture.relativeError(adapter.gradientA, try fixture.floats("lora.dA")) < 1e-6)
     #expect(Fixture.relativeError(adapter.gradientB, try fixture.floats("lora.dB")) < 1e-6)
   }
+}
+
+/// Accelerates every layout and counts the fused input-gradient calls it receives.
+final class InputGradientSpy: KernelBackend, @unchecked Sendable {
+  private let lock = NSLock()
+  private var recorded: [[Int]] = []
+  /// The gradient shapes received, in call order.
+  var calls: [[Int]] { lock.withLock { recorded } }
+  var name: String { "spy" }
+  var isAvailable: Bool { true }
+  func accelerates(_ layout: StorageLayout) -> Bool { true }
+  func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Tensor {
+    try ReferenceBackend().dequantize(tensor, to: dtype)
+  }
+  func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    try ReferenceBackend().linear(input, weight: weight, bias: bias)
+  }
+  func linearInputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Tensor {
+    lock.withLock { recorded.append(outputGradient.shape) }
+    return try ReferenceBackend().linearInputGradient(outputGradient, weight: weight)
+  }
+  func encode(_ request: EncodingRequest) -> Bool { false }
 }

@@ -88,6 +88,17 @@
         outputShape: problem.outputShape)
     }
 
+    /// Encodes `outputGradient · weight` (the input gradient of `linear`); returns the index of its result.
+    func inputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Int {
+      let problem = try InputGradientProblem(outputGradient: outputGradient, weight: weight)
+      let weights = try context.weights.weights(for: weight, context: context)
+      let dispatch = try KernelDispatchPlan.inputGradient(
+        weights.prepared, tokens: problem.m, activation: outputGradient.dtype)
+      return try encode(
+        dispatch, weights: weights, tensor: weight, input: outputGradient, bias: nil,
+        outputDType: outputGradient.dtype, outputShape: problem.outputShape)
+    }
+
     private func encode(
       _ dispatch: KernelDispatch, weights: CachedWeights, tensor: QuantizedTensor, input: Tensor?, bias: [Float]?,
       outputDType: DType,

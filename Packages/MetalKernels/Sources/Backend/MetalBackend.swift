@@ -10,6 +10,7 @@ public import QuantCore
 ///
 /// - Decode (M ≤ 8 activation rows): GEMV kernels read every weight byte once (Docs/metal.md).
 /// - Prefill (M > 8): tiled GEMM with `simdgroup_matrix` and float32 accumulation.
+/// - Training: ``linearInputGradient(_:weight:)`` (`dY · W`) in the same tiles, W read as stored.
 /// - Activations and outputs are float32, float16 or bfloat16 natively (no cast through half).
 /// - ``batch(_:)`` runs many calls in one command buffer.
 ///
@@ -75,6 +76,23 @@ public struct MetalBackend: KernelBackend, BackendAvailabilityReporting {
   public func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
     guard accelerates(weight.layout) else { return try ReferenceBackend().linear(input, weight: weight, bias: bias) }
     return try batch { (batch) throws(QuantError) in _ = try batch.linear(input, weight: weight, bias: bias) }[0]
+  }
+
+  /// Computes `outputGradient · weight` on the GPU (the input gradient of ``linear(_:weight:bias:)``, for
+  /// training adapters over frozen quantized layers): a tiled GEMM that decodes W as stored, accumulating in
+  /// float32.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `[..., N]` in float32, float16 or bfloat16.
+  ///   - weight: Quantized weights `[N, K]`.
+  /// - Returns: `[..., K]` in the gradient's dtype.
+  /// - Throws: `QuantError.unsupportedOperation` (with the reason) where Metal is unavailable; shape and
+  ///   dtype errors.
+  public func linearInputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Tensor {
+    guard accelerates(weight.layout) else {
+      return try ReferenceBackend().linearInputGradient(outputGradient, weight: weight)
+    }
+    return try batch { (batch) throws(QuantError) in _ = try batch.linearInputGradient(outputGradient, weight: weight) }[0]
   }
 
   /// Runs every call `body` makes on the batch in one command buffer, then returns the results in call

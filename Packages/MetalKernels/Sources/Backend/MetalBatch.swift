@@ -53,6 +53,24 @@ public final class MetalBatch {
     return slots.count - 1
   }
 
+  /// Adds `outputGradient · weight`, the input gradient of `linear` (see
+  /// ``MetalBackend/linearInputGradient(_:weight:)``).
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `[..., N]` in float32, float16 or bfloat16.
+  ///   - weight: Quantized weights `[N, K]`.
+  /// - Returns: The index of the result.
+  /// - Throws: `QuantError` on shape or dtype mismatches.
+  @discardableResult
+  public func linearInputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Int {
+    if KernelLayoutFamily(weight.layout) == nil {
+      slots.append(.ready(try ReferenceBackend().linearInputGradient(outputGradient, weight: weight)))
+    } else {
+      slots.append(.gpu(try commands.inputGradient(outputGradient, weight: weight)))
+    }
+    return slots.count - 1
+  }
+
   /// Commits, waits and returns the results in call order.
   func run() throws(QuantError) -> [Tensor] {
     let gpu = try commands.finish()

@@ -24,6 +24,7 @@
 
     func dequantize(_ tensor: QuantizedTensor, to dtype: DType) throws(QuantError) -> Int { 0 }
     func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Int { 0 }
+    func inputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Int { 0 }
     func finish() throws(QuantError) -> [Tensor] { [] }
   }
 #endif

@@ -123,4 +123,33 @@ package enum KernelDispatchPlan {
       threadsPerThreadgroup: KernelGridSize(gemmThreads),
       arguments: arguments)
   }
+  /// The launch for the input gradient `outputGradient [M, N] · weights [N, K]` (training over frozen
+  /// quantized weights): the tiled GEMM with N as the shared dimension, for every M.
+  ///
+  /// - Parameters:
+  ///   - weights: Prepared weights `[N, K]`.
+  ///   - tokens: M, the gradient rows (at least 1).
+  ///   - activation: The gradient's (and result's) dtype.
+  /// - Returns: The dispatch; bind the gradient as the input and an output of `M × K` elements.
+  /// - Throws: `QuantError` for an unsupported dtype or an empty problem.
+  package static func inputGradient(
+    _ weights: PreparedWeights, tokens: Int, activation: DType
+  ) throws(QuantError) -> KernelDispatch {
+    let suffix = try suffix(for: activation, operation: "Metal input-gradient operands")
+    let columns = Int(weights.arguments.columns)
+    guard tokens > 0, weights.rows > 0, columns > 0, tokens < Int(UInt32.max),
+      tokens * max(weights.rows, columns) < Int(UInt32.max)
+    else {
+      throw .invalidArgument(
+        "Metal input gradient needs 1…2³² tokens, rows and columns (got \(tokens) × \(weights.rows) × \(columns))")
+    }
+    var arguments = weights.arguments
+    arguments.tokens = UInt32(tokens)
+    arguments.hasBias = 0
+    return KernelDispatch(
+      functionName: "gemm_input_gradient_\(weights.family.rawValue)_\(suffix)",
+      threadgroups: KernelGridSize((columns + gemmTile - 1) / gemmTile, (tokens + gemmTile - 1) / gemmTile),
+      threadsPerThreadgroup: KernelGridSize(gemmThreads),
+      arguments: arguments)
+  }
 }

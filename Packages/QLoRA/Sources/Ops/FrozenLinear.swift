@@ -31,6 +31,7 @@ public struct FrozenLinear: Sendable {
   private let dense: [Float]?
   private let denseTensor: Tensor?
   private let decoder: QuantizedRowDecoder?
+  private let quantized: QuantizedTensor?
   /// Runs the input gradient as GEMMs on this backend (W decoded `gradientTileRows` rows at a time and
   /// transposed); `nil` uses the scalar tile loop.
   package var backend: (any KernelBackend)?
@@ -66,6 +67,7 @@ public struct FrozenLinear: Sendable {
       dense = values
       denseTensor = nil
       decoder = nil
+      quantized = nil
     case .tensor(let tensor):
       guard [.float32, .float16, .bfloat16].contains(tensor.dtype), tensor.shape == [outFeatures, inFeatures] else {
         throw .quantized(
@@ -74,12 +76,14 @@ public struct FrozenLinear: Sendable {
       denseTensor = tensor
       dense = nil
       decoder = nil
+      quantized = nil
     case .quantized(let tensor):
       let decoder = try QuantizedRowDecoder(tensor, name: name)
       guard decoder.rows == outFeatures, decoder.columns == inFeatures else {
         throw .quantized(name: name, reason: "shape \(tensor.shape), expected [\(outFeatures), \(inFeatures)]")
       }
       self.decoder = decoder
+      quantized = tensor
       dense = nil
       denseTensor = nil
     }
@@ -195,6 +199,16 @@ public struct FrozenLinear: Sendable {
   /// `[inFeatures, t]` so that the backend's `x·wᵀ` kernel computes it.
   private func inputGradient(_ dy: [Float], rows: Int, backend: any KernelBackend) throws(QLoRAError) -> [Float] {
     if let cpu = backend as? CPUBackend { return try inputGradient(dy, rows: rows, cpu: cpu) }
+    if let quantized, backend.accelerates(quantized.layout) {
+      // The backend's fused kernel (Metal: a GEMM that decodes W as stored).
+      do {
+        let product = try backend.linearInputGradient(
+          Tensor(dy, shape: [rows, outFeatures]), weight: quantized)
+        return try product.floats()
+      } catch {
+        throw .quantized(name: name, reason: "input gradient on \(backend.name): \(error)")
+      }
+    }
     var dx = [Float](repeating: 0, count: rows * inFeatures)
     let k = inFeatures
     let n = outFeatures

@@ -43,6 +43,18 @@ public protocol KernelBackend: Sendable {
   /// - Throws: `QuantError` on shape or dtype mismatches.
   func denseLinear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws(QuantError) -> Tensor
 
+  /// Computes `outputGradient · weight` with quantized weights `[N, K]`: the input gradient of
+  /// ``linear(_:weight:bias:)`` (`dX = dY · W`, bitsandbytes' `MatMul4Bit.backward`), for training adapters
+  /// over frozen quantized layers. The default (`KernelBackend+InputGradient.swift`) decodes the weight to
+  /// float32 and runs the reference loops; the Metal backend runs a fused dequantize + GEMM shader.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `[..., N]` in float32, float16 or bfloat16.
+  ///   - weight: Quantized weights with logical shape `[N, K]`.
+  /// - Returns: `[..., K]` in the gradient's dtype, accumulated in float32.
+  /// - Throws: `QuantError` on shape or dtype mismatches.
+  func linearInputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Tensor
+
   /// Encodes float32 values into the buffers of a storage layout, bit-identical to the layout's
   /// reference encoder, or returns `false` when this backend has no faster encoder for that layout (the
   /// caller then runs the reference encoder). Every built-in format quantizes through this one hook, so
