@@ -31,12 +31,12 @@ struct ChunkCase: CustomTestStringConvertible, Sendable {
       format: "blockwise8", parameters: ["blocksize": .int(64), "map": .string("unsigned"), "rule": .string("cpu")],
       chunkable: true),
     ChunkCase(format: "int8", parameters: [:], chunkable: true),
-    ChunkCase(format: "int8", parameters: ["weight_threshold": .double(1.5)], chunkable: false),
+    ChunkCase(format: "int8", parameters: ["weight_threshold": .double(1.5)], chunkable: true),
     ChunkCase(format: "fp8_e4m3", parameters: ["tile_size": .int(4)], chunkable: true),
     ChunkCase(format: "fp8_e4m3", parameters: ["tile_size": .int(7)], chunkable: true),
     ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("row")], chunkable: true),
-    ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("tensor")], chunkable: false),
-    ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("none")], chunkable: false),
+    ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("tensor")], chunkable: true),
+    ChunkCase(format: "fp8_e4m3", parameters: ["scale": .string("none")], chunkable: true),
     ChunkCase(format: "fp8_e5m2", parameters: ["scale": .string("tile"), "tile_size": .int(3)], chunkable: true),
     ChunkCase(format: "blockwise8", parameters: ["blocksize": .int(7), "map": .string("unsigned")], chunkable: true),
   ]
@@ -95,7 +95,8 @@ struct ChunkedQuantizerTests {
           // NF4/FP4, blockwise8's default rule and float16 LLM.int8 encode straight into the output; the others
           // go through the format.
           let direct =
-            ["nf4", "fp4"].contains(testCase.format) || (testCase.format == "int8" && dtype == .float16)
+            ["nf4", "fp4"].contains(testCase.format)
+            || (testCase.format == "int8" && dtype == .float16 && testCase.parameters["weight_threshold"] == nil)
             || (testCase.format == "blockwise8" && testCase.parameters["rule"] == nil)
           #expect(result.direct == (testCase.chunkable && direct), "shape \(shape) \(dtype)")
         }
@@ -118,6 +119,24 @@ struct ChunkedQuantizerTests {
     #expect(
       try ChunkedQuantizer(chunkElements: 300).quantize(InMemoryChunkSource(tensor: tensor), job: job(ChunkCase.all[10])).chunks
         == 15)
+  }
+
+  /// LLM.int8 with a weight threshold: outliers first appear in a late chunk, so the chunks are quantized
+  /// again with the column extremes appended, and the result is the whole tensor's (columns 5 and 7 zeroed).
+  @Test func int8OutliersInALateChunkRestartWithTheColumnExtremes() throws {
+    var values = SeededNormal.values(45 * 96, seed: 8).map { $0 * 0.2 }
+    values[44 * 96 + 5] = 3
+    values[30 * 96 + 7] = -2
+    let tensor = try Tensor(converting: values, to: .float16, shape: [45, 96])
+    let job = try job(ChunkCase(format: "int8", parameters: ["weight_threshold": .double(1.5)], chunkable: true))
+    let whole = try job.format.quantize(tensor, parameters: job.parameters, backend: backend)
+    guard case .int8Rowwise(let weights) = whole.layout else { throw QuantError.invalidState("not int8") }
+    #expect(weights.outlierColumns == [5, 7])
+    for chunk in [96, 500] {
+      let result = try ChunkedQuantizer(chunkElements: chunk).quantize(InMemoryChunkSource(tensor: tensor), job: job)
+      #expect(result.chunks > 1)
+      #expect(try stored(result.tensor, format: job.format) == stored(whole, format: job.format), "chunk \(chunk)")
+    }
   }
 
   @Test func nonFiniteValueInTheLastChunkIsRefusedWithTheWholeCount() throws {
@@ -166,6 +185,97 @@ struct ChunkedQuantizerTests {
           #expect(value.bitPattern == expected[index].bitPattern, "\(dtype) exact \(exact) pattern \(index)")
         }
         #expect(widened.filter(\.isNaN).count == expected.filter(\.isNaN).count)
+      }
+    }
+  }
+}
+
+/// A third-party layout for the chunking tests: one int8 code per value and one float32 scale per pair of
+/// rows (so chunks must hold whole pairs). It joins row chunks only when `joins` is set.
+private struct PairedRowCodes: RowChunkedStorageLayout {
+  var codes: [Int8]
+  var scales: [Float]
+  var rows: Int
+  var columns: Int
+  var kind: String { "paired_rows" }
+  var storageByteCount: Int { codes.count + 4 * scales.count }
+  var rowQuantum: Int { 2 }
+
+  func dequantizeRows(_ rows: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws(QuantError) {
+    for (index, row) in rows.enumerated() {
+      for column in 0..<columns {
+        destination[index * columns + column] = Float(codes[row * columns + column]) * scales[row / 2]
+      }
+    }
+  }
+
+  func joined(with following: [any CustomStorageLayout]) throws(QuantError) -> any CustomStorageLayout {
+    var whole = self
+    for part in following {
+      guard let part = part as? PairedRowCodes, part.columns == columns, whole.rows % 2 == 0 else {
+        throw .invalidState("paired_rows chunks do not join")
+      }
+      whole.codes += part.codes
+      whole.scales += part.scales
+      whole.rows += part.rows
+    }
+    return whole
+  }
+}
+
+/// Quantizes to ``PairedRowCodes``: `scale = max |x| / 127` over each pair of rows, `code = round(x / scale)`.
+private struct PairedRowFormat: QuantizationFormat {
+  var name: String { "paired_rows" }
+  var summary: String { "int8 codes, one scale per pair of rows (a test layout)" }
+  var parameterSpecs: [FormatParameterSpec] { [] }
+
+  func quantize(_ tensor: Tensor, parameters: FormatParameters) throws(QuantError) -> QuantizedTensor {
+    let values = try tensor.floats()
+    let columns = tensor.shape.last ?? 1
+    let rows = values.count / columns
+    var layout = PairedRowCodes(codes: [], scales: [], rows: rows, columns: columns)
+    for pair in stride(from: 0, to: rows, by: 2) {
+      let slice = values[(pair * columns)..<(min(pair + 2, rows) * columns)]
+      let scale = (slice.map(abs).max() ?? 0) / 127
+      layout.scales.append(scale)
+      layout.codes += slice.map { Int8(scale == 0 ? 0 : ($0 / scale).rounded()) }
+    }
+    return QuantizedTensor(format: name, shape: tensor.shape, originalDType: tensor.dtype, layout: .custom(layout))
+  }
+
+  func checkpointTensors(for tensor: QuantizedTensor, weightName: String) throws(QuantError) -> [NamedTensor] {
+    guard case .custom(let custom) = tensor.layout, let layout = custom as? PairedRowCodes else {
+      throw .invalidState("not paired_rows")
+    }
+    return [
+      NamedTensor(weightName, try Tensor(layout.codes, shape: [layout.rows, layout.columns])),
+      NamedTensor(weightName + ".pair_scale", try Tensor(layout.scales)),
+    ]
+  }
+
+  func loadCheckpoint(weightName: String, from source: any TensorSource) throws(QuantError) -> QuantizedTensor? { nil }
+  func companionTensorNames(for weightName: String) -> [String] { [weightName + ".pair_scale"] }
+}
+
+@Suite("Custom layouts that join row chunks are quantized in chunks")
+struct CustomLayoutChunkTests {
+  @Test func pairedRowsChunkedMatchesWhole() throws {
+    let format = PairedRowFormat()
+    let job = ChunkedQuantizer.Job(
+      format: format, parameters: FormatParameters([:]), backend: CPUBackend(), refuseNonFinite: true,
+      fileName: "model.safetensors", tensorName: "w")
+    for (shape, dtype) in [([45, 96], DType.float16), ([3, 17, 64], .float32)] as [([Int], DType)] {
+      let tensor = try Tensor(
+        converting: SeededNormal.values(shape.reduce(1, *), seed: 21), to: dtype, shape: shape)
+      let expected = try format.checkpointTensors(
+        for: format.quantize(tensor, parameters: FormatParameters([:])), weightName: "w"
+      ).map(\.tensor.bytes)
+      // 1 element → one pair of rows per chunk; 300 → 2 pairs (cuts between pairs, never inside one).
+      for (chunk, chunks) in [(1, (shape.reduce(1, *) / shape.last! + 1) / 2), (300, 0), (1 << 20, 1)] {
+        let result = try ChunkedQuantizer(chunkElements: chunk).quantize(InMemoryChunkSource(tensor: tensor), job: job)
+        #expect(try format.checkpointTensors(for: result.tensor, weightName: "w").map(\.tensor.bytes) == expected)
+        if chunks > 0 { #expect(result.chunks == chunks, "shape \(shape), chunk \(chunk)") }
+        #expect(!result.direct && result.tensor.shape == shape)
       }
     }
   }

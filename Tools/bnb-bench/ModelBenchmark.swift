@@ -43,7 +43,7 @@ struct ModelBenchmark: ParsableCommand {
 
   // Names differ from the kernel benchmark's options (--formats, --threads, --json), which its parser
   // would otherwise take.
-  @Option(help: "Comma-separated formats: nf4-dq, nf4, fp4, int8, fp8, blockwise8.")
+  @Option(help: "Comma-separated formats: nf4-dq, nf4, fp4, int8, fp8, blockwise8, fp8-tensor, int8-outliers.")
   var patchFormats = "nf4-dq,fp4,int8,fp8,blockwise8"
 
   @Option(help: "The bnb-patch executable (default: the one next to this program).")
@@ -128,6 +128,11 @@ enum ModelBenchFormat: String, CaseIterable {
   case fp4
   case int8
   case fp8
+  /// fp8 with one scale for the whole tensor (chunked with the column extremes).
+  case fp8Tensor = "fp8-tensor"
+  /// LLM.int8 with a weight threshold the synthetic values cross (outlier columns; chunked with the
+  /// column extremes).
+  case int8Outliers = "int8-outliers"
   case blockwise8
 
   /// A job file quantizing `model` into `output`.
@@ -139,6 +144,8 @@ enum ModelBenchFormat: String, CaseIterable {
     case .fp4: format = "format: fp4"
     case .int8: format = "format: int8"
     case .fp8: format = "format: fp8_e4m3"
+    case .fp8Tensor: format = "format: fp8_e4m3\nparameters:\n  scale: tensor"
+    case .int8Outliers: format = "format: int8\nparameters:\n  weight_threshold: 1.99"
     case .blockwise8: format = "format: blockwise8"
     }
     return "model: \(model.path)\noutput: \(output.path)\noverwrite: true\nthreads: \(threads)\n\(format)\n"

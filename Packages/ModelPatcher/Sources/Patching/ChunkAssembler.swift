@@ -17,6 +17,12 @@ struct ChunkAssembler {
   private var code: [Float] = []
   private var quantType = ""
   private var name = ""
+  /// fp8 with one scale: the scale every chunk reported.
+  private var tensorScale: Float?
+  /// LLM.int8: the outlier columns every chunk reported (chunks quantized with the column extremes).
+  private var outlierColumns: [Int]?
+  /// Custom layouts: each chunk's layout, in order.
+  private var customParts: [any CustomStorageLayout] = []
 
   init(plan: ChunkPlan, shape: [Int], dtype: DType, format: String) {
     self.plan = plan
@@ -30,7 +36,7 @@ struct ChunkAssembler {
     self.columns = columns
     let scaleCount: Int
     switch plan {
-    case .whole: scaleCount = 0
+    case .whole, .float8TensorScale, .customRows: scaleCount = 0
     case .codebook4Bit(let plan): scaleCount = BlockwiseCodebookQuantizer.blockCount(count, blocksize: plan.blocksize)
     case .codebook8Bit(let blocksize, _): scaleCount = BlockwiseCodebookQuantizer.blockCount(count, blocksize: blocksize)
     case .int8Rows: scaleCount = rows
@@ -42,17 +48,17 @@ struct ChunkAssembler {
       }
     }
     scales = [Float](repeating: 0, count: scaleCount)
-    if case .codebook4Bit = plan {
-      data = OwnedBytes(byteCount: (count + 1) / 2)
-    } else {
-      data = OwnedBytes(byteCount: count)
+    switch plan {
+    case .codebook4Bit: data = OwnedBytes(byteCount: (count + 1) / 2)
+    case .whole, .customRows: data = OwnedBytes(byteCount: 0)
+    default: data = OwnedBytes(byteCount: count)
     }
   }
 
   /// Where the scales of the chunk starting at element `start` begin.
   private func scaleOffset(_ start: Int) -> Int {
     switch plan {
-    case .whole: 0
+    case .whole, .float8TensorScale, .customRows: 0
     case .codebook4Bit(let plan): start / plan.blocksize
     case .codebook8Bit(let blocksize, _): start / blocksize
     case .int8Rows: start / columns
@@ -93,9 +99,36 @@ struct ChunkAssembler {
 
   /// Adds the chunk of elements `range`; returns `false` when the chunk's storage is not what the plan
   /// expects (the caller then quantizes the whole tensor).
-  mutating func append(_ chunk: QuantizedTensor, at range: Range<Int>) -> Bool {
+  ///
+  /// - Parameters:
+  ///   - chunk: The chunk's quantized form; with `extended`, of one more row than `range` holds (the
+  ///     column extremes), whose codes and scale are dropped.
+  ///   - range: The chunk's elements.
+  ///   - extended: Whether the chunk was quantized with the column extremes appended.
+  mutating func append(_ chunk: QuantizedTensor, at range: Range<Int>, extended: Bool = false) -> Bool {
     name = chunk.format
+    let extra = extended ? columns : 0
     switch (plan, chunk.layout) {
+    case (.int8Rows, .int8Rowwise(let weights)) where extended:
+      guard weights.values.byteCount == range.count + extra, weights.rowScale.count == range.count / columns + 1,
+        outlierColumns == nil || outlierColumns == weights.outlierColumns
+      else { return false }
+      outlierColumns = weights.outlierColumns
+      copy(weights.values, to: range.lowerBound, count: range.count)
+      return place(Array(weights.rowScale.dropLast()), at: range.lowerBound)
+    case (.float8TensorScale(let encoding), .float8(let weights)):
+      guard extended, weights.encoding == encoding, weights.values.byteCount == range.count + extra,
+        case .tensor(let scale) = weights.scales, tensorScale == nil || tensorScale?.bitPattern == scale.bitPattern
+      else { return false }
+      tensorScale = scale
+      copy(weights.values, to: range.lowerBound, count: range.count)
+      return true
+    case (.customRows, .custom(let layout)):
+      guard !extended, layout.columns == columns, layout.rows == range.count / columns,
+        customParts.isEmpty || type(of: customParts[0]) == type(of: layout)
+      else { return false }
+      customParts.append(layout)
+      return true
     case (.codebook4Bit(let expected), .codebook4Bit(let packed, let state)):
       guard state.blocksize == expected.blocksize, packed.dtype == expected.storage, case .plain(let absmax) = state.absmax,
         range.lowerBound % 2 == 0, packed.byteCount == (range.count + 1) / 2
@@ -148,9 +181,11 @@ struct ChunkAssembler {
     return sameCodes && expectedScales.map(\.bitPattern) == scales.map(\.bitPattern)
   }
 
-  private func copy(_ tensor: Tensor, to offset: Int) {
+  /// Copies the first `count` bytes of `tensor` (all of them when `nil`) to `offset` of the codes.
+  private func copy(_ tensor: Tensor, to offset: Int, count: Int? = nil) {
     tensor.withUnsafeBytes { bytes in
-      UnsafeMutableRawBufferPointer(rebasing: data.memory[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
+      let source = UnsafeRawBufferPointer(rebasing: bytes[0..<(count ?? bytes.count)])
+      UnsafeMutableRawBufferPointer(rebasing: data.memory[offset..<(offset + source.count)]).copyMemory(from: source)
     }
   }
 
@@ -182,7 +217,24 @@ struct ChunkAssembler {
           absmax: .plain(scales), shape: shape, code: code, dtype: dtype, blocksize: blocksize, quantType: quantType))
     case .int8Rows:
       layout = .int8Rowwise(
-        Int8RowwiseWeights(values: try Tensor(dtype: .int8, shape: shape, storage: storage), rowScale: scales))
+        Int8RowwiseWeights(
+          values: try Tensor(dtype: .int8, shape: shape, storage: storage), rowScale: scales,
+          outlierColumns: outlierColumns ?? []))
+    case .float8TensorScale(let encoding):
+      guard let tensorScale else { throw .invalidState("no fp8 chunk was assembled") }
+      let values = try Tensor(dtype: encoding.dtype, shape: shape, storage: storage)
+      layout = .float8(Float8Weights(values: values, encoding: encoding, scales: .tensor(tensorScale)))
+    case .customRows:
+      guard let first = customParts.first as? any RowChunkedStorageLayout else {
+        throw .invalidState("no custom chunk was assembled")
+      }
+      let joined = try first.joined(with: Array(customParts.dropFirst()))
+      guard joined.rows * joined.columns == count, joined.columns == columns else {
+        throw .invalidState(
+          "\(joined.kind) joined \(customParts.count) chunks into [\(joined.rows), \(joined.columns)], expected \(count / columns) rows of \(columns)"
+        )
+      }
+      layout = .custom(joined)
     case .float8(let encoding, let tileRows, let tileColumns):
       let values = try Tensor(dtype: encoding.dtype, shape: shape, storage: storage)
       let scales: Float8Scales =

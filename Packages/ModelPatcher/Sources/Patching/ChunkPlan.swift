@@ -8,11 +8,16 @@ import QuantCore
 /// - blockwise codebooks (4-bit, 8-bit): blocks run over the flattened tensor, so any cut at a multiple of
 ///   the blocksize (and of the packed storage's element) works; double-quantized absmax is nested once,
 ///   after every block's absmax is known, exactly as the format does (checked on the probe);
-/// - LLM.int8 row-wise without outliers, fp8 with per-row scales: any cut between rows;
-/// - fp8 with tile scales: cuts at multiples of the tile's rows.
+/// - LLM.int8 row-wise, fp8 with per-row scales: any cut between rows;
+/// - fp8 with tile scales: cuts at multiples of the tile's rows;
+/// - fp8 with one scale for the tensor, and LLM.int8 with outlier columns (a weight threshold): any cut
+///   between rows, each chunk quantized with one more row appended, the tensor's column extremes (for every
+///   column the value of largest magnitude), so that its absmax and outlier columns are the whole tensor's;
+///   the extra row's codes are dropped, and every chunk must report the same scale or columns;
+/// - custom layouts that adopt `RowChunkedStorageLayout`: cuts at multiples of their row quantum, parts
+///   joined by the layout.
 ///
-/// Everything else (per-tensor fp8 scales, int8 outlier columns, custom layouts, tensors with one row)
-/// runs on the whole tensor as before.
+/// Everything else (other custom layouts, tensors with one row) runs on the whole tensor as before.
 enum ChunkPlan {
   /// Quantize the whole tensor at once.
   case whole
@@ -24,6 +29,10 @@ enum ChunkPlan {
   case int8Rows
   /// fp8 codes with per-row (`tileRows == 1`, `tileColumns == nil`) or tile scales: row chunks.
   case float8(encoding: Float8Encoding, tileRows: Int, tileColumns: Int?)
+  /// fp8 codes with one scale for the tensor: row chunks, each with the column extremes appended.
+  case float8TensorScale(encoding: Float8Encoding)
+  /// A custom layout that joins row chunks (`RowChunkedStorageLayout`).
+  case customRows(quantum: Int)
 
   /// What a 4-bit plan needs besides the chunks.
   struct Codebook4Bit {
@@ -50,7 +59,23 @@ enum ChunkPlan {
     case .codebook8Bit(let blocksize, _): .elements(blocksize)
     case .int8Rows: .rows(1)
     case .float8(_, let tileRows, _): .rows(tileRows)
+    case .float8TensorScale: .rows(1)
+    case .customRows(let quantum): .rows(quantum)
     }
+  }
+
+  /// Whether each chunk is quantized with the tensor's column extremes appended from the start (LLM.int8
+  /// appends them only once a chunk shows outlier columns).
+  var needsColumnExtremes: Bool {
+    if case .float8TensorScale = self { return true }
+    return false
+  }
+
+  /// Whether a chunk quantized without the column extremes shows state that depends on the whole tensor
+  /// (LLM.int8 outlier columns), so that the chunks must be quantized again with them.
+  func needsColumnExtremes(after chunk: QuantizedTensor) -> Bool {
+    guard case .int8Rows = self, case .int8Rowwise(let weights) = chunk.layout else { return false }
+    return !weights.outlierColumns.isEmpty
   }
 
   /// The parameters chunks are quantized with.
@@ -88,20 +113,24 @@ enum ChunkPlan {
       }
       return .codebook8Bit(blocksize: state.blocksize, codesDType: codes.dtype)
     case .int8Rowwise(let weights):
-      guard weights.outlierColumns.isEmpty, weights.values.dtype == .int8, weights.values.shape == probeShape else {
+      guard weights.values.dtype == .int8, weights.values.shape == probeShape else {
         return .whole
       }
       return .int8Rows
     case .float8(let weights):
       guard weights.values.shape == probeShape, weights.values.dtype.byteSize == 1 else { return .whole }
       switch weights.scales {
-      case .tensor: return .whole
+      case .tensor: return .float8TensorScale(encoding: weights.encoding)
       case .rows: return .float8(encoding: weights.encoding, tileRows: 1, tileColumns: nil)
       case .tiles(let tileRows, let tileColumns, _):
         guard tileRows > 0, tileColumns > 0 else { return .whole }
         return .float8(encoding: weights.encoding, tileRows: tileRows, tileColumns: tileColumns)
       }
-    case .custom: return .whole
+    case .custom(let layout):
+      guard let chunked = layout as? any RowChunkedStorageLayout, chunked.rowQuantum > 0, layout.rows == 1 else {
+        return .whole
+      }
+      return .customRows(quantum: chunked.rowQuantum)
     }
   }
 

@@ -91,48 +91,101 @@ struct ChunkedQuantizer {
       count <= chunkElements ? [0..<count] : stride(from: 0, to: count, by: step).map { $0..<min($0 + step, count) }
     let largest = ranges.map(\.count).max() ?? 0
     let isHalf = source.dtype == .float16 || source.dtype == .bfloat16
-    let buffer = ChunkBuffer(byteCount: largest * source.dtype.byteSize, widening: isHalf ? largest : 0)
-    var assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
-    assembler.adopt(probeResult)
+    // Room for one more row: the column extremes some plans append to every chunk.
+    let room = largest + (isRows ? columns : 0)
+    let buffer = ChunkBuffer(byteCount: room * source.dtype.byteSize, widening: isHalf ? room : 0)
     let parameters = plan.chunkParameters(job.parameters)
-    // int8 rounds its input to float16 itself: it gets the chunk as stored; other formats get float32.
+    // int8 rounds its input to float16 itself, and a custom layout may keep the input's dtype (MLX's affine
+    // scales): they get the chunk as stored; the built-in float formats get float32.
     let passStored: Bool
-    if case .int8Rows = plan { passStored = true } else { passStored = false }
-    var nonFinite = 0
-    for (index, range) in ranges.enumerated() {
-      // A cancelled job (Ctrl-C) stops between chunks, not only between tensors.
-      if Task.isCancelled { throw .cancelled }
-      let raw = try read(source, elements: range, into: buffer)
-      let found = NonFiniteScan.count(in: raw, dtype: source.dtype)
-      nonFinite += found
-      if nonFinite > 0 && job.refuseNonFinite {
-        // The message gives the whole tensor's count: the rest is scanned, not quantized.
-        for rest in ranges[(index + 1)...] {
-          nonFinite += NonFiniteScan.count(in: try read(source, elements: rest, into: buffer), dtype: source.dtype)
+    switch plan {
+    case .int8Rows, .customRows: passStored = true
+    default: passStored = false
+    }
+    var extremes = plan.needsColumnExtremes ? try columnExtremes(source, ranges: ranges, columns: columns, buffer: buffer) : nil
+    var assembler: ChunkAssembler
+    var nonFinite: Int
+    chunks: while true {
+      assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
+      assembler.adopt(probeResult)
+      nonFinite = 0
+      for (index, range) in ranges.enumerated() {
+        // A cancelled job (Ctrl-C) stops between chunks, not only between tensors.
+        if Task.isCancelled { throw .cancelled }
+        let raw = try read(source, elements: range, into: buffer)
+        let found = NonFiniteScan.count(in: raw, dtype: source.dtype)
+        nonFinite += found
+        if nonFinite > 0 && job.refuseNonFinite {
+          // The message gives the whole tensor's count: the rest is scanned, not quantized.
+          for rest in ranges[(index + 1)...] {
+            nonFinite += NonFiniteScan.count(in: try read(source, elements: rest, into: buffer), dtype: source.dtype)
+          }
+          throw .nonFiniteWeights(file: job.fileName, tensor: job.tensorName, count: nonFinite)
         }
-        throw .nonFiniteWeights(file: job.fileName, tensor: job.tensorName, count: nonFinite)
+        let accepted: Bool
+        if let direct {
+          let values = floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)
+          accepted = assembler.encode(values, at: range, with: direct, backend: job.backend)
+        } else {
+          var input = raw
+          var chunkShape = isRows ? [range.count / columns, columns] : [range.count]
+          if let extremes {
+            let end = raw.count + extremes.count
+            extremes.withUnsafeBytes {
+              UnsafeMutableRawBufferPointer(rebasing: buffer.memory[raw.count..<end]).copyMemory(from: $0)
+            }
+            input = UnsafeRawBufferPointer(rebasing: buffer.memory[0..<end])
+            chunkShape[0] += 1
+          }
+          let chunkTensor =
+            passStored
+            ? try tensor(input, dtype: source.dtype, shape: chunkShape, job: job)
+            : try tensor(
+              UnsafeRawBufferPointer(floats(input, dtype: source.dtype, nonFinite: found, buffer: buffer)), dtype: .float32,
+              shape: chunkShape, job: job)
+          let chunk = try quantizeChunk(chunkTensor, parameters, job: job)
+          if extremes == nil && plan.needsColumnExtremes(after: chunk) {
+            // Outlier columns depend on the whole tensor: quantize every chunk again with its extremes.
+            extremes = try columnExtremes(source, ranges: ranges, columns: columns, buffer: buffer)
+            continue chunks
+          }
+          accepted = assembler.append(chunk, at: range, extended: extremes != nil)
+        }
+        guard accepted else { return try whole(source, job: job) }
       }
-      let accepted: Bool
-      if let direct {
-        let values = floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)
-        accepted = assembler.encode(values, at: range, with: direct, backend: job.backend)
-      } else {
-        let chunkShape = isRows ? [range.count / columns, columns] : [range.count]
-        let input =
-          passStored
-          ? try tensor(raw, dtype: source.dtype, shape: chunkShape, job: job)
-          : try tensor(
-            UnsafeRawBufferPointer(floats(raw, dtype: source.dtype, nonFinite: found, buffer: buffer)), dtype: .float32,
-            shape: chunkShape, job: job)
-        accepted = assembler.append(try quantizeChunk(input, parameters, job: job), at: range)
-      }
-      guard accepted else { return try whole(source, job: job) }
+      break
     }
     do {
       return Result(tensor: try assembler.finish(), nonFinite: nonFinite, chunks: ranges.count, direct: direct != nil)
     } catch {
       throw .tensor(file: job.fileName, tensor: job.tensorName, format: job.format.name, error: error)
     }
+  }
+
+  /// The tensor's column extremes as stored: for every column the value of largest magnitude (the first
+  /// one met; NaN never wins), one row of the source's dtype.
+  private func columnExtremes(
+    _ source: some TensorChunkSource, ranges: [Range<Int>], columns: Int, buffer: ChunkBuffer
+  ) throws(ModelPatcherError) -> [UInt8] {
+    let width = source.dtype.byteSize
+    var row = [UInt8](repeating: 0, count: columns * width)
+    var largest = [Float](repeating: -1, count: columns)
+    for range in ranges {
+      if Task.isCancelled { throw .cancelled }
+      let raw = try read(source, elements: range, into: buffer)
+      let values = floats(raw, dtype: source.dtype, nonFinite: 1, buffer: buffer)
+      row.withUnsafeMutableBytes { target in
+        for index in 0..<values.count {
+          let column = index % columns
+          let magnitude = abs(values[index])
+          if magnitude > largest[column] {
+            largest[column] = magnitude
+            for byte in 0..<width { target[column * width + byte] = raw[index * width + byte] }
+          }
+        }
+      }
+    }
+    return row
   }
 
   private func quantizeChunk(_ tensor: Tensor, _ parameters: FormatParameters, job: Job) throws(ModelPatcherError)

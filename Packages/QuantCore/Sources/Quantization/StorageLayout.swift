@@ -103,6 +103,25 @@ public protocol CustomStorageLayout: Sendable {
   func dequantizeRows(_ rows: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws(QuantError)
 }
 
+/// A custom layout whose rows quantize independently in groups of ``rowQuantum`` rows (scales per row or
+/// per group of a row, as MLX's affine layout), so that a model patcher can quantize a large tensor a chunk
+/// of rows at a time, keeping memory bounded by the chunk, and join the chunks' layouts.
+///
+/// Adopting it is a promise: quantizing consecutive chunks of a multiple of ``rowQuantum`` rows with the
+/// same parameters and joining the results gives the bytes that quantizing the whole tensor gives
+/// (`bnb-patch` checks the joined shape, not the bytes).
+public protocol RowChunkedStorageLayout: CustomStorageLayout {
+  /// Rows that quantize together: chunks hold a multiple of them (1 when every row stands alone).
+  var rowQuantum: Int { get }
+  /// The layout of the whole tensor from this layout (its first rows) and the layouts of the following
+  /// row chunks, in order, each made by the same format and parameters.
+  ///
+  /// - Parameter following: The later chunks' layouts (the same concrete type).
+  /// - Returns: The joined layout, `rows` the sum of the parts'.
+  /// - Throws: `QuantError` when a part is of another type or its columns or settings differ.
+  func joined(with following: [any CustomStorageLayout]) throws(QuantError) -> any CustomStorageLayout
+}
+
 /// A quantized tensor: the format that made it, its logical shape and dtype, and its storage.
 public struct QuantizedTensor: Sendable {
   /// The registry name of the format (`"nf4"`, `"int8"`, …).

@@ -5,7 +5,10 @@ public import QuantCore
 ///
 /// A value decodes as `scale · q + bias`, each operation rounded to the dtype of the scales
 /// (float32, float16 or bfloat16), exactly as `mlx.core.dequantize` computes it.
-public struct AffineWeights: CustomStorageLayout {
+///
+/// Rows quantize independently (groups never cross a row), so the layout adopts `RowChunkedStorageLayout`:
+/// `bnb-patch` quantizes a large tensor a chunk of rows at a time and joins the chunks here.
+public struct AffineWeights: RowChunkedStorageLayout {
   /// The packed codes, `[rows, columns · bits / 32]`, dtype `uint32`.
   public var words: Tensor
   /// One scale per group, `[rows, columns / groupSize]`, in the original dtype.
@@ -86,6 +89,32 @@ public struct AffineWeights: CustomStorageLayout {
         }
       }
     }
+  }
+
+  /// 1: every row has its own groups.
+  public var rowQuantum: Int { 1 }
+
+  /// These rows followed by the rows of `following` (affine weights of the same bits, group size, columns
+  /// and scale dtype): codes, scales and biases concatenated along rows.
+  ///
+  /// - Parameter following: Later row chunks of the same tensor.
+  /// - Returns: The affine weights of all the rows.
+  /// - Throws: `QuantError.invalidState` when a part is not compatible.
+  public func joined(with following: [any CustomStorageLayout]) throws(QuantError) -> any CustomStorageLayout {
+    var parts = [self]
+    for part in following {
+      guard let part = part as? AffineWeights, part.bits == bits, part.groupSize == groupSize, part.columns == columns,
+        part.scales.dtype == scales.dtype
+      else { throw .invalidState("a \(part.kind) chunk cannot follow \(kind) [\(rows), \(columns)]") }
+      parts.append(part)
+    }
+    func stacked(_ tensors: [Tensor]) throws(QuantError) -> Tensor {
+      let rows = tensors.reduce(0) { $0 + $1.shape[0] }
+      return try Tensor(dtype: tensors[0].dtype, shape: [rows, tensors[0].shape[1]], bytes: tensors.flatMap(\.bytes))
+    }
+    return try AffineWeights(
+      words: stacked(parts.map(\.words)), scales: stacked(parts.map(\.scales)), biases: stacked(parts.map(\.biases)),
+      bits: bits, groupSize: groupSize)
   }
 
   /// Rounds a float32 result to `dtype` and widens it back (what one operation in that dtype yields).

@@ -46,6 +46,34 @@ struct AffineFixtureTests {
     #expect(dequantized.bytes == expected.bytes, "\(prefix) dequant")
   }
 
+  @Test("row chunks quantized apart and joined give the whole tensor's bytes (bnb-patch's chunked path)", arguments: [4, 8])
+  func rowChunksJoin(bits: Int) throws {
+    let input = try #require(try fixture("mlx/affine.safetensors").tensor(named: "randn_4x256_f16/input"))
+    let format = AffineFormat(bits: bits)
+    let parameters = FormatParameters(["group_size": .int(64)])
+    let whole = try format.checkpointTensors(for: format.quantize(input, parameters: parameters), weightName: "w.weight")
+    let rows = try input.floats()
+    func part(_ range: Range<Int>) throws -> any CustomStorageLayout {
+      let slice = try Tensor(
+        converting: Array(rows[(range.lowerBound * 256)..<(range.upperBound * 256)]), to: .float16, shape: [range.count, 256])
+      guard case .custom(let layout) = try format.quantize(slice, parameters: parameters).layout else {
+        throw QuantError.invalidState("not a custom layout")
+      }
+      return layout
+    }
+    let first = try #require(try part(0..<1) as? any RowChunkedStorageLayout)
+    #expect(first.rowQuantum == 1)
+    let joined = try first.joined(with: [try part(1..<3), try part(3..<4)])
+    let quantized = QuantizedTensor(format: format.name, shape: [4, 256], originalDType: .float16, layout: .custom(joined))
+    let chunked = try format.checkpointTensors(for: quantized, weightName: "w.weight")
+    #expect(chunked.map(\.name) == whole.map(\.name))
+    #expect(chunked.map(\.tensor.bytes) == whole.map(\.tensor.bytes))
+    let other = try AffineFormat(bits: 12 - bits).quantize(
+      Tensor(converting: Array(rows[0..<256]), to: .float16, shape: [1, 256]), parameters: parameters)
+    guard case .custom(let mismatched) = other.layout else { return }
+    #expect(throws: QuantError.self) { try first.joined(with: [mismatched]) }
+  }
+
   @Test("every projection of the bundled tiny Llama quantizes to MLX's bytes")
   func tinyLlama() throws {
     let model = try SafeTensorsFile(contentsOf: repositoryRoot.appendingPathComponent("Examples/tiny-llama/model.safetensors"))
