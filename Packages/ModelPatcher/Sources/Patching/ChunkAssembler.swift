@@ -88,6 +88,14 @@ struct ChunkAssembler {
     }
   }
 
+  /// Forgets what the chunks so far agreed on (a tensor scale, outlier columns, custom parts) before they are
+  /// quantized again; the codes and scales they wrote are overwritten by the next pass.
+  mutating func forgetTensorWideState() {
+    tensorScale = nil
+    outlierColumns = nil
+    customParts = []
+  }
+
   /// Records the format's codebook and names, which the directly encoded chunks do not carry.
   mutating func adopt(_ probe: QuantizedTensor) {
     name = probe.format

@@ -103,11 +103,10 @@ struct ChunkedQuantizer {
     default: passStored = false
     }
     var extremes = plan.needsColumnExtremes ? try columnExtremes(source, ranges: ranges, columns: columns, buffer: buffer) : nil
-    var assembler: ChunkAssembler
-    var nonFinite: Int
+    var assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
+    assembler.adopt(probeResult)
+    var nonFinite = 0
     chunks: while true {
-      assembler = ChunkAssembler(plan: plan, shape: shape, dtype: source.dtype, format: job.format.name)
-      assembler.adopt(probeResult)
       nonFinite = 0
       for (index, range) in ranges.enumerated() {
         // A cancelled job (Ctrl-C) stops between chunks, not only between tensors.
@@ -147,6 +146,8 @@ struct ChunkedQuantizer {
           if extremes == nil && plan.needsColumnExtremes(after: chunk) {
             // Outlier columns depend on the whole tensor: quantize every chunk again with its extremes.
             extremes = try columnExtremes(source, ranges: ranges, columns: columns, buffer: buffer)
+            // Every chunk rewrites its codes and scales: the buffers are kept, not allocated twice.
+            assembler.forgetTensorWideState()
             continue chunks
           }
           accepted = assembler.append(chunk, at: range, extended: extremes != nil)
@@ -173,14 +174,15 @@ struct ChunkedQuantizer {
     for range in ranges {
       if Task.isCancelled { throw .cancelled }
       let raw = try read(source, elements: range, into: buffer)
-      let values = floats(raw, dtype: source.dtype, nonFinite: 1, buffer: buffer)
+      let values = floats(raw, dtype: source.dtype, nonFinite: NonFiniteScan.count(in: raw, dtype: source.dtype), buffer: buffer)
       row.withUnsafeMutableBytes { target in
-        for index in 0..<values.count {
-          let column = index % columns
-          let magnitude = abs(values[index])
-          if magnitude > largest[column] {
-            largest[column] = magnitude
-            for byte in 0..<width { target[column * width + byte] = raw[index * width + byte] }
+        largest.withUnsafeMutableBufferPointer { largest in
+          for rowStart in stride(from: 0, to: values.count, by: columns) {
+            for column in 0..<columns where abs(values[rowStart &+ column]) > largest[column] {
+              largest[column] = abs(values[rowStart &+ column])
+              let from = (rowStart &+ column) &* width
+              for byte in 0..<width { target[column &* width &+ byte] = raw[from &+ byte] }
+            }
           }
         }
       }
