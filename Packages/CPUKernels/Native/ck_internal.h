@@ -84,6 +84,11 @@ void ck_avx512_f8_gemv(const uint8_t *v, int e5m2, const float *scales, long til
                        long K, long r0, long r1, const float *x, long ldx, long M, float *y, long ldy);
 /* Whether the CPU and OS support AVX-512 F/BW/VL (cached after the first call). */
 int ck_has_avx512(void);
+/* Whether they also support AVX-512 VNNI (`vpdpbusd`; cached). */
+int ck_has_avx512_vnni(void);
+void ck_avx512vnni_cb4_gemv_q8(const uint8_t *packed, const int8_t *code8, float codeScale, const float *scales,
+                               long bs, long K, long r0, long r1, const int8_t *xq, const float *xs, long M, float *y,
+                               long ldy);
 void ck_avx2_quantize_4bit(const float *x, long n, long bs, const float *t15, const uint8_t *map, uint8_t *packed,
                            float *absmax);
 void ck_avx2_quantize_8bit_blocks(const float *x, long n, long bs, const float *t255, const uint8_t *map,

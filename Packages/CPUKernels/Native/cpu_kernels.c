@@ -40,6 +40,23 @@ static int ck_detect_avx512(void) {
   return (lo & 0xE6) == 0xE6; /* the OS saves opmask and ZMM state */
 }
 
+static int ck_detect_avx512_vnni(void) {
+  if (!ck_has_avx512()) return 0;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return (c >> 11) & 1;
+}
+
+int ck_has_avx512_vnni(void) {
+  static int cached = -1;
+  int value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (value < 0) {
+    value = ck_detect_avx512_vnni();
+    __atomic_store_n(&cached, value, __ATOMIC_RELAXED);
+  }
+  return value;
+}
+
 int ck_has_avx512(void) {
   /* Racing first calls detect the same value; the atomics make that race well-defined. */
   static int cached = -1;
@@ -217,6 +234,10 @@ void ck_quantize_q8(int isa, const float *x, long k, int8_t *q, float *scales) {
 void ck_cb4_gemv_q8(int isa, const uint8_t *packed, const int8_t *code8, float codeScale, const float *scales, long bs,
                     long K, long r0, long r1, const int8_t *xq, const float *xs, long M, float *y, long ldy) {
 #if CK_HAVE_X86
+  if (USE_AVX2(isa) && K % 64 == 0 && bs % 64 == 0 && ck_has_avx512_vnni()) {
+    ck_avx512vnni_cb4_gemv_q8(packed, code8, codeScale, scales, bs, K, r0, r1, xq, xs, M, y, ldy);
+    return;
+  }
   if (USE_AVX2(isa)) {
     ck_avx2_cb4_gemv_q8(packed, code8, codeScale, scales, bs, K, r0, r1, xq, xs, M, y, ldy);
     return;

@@ -866,6 +866,85 @@ CK_TARGET512 void ck_avx512_cb4_gemv(const uint8_t *packed, const float *code16,
   }
 }
 
+/* ---- 4-bit GEMV, fast mode, with AVX-512 VNNI: 64 weights (two activation groups of 32) per step ----
+   The 32 packed bytes of a step go to the four 128-bit lanes as [hi(b0..15), lo(b0..15), hi(b16..31),
+   lo(b16..31)]: each group's even then odd elements, the order ck_quantize_q8 gives the activations. One
+   vpshufb looks the nibbles up in the int8 codebook offset by +128 (vpdpbusd multiplies unsigned by signed
+   bytes), one vpdpbusd makes 16 int32 sums of 4 products, and the 128·Σx the offset added is subtracted per
+   lane from a table made once per call, so the integer dot products are exactly the AVX2 kernel's. Each lane
+   is then scaled by its group's activation scale × codeScale (a second per-call table) and the block's absmax
+   (blocksizes are multiples of 64, so one absmax covers a step). */
+#define CK_TARGET512VNNI __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma,f16c")))
+
+CK_TARGET512VNNI static inline __attribute__((always_inline)) void cb4q8_rows512(
+    const uint8_t *packed, __m512i table, const float *scales, long bs, long K, long r0, long r1, const int8_t *xq,
+    const int32_t *offsets, const float *laneScales, float *y, long ldy, const int MR) {
+  const long chunks = K / 64;
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (long r = r0; r < r1; r++) {
+    const uint8_t *row = packed + r * K / 2;
+    const long e0 = r * K;
+    __m512 acc[4];
+    for (int m = 0; m < MR; m++) acc[m] = _mm512_setzero_ps();
+    for (long c = 0; c < chunks; c++) {
+      if ((c & 1) == 0) CK_PREFETCH(row + c * 32 + 256);
+      __m512i z = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(row + c * 32)));
+      z = _mm512_shuffle_i64x2(z, z, 0x50); /* lanes [b0..15, b0..15, b16..31, b16..31] */
+      /* High nibbles in lanes 0 and 2 (16-bit words 0-7 and 16-23), low nibbles in lanes 1 and 3. */
+      __m512i idx = _mm512_and_si512(_mm512_mask_srli_epi16(z, (__mmask32)0x00FF00FF, z, 4), low);
+      const __m512i w = _mm512_shuffle_epi8(table, idx);
+      const __m512 absmax = _mm512_set1_ps(scales[(e0 + c * 64) / bs]);
+      for (int m = 0; m < MR; m++) {
+        const long at = m * K + c * 64;
+        __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512((const void *)(xq + at)));
+        dot = _mm512_sub_epi32(dot, _mm512_loadu_si512((const void *)(offsets + at / 4)));
+        const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_loadu_ps(laneScales + at / 4));
+        acc[m] = _mm512_fmadd_ps(scaled, absmax, acc[m]);
+      }
+    }
+    for (int m = 0; m < MR; m++) y[m * ldy + r] = _mm512_reduce_add_ps(acc[m]);
+  }
+}
+
+CK_TARGET512VNNI void ck_avx512vnni_cb4_gemv_q8(const uint8_t *packed, const int8_t *code8, float codeScale,
+                                                const float *scales, long bs, long K, long r0, long r1,
+                                                const int8_t *xq, const float *xs, long M, float *y, long ldy) {
+  /* Per activation row and lane of 4 activations: 128 · Σ of the 4 codes, and its group's scale × codeScale. */
+  const long lanes = K / 4, steps = K / 32;
+  int32_t *offsets = malloc((size_t)(M * lanes) * sizeof(int32_t));
+  float *laneScales = malloc((size_t)(M * lanes) * sizeof(float));
+  if (!offsets || !laneScales) {
+    free(offsets);
+    free(laneScales);
+    ck_avx2_cb4_gemv_q8(packed, code8, codeScale, scales, bs, K, r0, r1, xq, xs, M, y, ldy);
+    return;
+  }
+  for (long m = 0; m < M; m++) {
+    for (long l = 0; l < lanes; l++) {
+      const int8_t *q = xq + m * K + l * 4;
+      offsets[m * lanes + l] = 128 * ((int32_t)q[0] + q[1] + q[2] + q[3]);
+      laneScales[m * lanes + l] = codeScale * xs[m * steps + l / 8];
+    }
+  }
+  uint8_t shifted[16];
+  for (int i = 0; i < 16; i++) shifted[i] = (uint8_t)(code8[i] + 128);
+  const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
+  for (long m0 = 0; m0 < M; m0 += 4) {
+    const int8_t *q = xq + m0 * K;
+    const int32_t *o = offsets + m0 * lanes;
+    const float *ls = laneScales + m0 * lanes;
+    float *ym = y + m0 * ldy;
+    switch (M - m0 >= 4 ? 4 : M - m0) {
+    case 1: cb4q8_rows512(packed, table, scales, bs, K, r0, r1, q, o, ls, ym, ldy, 1); break;
+    case 2: cb4q8_rows512(packed, table, scales, bs, K, r0, r1, q, o, ls, ym, ldy, 2); break;
+    case 3: cb4q8_rows512(packed, table, scales, bs, K, r0, r1, q, o, ls, ym, ldy, 3); break;
+    default: cb4q8_rows512(packed, table, scales, bs, K, r0, r1, q, o, ls, ym, ldy, 4); break;
+    }
+  }
+  free(offsets);
+  free(laneScales);
+}
+
 /* ---- fp8 GEMV with AVX-512: 32 weights per step (the F16C trick on 512-bit vectors) ---- */
 
 /* 32 fp8 bytes → two vectors of 16 floats in element order (E4M3 values 2^-8 too small, as f8_load16). */
