@@ -118,12 +118,7 @@ struct EmulatedKernelTests {
         }
       }
     }
-    let rounding: Double =
-      switch testCase.dtype {
-      case .float16: 0x1p-10
-      case .bfloat16: 0x1p-7
-      default: 0x1p-23
-      }
+    let rounding = BackendComparison.outputRounding(testCase.dtype)
     let weights = try PreparedWeights(tensor)
     let dispatch = try KernelDispatchPlan.inputGradient(weights, tokens: m, activation: testCase.dtype)
     #expect(dispatch.threadgroups == KernelGridSize((k + 31) / 32, (m + 31) / 32))
@@ -175,12 +170,7 @@ struct EmulatedKernelTests {
         }
       }
     }
-    let rounding: Double =
-      switch testCase.dtype {
-      case .float16: 0x1p-10
-      case .bfloat16: 0x1p-7
-      default: 0x1p-23
-      }
+    let rounding = BackendComparison.outputRounding(testCase.dtype)
 
     let weights = try PreparedWeights(tensor)
     let dispatch = try KernelDispatchPlan.linear(weights, tokens: m, activation: testCase.dtype, hasBias: bias != nil)

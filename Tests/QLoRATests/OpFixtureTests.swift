@@ -57,14 +57,19 @@ struct OpFixtureTests {
     }
   }
 
-  /// bitsandbytes' NF4 weight (blocksize 64) decoded tile by tile: forward and `dX = dY·W`.
-  @Test func frozenNF4Linear() throws {
-    let packed = try fixture.tensor("nf4.packed")
+  /// bitsandbytes' NF4 weight `[20, 64]` (blocksize 64) of the fixture.
+  func nf4Weight() throws -> QuantizedTensor {
     let state = QuantState(
       absmax: .plain(try fixture.floats("nf4.absmax")), shape: [20, 64], code: try fixture.floats("nf4.code"),
       dtype: .float32, blocksize: 64, quantType: "nf4")
-    let weight = QuantizedTensor(
-      format: "nf4", shape: [20, 64], originalDType: .float32, layout: .codebook4Bit(packed: packed, state: state))
+    return QuantizedTensor(
+      format: "nf4", shape: [20, 64], originalDType: .float32,
+      layout: .codebook4Bit(packed: try fixture.tensor("nf4.packed"), state: state))
+  }
+
+  /// bitsandbytes' NF4 weight (blocksize 64) decoded tile by tile: forward and `dX = dY·W`.
+  @Test func frozenNF4Linear() throws {
+    let weight = try nf4Weight()
     for tileRows in [1, 3, 64] {
       let layer = try FrozenLinear(name: "w", weight: .quantized(weight), inFeatures: 64, outFeatures: 20, tileRows: tileRows)
       #expect(Fixture.relativeError(try layer.forward(try fixture.floats("nf4.x")), try fixture.floats("nf4.y")) < 1e-5)
@@ -87,12 +92,7 @@ struct OpFixtureTests {
   /// `linearInputGradient` hook (Metal's GEMM; here the protocol's reference default behind a spy), in the
   /// gradient's dtype as given.
   @Test func acceleratingBackendTakesTheFusedInputGradient() throws {
-    let packed = try fixture.tensor("nf4.packed")
-    let state = QuantState(
-      absmax: .plain(try fixture.floats("nf4.absmax")), shape: [20, 64], code: try fixture.floats("nf4.code"),
-      dtype: .float32, blocksize: 64, quantType: "nf4")
-    let weight = QuantizedTensor(
-      format: "nf4", shape: [20, 64], originalDType: .float32, layout: .codebook4Bit(packed: packed, state: state))
+    let weight = try nf4Weight()
     let spy = InputGradientSpy()
     var layer = try FrozenLinear(name: "w", weight: .quantized(weight), inFeatures: 64, outFeatures: 20)
     layer.backend = spy
@@ -134,12 +134,7 @@ struct OpFixtureTests {
   }
 
   @Test func quantizedWeightWithWrongShapeIsRejected() throws {
-    let packed = try fixture.tensor("nf4.packed")
-    let state = QuantState(
-      absmax: .plain(try fixture.floats("nf4.absmax")), shape: [20, 64], code: try fixture.floats("nf4.code"),
-      dtype: .float32, blocksize: 64, quantType: "nf4")
-    let weight = QuantizedTensor(
-      format: "nf4", shape: [20, 64], originalDType: .float32, layout: .codebook4Bit(packed: packed, state: state))
+    let weight = try nf4Weight()
     #expect(throws: QLoRAError.self) {
       try FrozenLinear(name: "model.layers.0.mlp.up_proj", weight: .quantized(weight), inFeatures: 20, outFeatures: 64)
     }

@@ -47,25 +47,25 @@ static int ck_detect_avx512_vnni(void) {
   return (c >> 11) & 1;
 }
 
-int ck_has_avx512_vnni(void) {
-  static int cached = -1;
-  int value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+/* A detection result cached after the first call. Racing first calls detect the same value; the atomics
+   make that race well-defined. */
+static int ck_cached(int *cache, int (*detect)(void)) {
+  int value = __atomic_load_n(cache, __ATOMIC_RELAXED);
   if (value < 0) {
-    value = ck_detect_avx512_vnni();
-    __atomic_store_n(&cached, value, __ATOMIC_RELAXED);
+    value = detect();
+    __atomic_store_n(cache, value, __ATOMIC_RELAXED);
   }
   return value;
 }
 
 int ck_has_avx512(void) {
-  /* Racing first calls detect the same value; the atomics make that race well-defined. */
   static int cached = -1;
-  int value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-  if (value < 0) {
-    value = ck_detect_avx512();
-    __atomic_store_n(&cached, value, __ATOMIC_RELAXED);
-  }
-  return value;
+  return ck_cached(&cached, ck_detect_avx512);
+}
+
+int ck_has_avx512_vnni(void) {
+  static int cached = -1;
+  return ck_cached(&cached, ck_detect_avx512_vnni);
 }
 #endif
 
