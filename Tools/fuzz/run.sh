@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer harnesses of Tools/fuzz with AddressSanitizer.
 #
-#   Tools/fuzz/run.sh [--time SECONDS | --runs N] [--jobs J] [--keep] [TARGET...]
+#   Tools/fuzz/run.sh [--time SECONDS] [--runs N] [--jobs J] [--keep] [TARGET...]
 #
 # TARGET is one of the cases of FuzzTarget (default: all). Each target starts from its committed corpus
 # (Tools/fuzz/corpus/<target> and Tools/fuzz/crashes/<target>) copied to a scratch folder; --keep merges
@@ -11,10 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-time_limit=60 runs="" jobs=1 keep=0 targets=()
+time_limit=60 time_given=0 runs="" jobs=1 keep=0 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --time) time_limit="$2"; shift 2 ;;
+    --time) time_limit="$2"; time_given=1; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
@@ -41,7 +41,10 @@ for target in "${targets[@]}"; do
   done
   limit=(-max_total_time="$time_limit")
   [ -f "Tools/fuzz/dict/$target.dict" ] && limit+=(-dict="Tools/fuzz/dict/$target.dict")
-  [ -n "$runs" ] && limit[0]=-runs="$runs"
+  # --runs alone replaces the time limit; with --time too, whichever comes first ends the run.
+  if [ -n "$runs" ]; then
+    if [ "$time_given" = 1 ]; then limit+=(-runs="$runs"); else limit[0]=-runs="$runs"; fi
+  fi
   # With one job libFuzzer runs in this process (its statistics reach the log below); -jobs=1 would fork a
   # worker that writes them to ./fuzz-0.log instead.
   parallel=()
