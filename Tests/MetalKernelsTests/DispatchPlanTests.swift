@@ -134,6 +134,31 @@ struct DispatchPlanTests {
     #expect(delegated && !declined)
     #expect(recorder.calls.withLock { $0 } == ["int8-rowwise"])
   }
+
+  @Test("dense layers run on the encoder backend given at creation, else on the reference loops")
+  func denseLinearDelegates() throws {
+    let input = try Tensor(converting: (0..<12).map { Float($0) / 7 - 0.5 }, to: .bfloat16, shape: [3, 4])
+    let weight = try Tensor(converting: (0..<20).map { Float($0 % 7) / 3 - 1 }, to: .float16, shape: [5, 4])
+    let reference = try ReferenceBackend().denseLinear(input, weight: weight, bias: nil)
+    let recorder = RecordingEncoder()
+    #expect(try MetalBackend(encoder: recorder).denseLinear(input, weight: weight, bias: nil).bytes == reference.bytes)
+    #expect(recorder.calls.withLock { $0 } == ["dense"])
+    #expect(try MetalBackend().denseLinear(input, weight: weight, bias: nil).bytes == reference.bytes)
+  }
+
+  @Test("the input gradient runs the tiled kernel over ceil(K/32) × ceil(M/32) groups for every M")
+  func inputGradientPlan() throws {
+    let prepared = try weights(.int8Rowwise, rows: 37, columns: 100)
+    for (tokens, dtype, suffix) in [(1, DType.float32, "f32"), (33, .bfloat16, "bf16")] {
+      let dispatch = try KernelDispatchPlan.inputGradient(prepared, tokens: tokens, activation: dtype)
+      #expect(dispatch.functionName == "gemm_input_gradient_int8_\(suffix)")
+      #expect(dispatch.threadgroups == KernelGridSize(4, (tokens + 31) / 32))
+      #expect(dispatch.threadsPerThreadgroup == KernelGridSize(128))
+      #expect(dispatch.arguments.tokens == UInt32(tokens) && dispatch.arguments.hasBias == 0)
+    }
+    #expect(throws: QuantError.self) { try KernelDispatchPlan.inputGradient(prepared, tokens: 0, activation: .float32) }
+    #expect(throws: QuantError.self) { try KernelDispatchPlan.inputGradient(prepared, tokens: 2, activation: .int8) }
+  }
 }
 
 /// A backend whose encoder records the layouts it is asked for and claims success.
@@ -151,5 +176,9 @@ private final class RecordingEncoder: KernelBackend, @unchecked Sendable {
   func encode(_ request: EncodingRequest) -> Bool {
     calls.withLock { $0.append(request.layoutKind) }
     return true
+  }
+  func denseLinear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    calls.withLock { $0.append("dense") }
+    return try ReferenceBackend().denseLinear(input, weight: weight, bias: bias)
   }
 }

@@ -13,6 +13,7 @@ struct ShaderLibraryTests {
         #expect(names.contains("dequantize_\(family.rawValue)_\(suffix)"))
         #expect(names.contains("gemv_\(family.rawValue)_\(suffix)"))
         #expect(names.contains("gemm_\(family.rawValue)_\(suffix)"))
+        #expect(names.contains("gemm_input_gradient_\(family.rawValue)_\(suffix)"))
       }
     }
     for blocksize in KernelDispatchPlan.specializedBlocksizes {

@@ -14,8 +14,9 @@ public import QuantCore
 /// - Activations and outputs are float32, float16 or bfloat16 natively (no cast through half).
 /// - ``batch(_:)`` runs many calls in one command buffer.
 ///
-/// Custom layouts run through the reference decode (they have no shader). Encoding (quantizing) runs
-/// on the CPU: through the `encoder` backend given at creation, else the formats' reference encoders.
+/// Custom layouts run through the reference decode (they have no shader). Encoding (quantizing) and dense
+/// (unquantized) layers run on the CPU: through the `encoder` backend given at creation, else the formats'
+/// reference encoders and the reference dense loops.
 public struct MetalBackend: KernelBackend, BackendAvailabilityReporting {
   private let encoder: (any KernelBackend)?
 
@@ -76,6 +77,21 @@ public struct MetalBackend: KernelBackend, BackendAvailabilityReporting {
   public func linear(_ input: Tensor, weight: QuantizedTensor, bias: Tensor?) throws(QuantError) -> Tensor {
     guard accelerates(weight.layout) else { return try ReferenceBackend().linear(input, weight: weight, bias: bias) }
     return try batch { (batch) throws(QuantError) in _ = try batch.linear(input, weight: weight, bias: bias) }[0]
+  }
+
+  /// Computes `input · weightᵀ + bias` with dense weights (the kept lm_head and embeddings, unquantized
+  /// models) on the `encoder` backend given at creation (the CPU kernels in the standard registry); without
+  /// one, the reference loops. There is no dense Metal shader yet.
+  ///
+  /// - Parameters:
+  ///   - input: Activations `[..., K]` in float32, float16 or bfloat16.
+  ///   - weight: Dense weights `[N, K]` in float32, float16 or bfloat16.
+  ///   - bias: Optional `[N]`, any float dtype.
+  /// - Returns: `[..., N]` in the input's dtype.
+  /// - Throws: `QuantError` on shape or dtype mismatches.
+  public func denseLinear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws(QuantError) -> Tensor {
+    guard let encoder else { return try ReferenceBackend().denseLinear(input, weight: weight, bias: bias) }
+    return try encoder.denseLinear(input, weight: weight, bias: bias)
   }
 
   /// Computes `outputGradient · weight` on the GPU (the input gradient of ``linear(_:weight:bias:)``, for
