@@ -287,10 +287,15 @@ public struct TrainableModel: Sendable {
     var x = try embed(tokens)
     var inputs = [[Float]]()
     var generators = [SeededGenerator?]()
-    for block in blocks {
+    // The last block's activations are kept from this pass: its backward comes first, so recomputing it would
+    // only repeat what was just done (peak memory is unchanged: a backward holds one block's activations).
+    var lastActivations: TrainingBlock.Activations?
+    for (index, block) in blocks.enumerated() {
       inputs.append(x)
       generators.append(generator)
-      x = try block.forward(x, rope: rope, adapters: adapters, generator: &generator).output
+      let result = try block.forward(x, rope: rope, adapters: adapters, generator: &generator)
+      x = result.output
+      if index == blocks.count - 1 { lastActivations = result.activations }
     }
     let (normed, inverse) = try finalNorm.forward(x)
     var crossEntropy = ChunkedCrossEntropy(head: head, chunkTokens: lossChunkTokens)
@@ -300,10 +305,16 @@ public struct TrainableModel: Sendable {
     guard loss.loss.isFinite else { return (loss.loss, loss.tokens) }
     var gradient = try finalNorm.backward(loss.hiddenGradient, x: x, inverseRMS: inverse)
     for index in blocks.indices.reversed() {
-      var replay = generators[index]
-      let recomputed = try blocks[index].forward(inputs[index], rope: rope, adapters: adapters, generator: &replay)
+      let activations: TrainingBlock.Activations
+      if index == blocks.count - 1, let kept = lastActivations {
+        activations = kept
+        lastActivations = nil
+      } else {
+        var replay = generators[index]
+        activations = try blocks[index].forward(inputs[index], rope: rope, adapters: adapters, generator: &replay).activations
+      }
       inputs[index] = []
-      gradient = try blocks[index].backward(gradient, activations: recomputed.activations, rope: rope, adapters: &adapters)
+      gradient = try blocks[index].backward(gradient, activations: activations, rope: rope, adapters: &adapters)
     }
     return (loss.loss, loss.tokens)
   }
