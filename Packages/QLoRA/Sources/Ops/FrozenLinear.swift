@@ -32,10 +32,11 @@ public struct FrozenLinear: Sendable {
   private let denseTensor: Tensor?
   private let decoder: QuantizedRowDecoder?
   private let quantized: QuantizedTensor?
-  /// Runs the input gradient as GEMMs on this backend (W decoded `gradientTileRows` rows at a time and
-  /// transposed); `nil` uses the scalar tile loop.
+  /// Runs the input gradient on this backend: a quantized W through its `linearInputGradient` (the CPU and
+  /// Metal backends decode W a tile at a time inside it), a dense W through the CPU's k-major product or, on
+  /// other backends, as GEMMs over transposed tiles; `nil` uses the scalar tile loop.
   package var backend: (any KernelBackend)?
-  /// Rows of W per GEMM of the input gradient (the GEMM's shared dimension).
+  /// Rows of W per GEMM of the transposed-tile input gradient (backends without their own kernel).
   package var gradientTileRows = 256
   /// Threads for the decoding, transposing and accumulating around the input gradient's GEMMs.
   package var threads = 1
@@ -198,9 +199,9 @@ public struct FrozenLinear: Sendable {
   /// `dX = dY·W` as one GEMM per tile of W's rows: `dX += dY[:, tile] · tile`, with the tile transposed to
   /// `[inFeatures, t]` so that the backend's `x·wᵀ` kernel computes it.
   private func inputGradient(_ dy: [Float], rows: Int, backend: any KernelBackend) throws(QLoRAError) -> [Float] {
-    if let cpu = backend as? CPUBackend { return try inputGradient(dy, rows: rows, cpu: cpu) }
-    if let quantized, backend.accelerates(quantized.layout) {
-      // The backend's fused kernel (Metal: a GEMM that decodes W as stored).
+    if let quantized, backend.accelerates(quantized.layout) || backend is CPUBackend {
+      // The backend's input-gradient kernel: the CPU decodes W a tile of rows at a time into its k-major
+      // GEMM, Metal runs a GEMM that decodes W as stored.
       do {
         let product = try backend.linearInputGradient(
           Tensor(dy, shape: [rows, outFeatures]), weight: quantized)
@@ -209,6 +210,7 @@ public struct FrozenLinear: Sendable {
         throw .quantized(name: name, reason: "input gradient on \(backend.name): \(error)")
       }
     }
+    if let cpu = backend as? CPUBackend, let dx = denseInputGradient(dy, rows: rows, cpu: cpu) { return dx }
     var dx = [Float](repeating: 0, count: rows * inFeatures)
     let k = inFeatures
     let n = outFeatures
@@ -261,53 +263,26 @@ public struct FrozenLinear: Sendable {
     return dx
   }
 
-  /// `dX = dY·W` on the CPU backend: W as stored is the `[k, n]` operand of its k-major product, so dense
-  /// weights (any float dtype) run as one product with no copy, and a quantized W as one product per decoded
-  /// tile of rows (a k range), each accumulated into dX.
-  private func inputGradient(_ dy: [Float], rows: Int, cpu: CPUBackend) throws(QLoRAError) -> [Float] {
+  /// `dX = dY·W` for a dense W on the CPU backend: W as stored (any float dtype) is the `[k, n]` operand of its
+  /// k-major product, one product with no copy; `nil` for a quantized W (the backend's `linearInputGradient`).
+  private func denseInputGradient(_ dy: [Float], rows: Int, cpu: CPUBackend) -> [Float]? {
     var dx = [Float](repeating: 0, count: rows * inFeatures)
-    let k = inFeatures
-    let n = outFeatures
-    func product(_ x: UnsafePointer<Float>, _ weight: UnsafeRawPointer, _ dtype: DType, kRows: Int, accumulate: Bool) {
-      dx.withUnsafeMutableBufferPointer { out in
-        guard let base = out.baseAddress else { return }
-        cpu.productWithKMajorWeights(
-          x: x, m: rows, weight: weight, dtype: dtype, ldw: k, n: k, k: kRows, into: base, accumulate: accumulate)
+    func product(_ values: UnsafeRawBufferPointer, _ dtype: DType) {
+      dy.withUnsafeBufferPointer { d in
+        dx.withUnsafeMutableBufferPointer { out in
+          guard let x = d.baseAddress, let w = values.baseAddress, let base = out.baseAddress else { return }
+          cpu.productWithKMajorWeights(
+            x: x, m: rows, weight: w, dtype: dtype, ldw: inFeatures, n: inFeatures, k: outFeatures, into: base,
+            accumulate: false)
+        }
       }
     }
     if let denseTensor {
-      dy.withUnsafeBufferPointer { d in
-        denseTensor.withUnsafeBytes { raw in
-          guard let x = d.baseAddress, let w = raw.baseAddress else { return }
-          product(x, w, denseTensor.dtype, kRows: n, accumulate: false)
-        }
-      }
-      return dx
-    }
-    if let dense {
-      dy.withUnsafeBufferPointer { d in
-        dense.withUnsafeBytes { raw in
-          guard let x = d.baseAddress, let w = raw.baseAddress else { return }
-          product(x, w, .float32, kRows: n, accumulate: false)
-        }
-      }
-      return dx
-    }
-    var slice = [Float](repeating: 0, count: rows * min(max(1, gradientTileRows), n))
-    try forEachTile(rows: max(1, gradientTileRows), threads: threads) { range, tile in
-      let t = range.count
-      slice.withUnsafeMutableBufferPointer { out in
-        dy.withUnsafeBufferPointer { source in
-          for i in 0..<rows {
-            let from = i &* n &+ range.lowerBound
-            for p in 0..<t { out[i &* t &+ p] = source[from &+ p] }
-          }
-        }
-      }
-      slice.withUnsafeBufferPointer { x in
-        guard let xBase = x.baseAddress, let w = tile.baseAddress else { return }
-        product(xBase, UnsafeRawPointer(w), .float32, kRows: t, accumulate: true)
-      }
+      denseTensor.withUnsafeBytes { product($0, denseTensor.dtype) }
+    } else if let dense {
+      dense.withUnsafeBytes { product($0, .float32) }
+    } else {
+      return nil
     }
     return dx
   }
