@@ -1,5 +1,7 @@
+import QLoRA
 import QuantCore
 import TestSupport
+import Testing
 
 /// Float and integer views of a `Tests/Fixtures/qlora` safetensors file.
 struct Fixture {
@@ -22,5 +24,19 @@ struct Fixture {
       scale = max(scale, abs(y))
     }
     return worst / scale
+  }
+}
+
+extension Fixture {
+  /// Checks every adapter's accumulated `lora_A`/`lora_B` gradients against the fixture's `<tensor>.grad`
+  /// entries (peft's names), within `tolerance` relative.
+  func expectAdapterGradients(of model: TrainableModel, tolerance: Float = 1e-4) throws {
+    for module in model.adapterNames {
+      let adapter = try #require(model.adapters[module])
+      let gradA = try floats(PEFTAdapterFiles.tensorName(module: module, factor: "A") + ".grad")
+      let gradB = try floats(PEFTAdapterFiles.tensorName(module: module, factor: "B") + ".grad")
+      #expect(Fixture.relativeError(adapter.gradientA, gradA) < tolerance, "\(module).lora_A")
+      #expect(Fixture.relativeError(adapter.gradientB, gradB) < tolerance, "\(module).lora_B")
+    }
   }
 }

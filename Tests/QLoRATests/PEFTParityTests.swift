@@ -40,13 +40,7 @@ struct PEFTParityTests {
       tokens: try expected.ints("input_ids"), labels: try expected.ints("labels"), generator: &noDropout)
     #expect(Fixture.relativeError([result.loss], try expected.floats("loss")) < 1e-5)
     #expect(result.tokens == 14)
-    for name in model.adapterNames {
-      let adapter = try #require(model.adapters[name])
-      let gradA = try expected.floats(PEFTAdapterFiles.tensorName(module: name, factor: "A") + ".grad")
-      let gradB = try expected.floats(PEFTAdapterFiles.tensorName(module: name, factor: "B") + ".grad")
-      #expect(Fixture.relativeError(adapter.gradientA, gradA) < 1e-4, "\(name).lora_A")
-      #expect(Fixture.relativeError(adapter.gradientB, gradB) < 1e-4, "\(name).lora_B")
-    }
+    try expected.expectAdapterGradients(of: model)
   }
 
   @Test func adapterRoundTripsThroughPEFTFiles() throws {
@@ -118,12 +112,6 @@ struct NF4ParityTests {
     #expect(Fixture.relativeError([result.loss], try expected.floats("loss")) < 1e-5)
     // The fp32 base's loss differs: the quantization is really in effect.
     #expect(abs(result.loss - (try inputs.floats("loss"))[0]) > 1e-4)
-    for name in model.adapterNames {
-      let adapter = try #require(model.adapters[name])
-      let gradA = try expected.floats(PEFTAdapterFiles.tensorName(module: name, factor: "A") + ".grad")
-      let gradB = try expected.floats(PEFTAdapterFiles.tensorName(module: name, factor: "B") + ".grad")
-      #expect(Fixture.relativeError(adapter.gradientA, gradA) < 1e-4, "\(name).lora_A")
-      #expect(Fixture.relativeError(adapter.gradientB, gradB) < 1e-4, "\(name).lora_B")
-    }
+    try expected.expectAdapterGradients(of: model)
   }
 }
