@@ -26,10 +26,32 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json tokenizer-json chat-template model-config lora-jsonl)
 
 echo "== building bnb-fuzz with -sanitize=fuzzer,address (.build/fuzz)"
-swift build --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING --product bnb-fuzz \
-  2>&1 | grep -v -e "Cannot export local symbol" -e "warning:" -e "|" || true
+mkdir -p .build
+build_fuzzer() {
+  swift build --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING --product bnb-fuzz \
+    2>&1 | grep -v -e "Cannot export local symbol" -e "warning:" -e "|" || true
+}
+# Two runs of this script building in .build/fuzz at once once produced a binary whose Swift code had no
+# coverage counters (the fuzzers then ran blind at 100k+ executions/s): builds take a lock where flock exists.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>.build/fuzz.lock
+  flock 9
+  build_fuzzer
+  flock -u 9
+else
+  build_fuzzer
+fi
 binary="$(swift build --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING --show-bin-path)/bnb-fuzz"
 [ -x "$binary" ] || { echo "bnb-fuzz was not built" >&2; exit 1; }
+# The harnesses' Swift code must carry coverage counters (tens of thousands; the C code alone has ~6 000).
+empty="$(mktemp -d)"
+counters=$(BNB_FUZZ_TARGET=json "$binary" "$empty" -runs=0 2>&1 | sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1)
+rm -rf "$empty"
+if [ "${counters:-0}" -lt 20000 ]; then
+  echo "bnb-fuzz has only ${counters:-0} coverage counters: the Swift code is not instrumented; remove .build/fuzz and rerun" >&2
+  exit 1
+fi
+echo "== bnb-fuzz: $counters coverage counters"
 
 status=0
 for target in "${targets[@]}"; do
