@@ -113,5 +113,11 @@ struct ConfigurationTests {
     #expect(throws: LanguageModelError.self) {
       try Self.parse(#""rope_scaling": {"rope_type": "mrope"}"#)
     }
+    // Found by the model-config fuzzer: a context length beyond Int (or not whole) is an error, not a trap.
+    for value in ["1655555555555555555555555555555555555555555555", "8192.5", "-4"] {
+      let rope =
+        #""rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": "#
+      #expect(throws: LanguageModelError.self, "\(value)") { try Self.parse(rope + value + "}") }
+    }
   }
 }

@@ -69,7 +69,11 @@ struct RopeParser {
       if let top = try reader.optionalPositiveInt("original_max_position_embeddings") {
         rope.originalMaxPositionEmbeddings = top
       } else if let inner = try number("original_max_position_embeddings", in: block, key: key) {
-        rope.originalMaxPositionEmbeddings = Int(inner)
+        // A double from the file: only an exact, positive integer is a context length (no trap on 1e45).
+        guard let positions = Int(exactly: inner), positions > 0 else {
+          throw reader.fail("\(key).original_max_position_embeddings", "expected a positive integer, found \(inner)")
+        }
+        rope.originalMaxPositionEmbeddings = positions
       } else {
         rope.originalMaxPositionEmbeddings = maxPositions
       }
