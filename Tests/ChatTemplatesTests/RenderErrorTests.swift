@@ -24,6 +24,48 @@ struct RenderErrorTests {
     }
   }
 
+  /// `'%d' % x` for floats beyond `Int`: Python prints `int(x)` exactly (values from CPython 3); infinity
+  /// and NaN raise. A 1e300 once trapped the renderer (a Double→Int conversion).
+  @Test func percentDOfHugeFloatsPrintsPythonsDigits() throws {
+    let template = try ChatTemplate(source: "{{ '%d' % x }}")
+    let cases: [(Double, String)] = [
+      (
+        1e300,
+        "1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160"
+      ),
+      (-2.5e19, "-25000000000000000000"), (9.3e18, "9300000000000000000"), (0x1p63, "9223372036854775808"),
+      (-0x1p63, "-9223372036854775808"), (-7.9, "-7"),
+      (
+        .greatestFiniteMagnitude,
+        "179769313486231570814527423731704356798070567525844996598917476803157260780028538760589558632766878171540458953514382464234321326889464182768467546703537516986049910576551282076245490090389328944075868508455133942304583236903222948165808559332123348274797826204144723168738177180919299881250404026184124858368"
+      ),
+    ]
+    for (value, expected) in cases {
+      #expect(
+        try template.render(messages: [], addGenerationPrompt: false, context: ["x": .double(value)]) == expected, "\(value)")
+    }
+    for (value, message) in [(Double.infinity, "infinity"), (.nan, "NaN")] {
+      do {
+        _ = try template.render(messages: [], addGenerationPrompt: false, context: ["x": .double(value)])
+        Issue.record("'%d' % \(value) rendered")
+      } catch {
+        #expect("\(error)".contains("cannot convert float \(message) to integer"), "\(error)")
+      }
+    }
+  }
+
+  /// A `%.Nf` precision is text the render would build: beyond the text budget it is refused before any
+  /// allocation; `%.f` is precision 0, as in Python.
+  @Test func percentPrecisionIsBounded() throws {
+    #expect(
+      try ChatTemplate(source: "{{ '%.f|%.2f' % (2.5, 1.0) }}").render(messages: [], addGenerationPrompt: false) == "2|1.00")
+    for digits in ["99999999999999999999999", "100000000"] {
+      #expect(throws: ChatTemplateError.self, "\(digits)") {
+        try ChatTemplate(source: "{{ '%.\(digits)f' % 1.0 }}").render(messages: [], addGenerationPrompt: false)
+      }
+    }
+  }
+
   @Test func raiseExceptionCarriesTheMessage() throws {
     let template = try ChatTemplate(source: "{{ raise_exception('Only ' ~ n ~ ' roles') }}")
     #expect(throws: ChatTemplateError.raised(message: "Only 2 roles")) {

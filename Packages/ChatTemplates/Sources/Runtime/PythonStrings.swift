@@ -166,6 +166,38 @@ enum PythonStrings {
   }
 
   /// Python's `format % values` for `%s`, `%r`, `%d`/`%i`, `%f`/`%.Nf`, `%x`, `%%`, and `%(name)s` with a dictionary.
+  /// Python's `int(x)` of a float, as decimal digits: exact for every finite double (those beyond `Int`
+  /// through a base-10⁹ doubling of the significand); infinity and NaN raise as Python raises.
+  static func integerDigits(truncating number: Double) throws -> String {
+    let whole = number.rounded(.towardZero)
+    guard whole.isFinite else {
+      throw JinjaFailure("cannot convert float \(whole.isNaN ? "NaN" : "infinity") to integer")
+    }
+    if let exact = Int(exactly: whole) { return String(exact) }
+    // |whole| ≥ 2⁶³: significand · 2^(exponent − 52), an exact integer.
+    var limbs: [UInt64] = []  // base 10⁹, least significant first
+    var significand = whole.significandBitPattern | (1 << 52)
+    while significand > 0 {
+      limbs.append(significand % 1_000_000_000)
+      significand /= 1_000_000_000
+    }
+    for _ in 0..<(Int(whole.exponent) - 52) {
+      var carry: UInt64 = 0
+      for index in limbs.indices {
+        let doubled = limbs[index] * 2 + carry
+        limbs[index] = doubled % 1_000_000_000
+        carry = doubled / 1_000_000_000
+      }
+      if carry > 0 { limbs.append(carry) }
+    }
+    var digits = String(limbs.last ?? 0)
+    for limb in limbs.dropLast().reversed() {
+      let part = String(limb)
+      digits += String(repeating: "0", count: 9 - part.count) + part
+    }
+    return (whole < 0 ? "-" : "") + digits
+  }
+
   static func percentFormat(_ format: String, _ values: JinjaValue) throws -> String {
     var positional: [JinjaValue]
     switch values {
@@ -198,7 +230,13 @@ enum PythonStrings {
           digits.unicodeScalars.append(character)
           scalars.removeFirst()
         }
-        precision = Int(digits) ?? 0
+        // The digits a precision asks for are text this render would build: the text budget bounds them
+        // before String(format:) allocates (CPython itself refuses precisions beyond INT_MAX).
+        guard let value = digits.isEmpty ? 0 : Int(digits), value <= RenderBudget.maximumBytes else {
+          try RenderBudget.check(bytes: Int.max)
+          return ""
+        }
+        precision = value
       }
       guard let conversion = scalars.popFirst() else { throw JinjaFailure("incomplete format") }
       if conversion == "%" {
@@ -218,7 +256,7 @@ enum PythonStrings {
         guard let number = value.number else {
           throw JinjaFailure("%\(conversion) format: a real number is required, not \(value.typeName)")
         }
-        result += value.integer.map(String.init) ?? String(Int(number.rounded(.towardZero)))
+        result += try value.integer.map(String.init) ?? Self.integerDigits(truncating: number)
       case "f", "F":
         guard let number = value.number else { throw JinjaFailure("must be real number, not \(value.typeName)") }
         result += String(format: "%.\(precision ?? 6)f", number)
