@@ -35,6 +35,16 @@ import Testing
     }
   }
 
+  /// Found by the tokenizer-json fuzzer: a merged token's id beyond Int32 trapped while the merges were built.
+  @Test func vocabularyIdBeyondInt32NamesTheToken() {
+    #expect(
+      throws: TokenizerError.invalidValue(
+        file: "bad/tokenizer.json", key: "model.vocab.ab", expected: "an integer id in 0…2147483647")
+    ) {
+      _ = try load(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 55644444444444}, "merges": ["a b"]}}"#)
+    }
+  }
+
   @Test func minimalBPEEncodesWithMerges() throws {
     let tokenizer = try load(
       #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "abb": 3}, "merges": ["a b", ["ab", "b"]]}}"#)

@@ -26,8 +26,10 @@ struct BPE: Sendable {
     guard case .object(let rawVocabulary) = vocabNode.value else { throw vocabNode.mismatch("an object of token → id") }
     vocabulary.reserveCapacity(rawVocabulary.keys.count)
     for (token, value) in zip(rawVocabulary.keys, rawVocabulary.values) {
-      guard case .int(let id) = value, id >= 0 else {
-        throw TokenizerError.invalidValue(file: node.file, key: "model.vocab.\(token)", expected: "an integer id ≥ 0")
+      // Merges keep ids as Int32 (an id beyond it once trapped there): the file must stay within.
+      guard case .int(let id) = value, id >= 0, id <= Int(Int32.max) else {
+        throw TokenizerError.invalidValue(
+          file: node.file, key: "model.vocab.\(token)", expected: "an integer id in 0…\(Int32.max)")
       }
       vocabulary[TokenKey(token)] = id
     }
