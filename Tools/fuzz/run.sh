@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer harnesses of Tools/fuzz with AddressSanitizer.
 #
-#   Tools/fuzz/run.sh [--time SECONDS] [--runs N] [--jobs J] [--keep] [TARGET...]
+#   Tools/fuzz/run.sh [--time SECONDS] [--runs N] [--seed S] [--jobs J] [--keep] [TARGET...]
 #
 # TARGET is one of the cases of FuzzTarget (default: all). Each target starts from its committed corpus
 # (Tools/fuzz/corpus/<target> and Tools/fuzz/crashes/<target>) copied to a scratch folder; --keep merges
 # what the fuzzer found back into Tools/fuzz/corpus/<target> (minimised with -merge=1).
 # A crash, leak, timeout (> 10 s per input) or allocation over 1 GiB is a finding: its input is written
-# to Tools/fuzz/findings/<target>/ and the script exits 1. CI runs `Tools/fuzz/run.sh --time 20`.
+# to Tools/fuzz/findings/<target>/ and the script exits 1. CI runs `Tools/fuzz/run.sh --runs 20000 --seed 1`:
+# a fixed number of executions from a fixed seed, so a clean local run of that command predicts CI's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-time_limit=60 time_given=0 runs="" jobs=1 keep=0 targets=()
+time_limit=60 time_given=0 runs="" seed="" jobs=1 keep=0 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) time_limit="$2"; time_given=1; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 64 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -66,6 +68,7 @@ for target in "${targets[@]}"; do
   done
   limit=(-max_total_time="$time_limit")
   [ -f "Tools/fuzz/dict/$target.dict" ] && limit+=(-dict="Tools/fuzz/dict/$target.dict")
+  [ -n "$seed" ] && limit+=(-seed="$seed")
   # --runs alone replaces the time limit; with --time too, whichever comes first ends the run.
   if [ -n "$runs" ]; then
     if [ "$time_given" = 1 ]; then limit+=(-runs="$runs"); else limit[0]=-runs="$runs"; fi
