@@ -113,6 +113,16 @@ struct ConfigurationTests {
     #expect(throws: LanguageModelError.self) {
       try Self.parse(#""rope_scaling": {"rope_type": "mrope"}"#)
     }
+    // Found by the model-config fuzzer: 669E6 layers spent minutes building per-layer tables.
+    #expect(
+      throws: LanguageModelError.invalidConfiguration(
+        file: "config.json", key: "num_hidden_layers", reason: "669000000 exceeds the 4096 layers this runtime supports")
+    ) {
+      try ModelConfiguration(
+        jsonText:
+          #"{"model_type": "gemma2", "vocab_size": 128, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_hidden_layers": 669E6}"#
+      )
+    }
     // Found by the model-config fuzzer: a context length beyond Int (or not whole) is an error, not a trap.
     for value in ["1655555555555555555555555555555555555555555555", "8192.5", "-4"] {
       let rope =

@@ -2,6 +2,9 @@ public import Foundation
 package import QuantCore
 
 extension ModelConfiguration {
+  /// The most decoder layers a `config.json` may declare (Llama 3.1 405B has 126).
+  public static let maximumLayers = 4096
+
   /// Reads `config.json` from a model folder (or the file itself).
   ///
   /// - Parameter url: The model folder or its `config.json`.
@@ -46,6 +49,11 @@ extension ModelConfiguration {
     let hidden = try reader.positiveInt("hidden_size")
     let heads = try reader.positiveInt("num_attention_heads")
     let layers = try reader.positiveInt("num_hidden_layers")
+    // Per-layer tables are built from this count before any weight is read: a file's 669E6 once spent
+    // minutes there (found by the model-config fuzzer). The largest released models have a few hundred.
+    guard layers <= Self.maximumLayers else {
+      throw reader.fail("num_hidden_layers", "\(layers) exceeds the \(Self.maximumLayers) layers this runtime supports")
+    }
     let keyValueHeads = try reader.optionalPositiveInt("num_key_value_heads") ?? heads
     guard heads % keyValueHeads == 0 else {
       throw .invalidConfiguration(
