@@ -50,7 +50,7 @@ binary="$(swift build "${flags[@]}" --show-bin-path)/bnb-fuzz"
 [ -x "$binary" ] || { echo "bnb-fuzz was not built" >&2; exit 1; }
 # The harnesses' Swift code must carry coverage counters (~147 000; the C code alone has ~6 000).
 empty="$(mktemp -d)"
-counters=$(BNB_FUZZ_TARGET=json "$binary" "$empty" -runs=0 2>&1 | sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1)
+counters=$(BNB_FUZZ_TARGET=json ASAN_OPTIONS=detect_leaks=0 "$binary" "$empty" -runs=0 -artifact_prefix="$empty/" 2>&1 | sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1)
 rm -rf "$empty"
 if [ "${counters:-0}" -lt 50000 ]; then
   echo "bnb-fuzz has only ${counters:-0} coverage counters: the Swift code is not instrumented; remove .build/fuzz and rerun" >&2
