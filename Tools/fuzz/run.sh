@@ -27,13 +27,15 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json tokenizer-json chat-template model-config lora-jsonl)
 
-echo "== building bnb-fuzz with -sanitize=fuzzer,address (.build/fuzz)"
+echo "== building bnb-fuzz with -sanitize=fuzzer,address, optimized (.build/fuzz)"
 mkdir -p .build
 # SwiftPM hands swiftc `-sanitize=fuzzer` and `-sanitize=address` as two flags in a random order (they come
 # from a Set), and swiftc keeps only the last one: every other build had Swift code without coverage counters
 # (the fuzzers ran blind, at 100k+ executions/s and no new inputs) or without AddressSanitizer. One combined
 # flag after them gives both, every time; the counter check below refuses a blind binary.
-flags=(--scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
+# Release (-O) keeps Swift's overflow and bounds traps and runs the harnesses 4-10 times faster than a
+# debug build (chat templates: 3 200 against 350 executions/s); `swift test` replays every input in debug.
+flags=(-c release --scratch-path .build/fuzz --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
 build_fuzzer() {
   swift build "${flags[@]}" --product bnb-fuzz 2>&1 | grep -v -e "Cannot export local symbol" -e "warning:" -e "|" || true
 }

@@ -43,9 +43,9 @@ extension Blockwise4BitCodec {
       throw .invalidState("the tensor was quantized as '\(state.quantType)', not '\(quantType)'")
     }
     try state.validate(codebookSize: 16)
-    guard packed.byteCount == (state.elementCount + 1) / 2 else {
+    guard packed.byteCount == state.elementCount.dividedRoundingUp(by: 2) else {
       throw .byteCountMismatch(
-        context: "\(weightName) packed data", expected: (state.elementCount + 1) / 2, found: packed.byteCount)
+        context: "\(weightName) packed data", expected: state.elementCount.dividedRoundingUp(by: 2), found: packed.byteCount)
     }
     var result = [NamedTensor(weightName, packed)]
     var record = PackedQuantStateJSON(quantType: quantType, blocksize: state.blocksize, dtype: state.dtype, shape: state.shape)
@@ -96,8 +96,8 @@ extension Blockwise4BitCodec {
     guard Self.supportedStorage.contains(packed.dtype) else {
       throw .unsupportedDType(packed.dtype, operation: "\(weightName) quant_storage", supported: Self.supportedStorage)
     }
-    guard packed.byteCount == (count + 1) / 2 else {
-      throw .byteCountMismatch(context: "\(weightName) packed 4-bit data", expected: (count + 1) / 2, found: packed.byteCount)
+    guard packed.byteCount == count.dividedRoundingUp(by: 2) else {
+      throw .byteCountMismatch(context: "\(weightName) packed 4-bit data", expected: count.dividedRoundingUp(by: 2), found: packed.byteCount)
     }
 
     let quantMap = try floatVector(weightName + ".quant_map", count: 16, in: source)

@@ -81,7 +81,7 @@ public struct Blockwise4BitCodec: Sendable {
     }
     let count = tensor.elementCount
     guard count > 0 else { throw .emptyTensor(context: operation) }
-    let packedBytes = (count + 1) / 2
+    let packedBytes = count.dividedRoundingUp(by: 2)
     guard packedBytes % quantStorage.byteSize == 0 else {
       throw .invalidArgument(
         "\(packedBytes) packed bytes cannot be viewed as \(quantStorage) (\(quantStorage.byteSize) bytes per element)")

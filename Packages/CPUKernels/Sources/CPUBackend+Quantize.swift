@@ -20,7 +20,7 @@ extension CPUBackend {
   public func quantize4Bit(
     _ values: UnsafeBufferPointer<Float>, quantizer: BlockwiseCodebookQuantizer, blocksize: Int
   ) throws(QuantError) -> (packed: [UInt8], absmax: [Float]) {
-    var packed = [UInt8](repeating: 0, count: (values.count + 1) / 2)
+    var packed = [UInt8](repeating: 0, count: values.count.dividedRoundingUp(by: 2))
     var absmax = [Float](repeating: 0, count: blocksize > 0 ? values.count.dividedRoundingUp(by: blocksize) : 0)
     var failure: QuantError?
     packed.withUnsafeMutableBytes { packedBytes in
@@ -58,8 +58,8 @@ extension CPUBackend {
     }
     let count = values.count
     let blocks = count.dividedRoundingUp(by: blocksize)
-    guard packed.count >= (count + 1) / 2 else {
-      throw .byteCountMismatch(context: "4-bit packed output", expected: (count + 1) / 2, found: packed.count)
+    guard packed.count >= count.dividedRoundingUp(by: 2) else {
+      throw .byteCountMismatch(context: "4-bit packed output", expected: count.dividedRoundingUp(by: 2), found: packed.count)
     }
     guard absmax.count >= blocks else {
       throw .byteCountMismatch(context: "4-bit absmax output", expected: blocks * 4, found: absmax.count * 4)

@@ -122,7 +122,7 @@ extension PreparedWeight {
     case .codebook4Bit(let packed, let state):
       try state.validate(codebookSize: 16)
       try checkCount(state.elementCount, rows * columns, "4-bit state shape")
-      let needed = (state.elementCount + 1) / 2
+      let needed = state.elementCount.dividedRoundingUp(by: 2)
       guard packed.byteCount >= needed else {
         throw .byteCountMismatch(context: "4-bit packed data", expected: needed, found: packed.byteCount)
       }

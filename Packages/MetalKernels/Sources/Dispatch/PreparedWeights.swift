@@ -65,7 +65,7 @@ package struct PreparedWeights: Sendable {
       guard state.elementCount == count else {
         throw .shapeMismatch(context: "quantization state", expected: tensor.shape, found: state.shape)
       }
-      let needed = is4Bit ? (count + 1) / 2 : count
+      let needed = is4Bit ? count.dividedRoundingUp(by: 2) : count
       guard packed.byteCount >= needed else {
         throw .byteCountMismatch(context: "\(family.rawValue) weights", expected: needed, found: packed.byteCount)
       }

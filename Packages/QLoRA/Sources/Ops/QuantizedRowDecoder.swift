@@ -30,7 +30,7 @@ package struct QuantizedRowDecoder: Sendable {
       switch tensor.layout {
       case .codebook4Bit(let packed, let state):
         try state.validate(codebookSize: 16)
-        guard state.elementCount == rows * columns, packed.byteCount >= (rows * columns + 1) / 2 else {
+        guard state.elementCount == rows * columns, packed.byteCount >= state.elementCount.dividedRoundingUp(by: 2) else {
           throw QuantError.invalidState("4-bit data holds \(packed.byteCount) bytes for \(rows)×\(columns)")
         }
         scales = state.absmax.decoded()

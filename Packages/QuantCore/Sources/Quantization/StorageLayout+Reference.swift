@@ -17,8 +17,8 @@ extension StorageLayout {
     case .codebook4Bit(let packed, let state):
       try state.validate(codebookSize: 16)
       let count = state.elementCount
-      guard packed.byteCount >= (count + 1) / 2 else {
-        throw .byteCountMismatch(context: "4-bit packed data", expected: (count + 1) / 2, found: packed.byteCount)
+      guard packed.byteCount >= count.dividedRoundingUp(by: 2) else {
+        throw .byteCountMismatch(context: "4-bit packed data", expected: count.dividedRoundingUp(by: 2), found: packed.byteCount)
       }
       let scales = state.absmax.decoded()
       return packed.withUnsafeBytes { bytes in
