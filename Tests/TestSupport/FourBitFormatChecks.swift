@@ -224,7 +224,8 @@ public struct FourBitFormatChecks: Sendable {
     }
     let header = "{\"quant_type\": \"\(format.name)\", \"blocksize\": 128, \"dtype\": \"bfloat16\", \"shape\": "
     for json in [
-      "{\"quant_type\": \"\(format.name)\"}", header + "[-3, 333]}", header + "[\(Int.max), 4]}", header + "[\(Int.max)]}", header + "[3, 334]}",
+      "{\"quant_type\": \"\(format.name)\"}", header + "[-3, 333]}", header + "[\(Int.max), 4]}",
+      header + "[\(Int.max)]}", header + "[3, 334]}",
       header + "[3, 333], \"nested_blocksize\": 0, \"nested_dtype\": \"float32\", \"nested_offset\": 0.5}",
     ] {
       tensors = source.tensors

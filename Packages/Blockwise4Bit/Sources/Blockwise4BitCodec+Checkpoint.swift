@@ -96,8 +96,9 @@ extension Blockwise4BitCodec {
     guard Self.supportedStorage.contains(packed.dtype) else {
       throw .unsupportedDType(packed.dtype, operation: "\(weightName) quant_storage", supported: Self.supportedStorage)
     }
-    guard packed.byteCount == count.dividedRoundingUp(by: 2) else {
-      throw .byteCountMismatch(context: "\(weightName) packed 4-bit data", expected: count.dividedRoundingUp(by: 2), found: packed.byteCount)
+    let packedBytes = count.dividedRoundingUp(by: 2)
+    guard packed.byteCount == packedBytes else {
+      throw .byteCountMismatch(context: "\(weightName) packed 4-bit data", expected: packedBytes, found: packed.byteCount)
     }
 
     let quantMap = try floatVector(weightName + ".quant_map", count: 16, in: source)
