@@ -2,6 +2,7 @@ import Foundation
 import LanguageModels
 import QLoRA
 import QuantCore
+import SafeTensors
 import TestSupport
 import Testing
 
@@ -59,6 +60,30 @@ struct PEFTParityTests {
     let text = try String(contentsOf: folder.appending(path: "adapter_config.json"), encoding: .utf8)
     #expect(text.contains("\"peft_type\": \"LORA\""))
     #expect(text.contains("\"task_type\": \"CAUSAL_LM\""))
+  }
+
+  @Test func inMemoryReadersGiveTheFolderReadersAdapters() throws {
+    let (configuration, adapters) = try PEFTAdapterFiles.read(from: Self.adapterFolder)
+    let configurationBytes = try [UInt8](Data(contentsOf: Self.adapterFolder.appending(path: "adapter_config.json")))
+    #expect(try PEFTAdapterConfiguration(jsonBytes: configurationBytes, file: "c.json") == configuration)
+    let file = try SafeTensorsFile(contentsOf: Self.adapterFolder.appending(path: "adapter_model.safetensors"))
+    var tensors = [String: Tensor]()
+    for name in file.tensorNames { tensors[name] = try file.tensor(named: name) }
+    let inMemory = try PEFTAdapterFiles.adapters(
+      from: InMemoryTensorSource(tensors), file: "w.safetensors", configuration: configuration)
+    #expect(inMemory.keys.sorted() == adapters.keys.sorted())
+    for (module, adapter) in adapters {
+      #expect(inMemory[module]?.a == adapter.a && inMemory[module]?.b == adapter.b, "\(module)")
+    }
+    // With two factors missing, the error names the first module in sorted order, every time.
+    let names = tensors.keys.filter { $0.hasSuffix(".lora_B.weight") }.sorted()
+    for name in names.prefix(2) { tensors[name] = nil }
+    let first = String(names[0].dropLast(".lora_B.weight".count))
+    let missing = QLoRAError.adapterTensor(
+      file: "w.safetensors", tensor: first + ".lora_B.weight", reason: "missing (its other factor is present)")
+    #expect(throws: missing) {
+      _ = try PEFTAdapterFiles.adapters(from: InMemoryTensorSource(tensors), file: "w.safetensors", configuration: configuration)
+    }
   }
 
   @Test func unknownTargetAndRankZeroAreRejected() throws {

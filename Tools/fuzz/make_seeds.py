@@ -1,16 +1,14 @@
 """Writes the seed corpora of the fuzz targets (Tools/fuzz/corpus/<target>/) from the committed fixtures.
 
 Run from the repository root with any Python that has `safetensors` and `torch`
-(see Tools/fixtures/README.md): python Tools/fuzz/make_seeds.py
+(see Tools/fixtures/README.md): python Tools/fuzz/make_seeds.py [TARGET...]
+(default: every target this script seeds; each named target's folder is replaced, no other).
 Each seed is small (a single layer's tensors), so the fuzzer mutates structure, not bulk data.
 """
 import json
-import os
 import shutil
+import sys
 from pathlib import Path
-
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "Tools/fuzz/corpus"
@@ -18,6 +16,8 @@ FIX = ROOT / "Tests/Fixtures"
 
 
 def layer_subset(folder: Path, prefix: str):
+    from safetensors import safe_open
+
     tensors = {}
     for shard in sorted(folder.glob("*.safetensors")):
         with safe_open(str(shard), "pt") as f:
@@ -27,11 +27,19 @@ def layer_subset(folder: Path, prefix: str):
     return tensors
 
 
-def main():
-    if CORPUS.exists():
-        shutil.rmtree(CORPUS)
-    for target in ["safetensors", "quant-state", "job-yaml", "registry-yaml", "json"]:
-        (CORPUS / target).mkdir(parents=True)
+def adapter_seeds():
+    """adapter: adapter_config.json, one NUL byte, adapter_model.safetensors (the harness splits at the NUL)."""
+    qlora = FIX / "qlora"
+    for name in ["swift-adapter", "tiny-llama-peft-adapter"]:
+        config = (qlora / name / "adapter_config.json").read_bytes()
+        weights = (qlora / name / "adapter_model.safetensors").read_bytes()
+        (CORPUS / "adapter" / f"{name}.bin").write_bytes(config + b"\0" + weights)
+        wrong_rank = json.dumps(dict(json.loads(config), r=3)).encode()
+        (CORPUS / "adapter" / f"{name}-wrong-rank.bin").write_bytes(wrong_rank + b"\0" + weights)
+
+
+def checkpoint_seeds():
+    from safetensors.torch import save_file
 
     # safetensors: one projection of each bitsandbytes checkpoint, the fp8 fixture, the dtype fixture.
     for kind in ["nf4-dq", "fp4", "int8"]:
@@ -87,5 +95,22 @@ def main():
     (CORPUS / "json/numbers.json").write_text('[0, -0, 1e308, 1e-320, 123456789012345678901234567890, -1.5E+3, "\\u00e9\\ud83d\\ude00", {"a": [[[]]]}]')
 
 
+SEEDERS = {
+    ("safetensors", "quant-state", "job-yaml", "registry-yaml", "json"): checkpoint_seeds,
+    ("adapter",): adapter_seeds,
+}
+
+
+def main(targets):
+    for group, seeder in SEEDERS.items():
+        if targets and not set(group) & set(targets):
+            continue
+        for target in group:
+            if (CORPUS / target).exists():
+                shutil.rmtree(CORPUS / target)
+            (CORPUS / target).mkdir(parents=True)
+        seeder()
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json tokenizer-json chat-template model-config lora-jsonl)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors quant-state job-yaml registry-yaml json tokenizer-json chat-template model-config lora-jsonl adapter)
 
 echo "== building bnb-fuzz with -sanitize=fuzzer,address, optimized (.build/fuzz)"
 mkdir -p .build

@@ -34,6 +34,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
   case modelConfig = "model-config"
   /// A LoRA training data file (JSONL: text, prompt/completion or messages per line).
   case loraJSONL = "lora-jsonl"
+  /// A PEFT adapter: the bytes of `adapter_config.json`, one NUL byte, then those of
+  /// `adapter_model.safetensors`; every adapter that loads is applied to one row of input.
+  case adapter
 
   /// The largest logical tensor the harness decodes (elements); larger well-formed tensors are only
   /// loaded, so that the fuzzer spends its time on parsing rather than on arithmetic.
@@ -53,6 +56,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case .chatTemplate: Self.runChatTemplate(String(decoding: input, as: UTF8.self))
     case .modelConfig: _ = try? ModelConfiguration(jsonText: String(decoding: input, as: UTF8.self), file: "fuzz.json")
     case .loraJSONL: _ = try? JSONLDataset.records(from: Data(input), file: "fuzz.jsonl", skipBadLines: true)
+    case .adapter: Self.runAdapter(input)
     }
   }
 
@@ -68,7 +72,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
   private static let registry: QuantRegistry? = try? StandardRegistry.make()
 
   private static func runSafeTensors(_ input: UnsafeRawBufferPointer) {
-    guard let header = try? SafeTensorsHeader(fileBytes: input, file: "fuzz.safetensors") else { return }
+    guard let source = tensors(inSafeTensors: input) else { return }
+    loadEveryFormat(from: source)
+  }
+
+  /// Every tensor of a `.safetensors` file held in memory, or `nil` when its header is refused.
+  private static func tensors(inSafeTensors input: UnsafeRawBufferPointer) -> InMemoryTensorSource? {
+    guard let header = try? SafeTensorsHeader(fileBytes: input, file: "fuzz.safetensors") else { return nil }
     var tensors: [String: Tensor] = [:]
     for entry in header.entries {
       let start = header.dataStart + entry.start
@@ -80,7 +90,29 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
       }
       tensors[entry.name] = tensor
     }
-    loadEveryFormat(from: InMemoryTensorSource(tensors))
+    return InMemoryTensorSource(tensors)
+  }
+
+  private static func runAdapter(_ input: UnsafeRawBufferPointer) {
+    let bytes = [UInt8](input)
+    let split = bytes.firstIndex(of: 0) ?? bytes.endIndex
+    guard
+      let configuration = try? PEFTAdapterConfiguration(jsonBytes: Array(bytes[..<split]), file: "fuzz/adapter_config.json")
+    else { return }
+    let weights = split < bytes.endIndex ? Array(bytes[(split + 1)...]) : []
+    guard let source = weights.withUnsafeBytes({ tensors(inSafeTensors: $0) }),
+      let adapters = try? PEFTAdapterFiles.adapters(
+        from: source, file: "fuzz/adapter_model.safetensors", configuration: configuration)
+    else { return }
+    for adapter in adapters.values {
+      guard let (inFeatures, outFeatures) = adapter.projectionShape, inFeatures <= decodeLimit, outFeatures <= decodeLimit
+      else { continue }
+      let row = [Float](repeating: 0.25, count: inFeatures)
+      var output = [Float](repeating: 0, count: outFeatures)
+      row.withUnsafeBufferPointer { x in
+        output.withUnsafeMutableBufferPointer { y in adapter.addDelta(input: x, rows: 1, output: y) }
+      }
+    }
   }
 
   private static func runQuantState(_ input: UnsafeRawBufferPointer) {

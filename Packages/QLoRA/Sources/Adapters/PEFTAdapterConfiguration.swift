@@ -61,9 +61,18 @@ public struct PEFTAdapterConfiguration: Sendable, Equatable {
   /// - Parameter url: The file.
   /// - Throws: `QLoRAError.adapterConfiguration` naming the file and key.
   public init(contentsOf url: URL) throws(QLoRAError) {
-    let file = url.path
     let bytes: [UInt8]
-    do { bytes = [UInt8](try Data(contentsOf: url)) } catch { throw .io(file: file, reason: "cannot read: \(error)") }
+    do { bytes = [UInt8](try Data(contentsOf: url)) } catch { throw .io(file: url.path, reason: "cannot read: \(error)") }
+    try self.init(jsonBytes: bytes, file: url.path)
+  }
+
+  /// Reads the text of an `adapter_config.json`.
+  ///
+  /// - Parameters:
+  ///   - bytes: The file's bytes.
+  ///   - file: The path that errors name.
+  /// - Throws: `QLoRAError.adapterConfiguration` naming the file and key.
+  public init(jsonBytes bytes: [UInt8], file: String) throws(QLoRAError) {
     let root: JSONValue
     do { root = try JSONParser.parse(bytes: bytes) } catch {
       throw .adapterConfiguration(file: file, reason: "invalid JSON: \(error)")

@@ -1,5 +1,5 @@
 public import Foundation
-import QuantCore
+public import QuantCore
 import SafeTensors
 
 /// PEFT adapter folders: `adapter_config.json` plus `adapter_model.safetensors` with tensors named
@@ -85,8 +85,22 @@ public enum PEFTAdapterFiles {
     let url = folder.appending(path: weightsName)
     let file: SafeTensorsFile
     do { file = try SafeTensorsFile(contentsOf: url) } catch { throw .io(file: url.path, reason: "\(error)") }
+    return (configuration, try adapters(from: file, file: url.path, configuration: configuration))
+  }
+
+  /// The adapters held by the tensors of an `adapter_model.safetensors`.
+  ///
+  /// - Parameters:
+  ///   - source: The file's tensors.
+  ///   - path: The path that errors name.
+  ///   - configuration: The adapter's configuration (its rank must match the factors').
+  /// - Returns: The adapters by module path (`model.layers.0.self_attn.q_proj`).
+  /// - Throws: `QLoRAError.adapterTensor` naming the file and tensor at fault.
+  public static func adapters(
+    from source: any TensorSource, file path: String, configuration: PEFTAdapterConfiguration
+  ) throws(QLoRAError) -> [String: LoRAAdapter] {
     var modules = Set<String>()
-    for name in file.tensorNames {
+    for name in source.tensorNames {
       for suffix in [".lora_A.weight", ".lora_B.weight"] where name.hasSuffix(suffix) {
         var module = String(name.dropLast(suffix.count))
         if module.hasPrefix("base_model.model.") { module.removeFirst("base_model.model.".count) }
@@ -94,42 +108,42 @@ public enum PEFTAdapterFiles {
       }
       if name.hasSuffix(".lora_A.weight") || name.hasSuffix(".lora_B.weight") { continue }
       throw .adapterTensor(
-        file: url.path, tensor: name, reason: "not a LoRA factor (DoRA, biases and modules_to_save are unsupported)")
+        file: path, tensor: name, reason: "not a LoRA factor (DoRA, biases and modules_to_save are unsupported)")
     }
     guard !modules.isEmpty else {
-      throw .adapterTensor(file: url.path, tensor: "*", reason: "the file holds no lora_A/lora_B tensors")
+      throw .adapterTensor(file: path, tensor: "*", reason: "the file holds no lora_A/lora_B tensors")
     }
     var adapters = [String: LoRAAdapter]()
-    for module in modules {
-      let a = try factor(file, url: url, module: module, factor: "A")
-      let b = try factor(file, url: url, module: module, factor: "B")
+    for module in modules.sorted() {
+      let a = try factor(source, path: path, module: module, factor: "A")
+      let b = try factor(source, path: path, module: module, factor: "B")
       guard a.shape[0] == configuration.lora.rank, b.shape[1] == configuration.lora.rank else {
         throw .adapterTensor(
-          file: url.path, tensor: tensorName(module: module, factor: "A"),
+          file: path, tensor: tensorName(module: module, factor: "A"),
           reason: "shapes \(a.shape) and \(b.shape) disagree with r = \(configuration.lora.rank)")
       }
       adapters[module] = try LoRAAdapter(
         a: a.values, b: b.values, inFeatures: a.shape[1], outFeatures: b.shape[0], configuration: configuration.lora)
     }
-    return (configuration, adapters)
+    return adapters
   }
 
-  private static func factor(_ file: SafeTensorsFile, url: URL, module: String, factor: String) throws(QLoRAError) -> (
+  private static func factor(_ source: any TensorSource, path: String, module: String, factor: String) throws(QLoRAError) -> (
     shape: [Int], values: [Float]
   ) {
     let name = tensorName(module: module, factor: factor)
     let candidates = [name, "\(module).lora_\(factor).weight"]
     for candidate in candidates {
-      guard let tensor = try? file.tensor(named: candidate) else { continue }
+      guard let tensor = try? source.tensor(named: candidate) else { continue }
       guard tensor.shape.count == 2 else {
-        throw .adapterTensor(file: url.path, tensor: candidate, reason: "shape \(tensor.shape) is not 2-D")
+        throw .adapterTensor(file: path, tensor: candidate, reason: "shape \(tensor.shape) is not 2-D")
       }
       do {
         return (tensor.shape, try tensor.floats())
       } catch {
-        throw .adapterTensor(file: url.path, tensor: candidate, reason: "\(error)")
+        throw .adapterTensor(file: path, tensor: candidate, reason: "\(error)")
       }
     }
-    throw .adapterTensor(file: url.path, tensor: name, reason: "missing (its other factor is present)")
+    throw .adapterTensor(file: path, tensor: name, reason: "missing (its other factor is present)")
   }
 }
