@@ -3,13 +3,14 @@
 # cores (it needs no Swift toolchain: build the binary with Tools/fuzz/run.sh's flags plus
 # --static-swift-stdlib and copy it there).
 #
-#   Tools/fuzz/campaign.sh BINARY OUTDIR [--time SECONDS] TARGET:JOBS:RUNS...
+#   Tools/fuzz/campaign.sh BINARY OUTDIR [--time SECONDS] [--max-len BYTES] TARGET:JOBS:RUNS...
 #
 # Each TARGET gets JOBS libFuzzer processes (-jobs/-workers, one shared corpus) that each make RUNS
-# executions, or stop at --time seconds (default 540). A target starts from OUTDIR/corpus/<target> when
-# that folder exists (a previous campaign's corpus), else from its committed corpus and crash inputs.
-# SwiftPM's resource bundles (swift-bitsandbytes_*.resources) must lie beside the binary.
-# The corpus it ends with stays in OUTDIR/corpus/<target>; findings go to OUTDIR/findings/<target>/.
+# executions, or stop at --time seconds (default 540); inputs grow to --max-len bytes (default 65536).
+# A target starts from OUTDIR/corpus/<target> when that folder exists (a previous campaign's corpus), else
+# from its committed corpus and crash inputs. SwiftPM's resource bundles (swift-bitsandbytes_*.resources)
+# must lie beside the binary. The corpus a target ends with stays in OUTDIR/corpus/<target>; findings go
+# to OUTDIR/findings/<target>/.
 # At the end a table gives, per target, the executions summed over its jobs (libFuzzer's
 # stat::number_of_executed_units), the wall time, the corpus growth and the findings; it is also written
 # to OUTDIR/summary.txt. Exits 1 when any target has a finding.
@@ -18,11 +19,12 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 binary="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 out="$(mkdir -p "$2" && cd "$2" && pwd)"
 shift 2
-time_limit=540
+time_limit=540 max_len=65536
 specs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) time_limit="$2"; shift 2 ;;
+    --max-len) max_len="$2"; shift 2 ;;
     *) specs+=("$1"); shift ;;
   esac
 done
@@ -39,7 +41,7 @@ start_target() {
   fi
   ls "$corpus" | wc -l >"$work/units-before"
   local options=(-runs="$runs" -max_total_time="$time_limit" -timeout=10 -rss_limit_mb=2048
-    -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 -jobs="$jobs" -workers="$jobs"
+    -malloc_limit_mb=1024 -max_len="$max_len" -print_final_stats=1 -jobs="$jobs" -workers="$jobs"
     -artifact_prefix="$out/findings/$target/")
   [ -f "$repo/Tools/fuzz/dict/$target.dict" ] && options+=(-dict="$repo/Tools/fuzz/dict/$target.dict")
   # With -jobs, libFuzzer writes each job's output to fuzz-<n>.log in the working folder.
