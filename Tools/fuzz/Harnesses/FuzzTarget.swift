@@ -129,7 +129,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
     let shapeValues = fields.first(where: { $0.key == "shape" })?.value.elements?.compactMap { $0.numberValue?.doubleValue } ?? []
     let shape = shapeValues.compactMap { Int(exactly: $0) }
-    let count = shape.count == shapeValues.count && shape.allSatisfy({ (0...4096).contains($0) }) ? shape.reduce(1, *) : 64
+    // The product of many small dimensions can still overflow (a finding in the harness itself, not the loader).
+    let product = shape.reduce((1, false)) { partial, dimension in
+      let next = partial.0.multipliedReportingOverflow(by: dimension)
+      return (next.partialValue, partial.1 || next.overflow)
+    }
+    let saneShape = shape.count == shapeValues.count && shape.allSatisfy({ (0...4096).contains($0) }) && !product.1
+    let count = saneShape ? product.0 : 64
     let elements = count <= decodeLimit ? count : 64
     let blocksize = integer("blocksize", in: 1...4096, default: 64)
     let nestedBlocksize = integer("nested_blocksize", in: 1...4096, default: 256)
