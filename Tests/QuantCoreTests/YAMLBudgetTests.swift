@@ -34,6 +34,26 @@ struct YAMLBudgetTests {
     #expect((5...13).contains(line), "located in the parameters block: \(error)")
   }
 
+  @Test("complex mapping keys are refused at their line before Yams compares them")
+  func complexKeys() throws {
+    for (text, line, column) in [
+      ("a: 1\n? - x\n  - y\n: 2\n", 2, 1), ("a:\n  - ? b\n    : c\n", 2, 5), ("[a, b]: 1\n", 1, 6),
+      ("x: {{a: 1}: 2}\n", 1, 10),
+    ] {
+      #expect(throws: ConfigurationError.self) { _ = try YAMLDocument(text: text, file: "k.yaml") }
+      do {
+        _ = try YAMLDocument(text: text, file: "k.yaml")
+      } catch {
+        #expect(error.location?.line == line && error.location?.column == column, "\(text)")
+      }
+    }
+    // Question marks and brackets inside scalars and comments are not keys.
+    let plain = "a: \"? b\"\nb: 'x]: y'\nc: what? # ? not a key\nd: [1, 2]\ne: {f: g}\n? \n"
+    #expect(throws: ConfigurationError.self) { _ = try YAMLDocument(text: plain, file: "k.yaml") }
+    let accepted = "a: \"? b\"\nb: 'x]: y'\nc: what? # ? not a key\nd: [1, 2]\ne: {f: g}\n"
+    #expect(try YAMLDocument(text: accepted, file: "k.yaml").root.mapping("root").count == 5)
+  }
+
   @Test("aliases used a few times stay accepted")
   func modestAliasesAreAccepted() throws {
     let text = "defaults: &d {blocksize: 64}\nformats:\n  nf4: {defaults: *d}\n  fp4: {defaults: *d}\n"

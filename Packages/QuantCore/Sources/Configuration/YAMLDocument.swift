@@ -23,6 +23,11 @@ public struct YAMLDocument: Sendable {
         location: nil, file: file,
         message: "the file is \(text.utf8.count) bytes; YAML configuration is limited to \(budget.maximumBytes) bytes")
     }
+    if let (line, column) = YAMLComplexKeyScan.firstComplexKey(in: text) {
+      throw ConfigurationError(
+        location: SourceLocation(file: file, line: line, column: column),
+        message: "complex mapping keys (`? key`, or a list or mapping used as a key) are not supported")
+    }
     let node: Node?
     do {
       node = try Yams.compose(yaml: text)
