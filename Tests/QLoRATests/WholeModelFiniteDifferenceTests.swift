@@ -37,14 +37,14 @@ struct WholeModelFiniteDifferenceTests {
         var none: SeededGenerator? = nil
         return Double(try copy.accumulateGradients(tokens: tokens, labels: labels, generator: &none).loss)
       }
-      let errorA = try GradientCheck.worstError(at: adapter.a, gradient: adapter.gradientA, directions: 2) {
+      let errorA = try GradientCheck.worstError(at: adapter.a, gradient: adapter.gradientA, step: 5e-3, directions: 2, aligned: true) {
         try loss(a: $0, b: adapter.b)
       }
-      let errorB = try GradientCheck.worstError(at: adapter.b, gradient: adapter.gradientB, directions: 2) {
+      let errorB = try GradientCheck.worstError(at: adapter.b, gradient: adapter.gradientB, step: 5e-3, directions: 2, aligned: true) {
         try loss(a: adapter.a, b: $0)
       }
-      #expect(errorA < 2e-2, "\(Self.bases[base].0) \(name).lora_A")
-      #expect(errorB < 2e-2, "\(Self.bases[base].0) \(name).lora_B")
+      #expect(errorA < 1e-2, "\(Self.bases[base].0) \(name).lora_A")
+      #expect(errorB < 1e-2, "\(Self.bases[base].0) \(name).lora_B")
     }
   }
 }

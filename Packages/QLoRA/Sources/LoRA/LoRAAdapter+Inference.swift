@@ -19,11 +19,6 @@ extension LoRAAdapter: LinearAdapter {
         Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures)
       }
     }
-    for index in projected.indices { projected[index] *= scaling }
-    projected.withUnsafeBufferPointer { scaled in
-      b.withUnsafeBufferPointer { factor in
-        Matrix.multiplyTransposed(scaled, factor, into: output, m: rows, n: outFeatures, k: rank, accumulate: true)
-      }
-    }
+    addOutput(projected: projected, into: output)
   }
 }

@@ -88,6 +88,22 @@ public struct LoRAAdapter: Sendable {
   public func forward(_ x: [Float], generator: inout SeededGenerator?) throws(QLoRAError) -> (
     output: [Float], saved: Saved
   ) {
+    let saved = try prepare(x, generator: &generator)
+    var y = [Float](repeating: 0, count: x.count / inFeatures * outFeatures)
+    addOutput(saved, into: &y)
+    return (y, saved)
+  }
+
+  /// What the backward pass needs from input `x` `[rows, inFeatures]` (the dropout mask and `u = x_d·Aᵀ`),
+  /// without the output: a recompute whose output nothing reads calls this alone. It draws the same dropout
+  /// mask as ``forward(_:generator:)``.
+  ///
+  /// - Parameters:
+  ///   - x: The layer input.
+  ///   - generator: Draws the dropout mask; `nil` disables dropout.
+  /// - Returns: The saved state.
+  /// - Throws: `QLoRAError.shapeMismatch` when `x` is not a whole number of rows.
+  public func prepare(_ x: [Float], generator: inout SeededGenerator?) throws(QLoRAError) -> Saved {
     guard x.count % inFeatures == 0 else {
       throw .shapeMismatch(context: "LoRA input", expected: inFeatures, found: x.count)
     }
@@ -101,7 +117,6 @@ public struct LoRAAdapter: Sendable {
       generator = rng
     }
     var u = [Float](repeating: 0, count: rows * rank)
-    var y = [Float](repeating: 0, count: rows * outFeatures)
     dropped.withUnsafeBufferPointer { input in
       a.withUnsafeBufferPointer { factor in
         u.withUnsafeMutableBufferPointer { out in
@@ -109,15 +124,28 @@ public struct LoRAAdapter: Sendable {
         }
       }
     }
-    u.withUnsafeBufferPointer { input in
-      b.withUnsafeBufferPointer { factor in
-        y.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: outFeatures, k: rank)
-        }
+    return Saved(droppedInput: dropped, mask: mask, projected: u)
+  }
+
+  /// Adds `s·u·Bᵀ` to `y` `[rows, outFeatures]`, one contiguous row of `Bᵀ` at a time.
+  ///
+  /// - Parameters:
+  ///   - saved: The state from ``prepare(_:generator:)``.
+  ///   - y: The base layer's output, to add to.
+  public func addOutput(_ saved: Saved, into y: inout [Float]) {
+    y.withUnsafeMutableBufferPointer { out in addOutput(projected: saved.projected, into: out) }
+  }
+
+  /// `y += (s·u)·Bᵀ` for `u` `[rows, rank]`.
+  func addOutput(projected: [Float], into y: UnsafeMutableBufferPointer<Float>) {
+    let rows = projected.count / rank
+    let scaled = projected.map { $0 * scaling }
+    let bT = Matrix.transposed(b, rows: outFeatures, columns: rank)
+    scaled.withUnsafeBufferPointer { u in
+      bT.withUnsafeBufferPointer { factor in
+        Matrix.multiplyAccumulate(u, factor, into: y, m: rows, n: outFeatures, k: rank)
       }
     }
-    for i in 0..<y.count { y[i] *= scaling }
-    return (y, Saved(droppedInput: dropped, mask: mask, projected: u))
   }
 
   /// Accumulates `dB += s·dYᵀu` and `dA += duᵀx_d` (with `du = s·dY·B`) and returns the adapter's share
@@ -129,24 +157,48 @@ public struct LoRAAdapter: Sendable {
   /// - Returns: The adapter's contribution to `dL/dx` `[rows, inFeatures]`.
   /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
   public mutating func backward(_ outputGradient: [Float], saved: Saved) throws(QLoRAError) -> [Float] {
+    var dx = [Float](repeating: 0, count: saved.projected.count / rank * inFeatures)
+    try backward(outputGradient, saved: saved, addingInto: &dx)
+    return dx
+  }
+
+  /// As ``backward(_:saved:)``, adding the adapter's share of the input gradient to `inputGradient`
+  /// `[rows, inFeatures]` (the base layer's `dY·W`).
+  ///
+  /// The products along `outFeatures` run on `Bᵀ` and on `dBᵀ`, so their inner loops are contiguous rows of
+  /// `outFeatures` values rather than `rank`-long dot products.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `dL/dy` `[rows, outFeatures]`.
+  ///   - saved: The forward pass's ``Saved``.
+  ///   - inputGradient: `dL/dx`, to add to.
+  /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
+  public mutating func backward(
+    _ outputGradient: [Float], saved: Saved, addingInto inputGradient: inout [Float]
+  ) throws(QLoRAError) {
     let rows = saved.projected.count / rank
     try outputGradient.require(rows * outFeatures, "LoRA output gradient")
-    let scaledGradient = outputGradient.map { $0 * scaling }
-    var du = [Float](repeating: 0, count: rows * rank)
-    var dx = [Float](repeating: 0, count: rows * inFeatures)
+    try inputGradient.require(rows * inFeatures, "LoRA input gradient")
     let (n, r, k) = (outFeatures, rank, inFeatures)
-    scaledGradient.withUnsafeBufferPointer { dy in
-      saved.projected.withUnsafeBufferPointer { u in
-        gradientB.withUnsafeMutableBufferPointer { gB in
-          Matrix.transposedMultiplyAccumulate(dy, u, into: gB, m: rows, n: n, k: r)
+    let scaledProjected = saved.projected.map { $0 * scaling }
+    let bT = Matrix.transposed(b, rows: n, columns: r)
+    var du = [Float](repeating: 0, count: rows * r)
+    var gradientBT = [Float](repeating: 0, count: r * n)
+    outputGradient.withUnsafeBufferPointer { dy in
+      // dBᵀ[r, n] += (s·u)ᵀ·dY and du = dY·B (then ·s).
+      scaledProjected.withUnsafeBufferPointer { u in
+        gradientBT.withUnsafeMutableBufferPointer { gBT in
+          Matrix.transposedMultiplyAccumulate(u, dy, into: gBT, m: rows, n: r, k: n)
         }
       }
-      b.withUnsafeBufferPointer { factor in
+      bT.withUnsafeBufferPointer { factor in
         du.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyAccumulate(dy, factor, into: out, m: rows, n: r, k: n)
+          Matrix.multiplyTransposed(dy, factor, into: out, m: rows, n: r, k: n)
         }
       }
     }
+    for i in du.indices { du[i] *= scaling }
+    for j in 0..<n { for q in 0..<r { gradientB[j &* r &+ q] += gradientBT[q &* n &+ j] } }
     du.withUnsafeBufferPointer { du in
       saved.droppedInput.withUnsafeBufferPointer { xd in
         gradientA.withUnsafeMutableBufferPointer { gA in
@@ -154,13 +206,19 @@ public struct LoRAAdapter: Sendable {
         }
       }
       a.withUnsafeBufferPointer { factor in
-        dx.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r)
+        if saved.mask.isEmpty {
+          inputGradient.withUnsafeMutableBufferPointer { out in
+            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r)
+          }
+        } else {
+          var share = [Float](repeating: 0, count: rows * k)
+          share.withUnsafeMutableBufferPointer { out in
+            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r)
+          }
+          for i in 0..<share.count { inputGradient[i] += share[i] * saved.mask[i] }
         }
       }
     }
-    if !saved.mask.isEmpty { for i in 0..<dx.count { dx[i] *= saved.mask[i] } }
-    return dx
   }
 
   /// Clears the accumulated gradients.

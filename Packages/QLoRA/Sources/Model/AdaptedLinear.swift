@@ -8,22 +8,26 @@ struct AdaptedLinear: Sendable {
   var name: String { base.name }
 
   /// `y` and, with an adapter, what its backward pass needs.
+  ///
+  /// - Parameter needsOutput: `false` for a recompute whose output nothing reads (the MLP's down projection
+  ///   under gradient checkpointing): the base product is skipped and only the adapter's saved state (drawing
+  ///   the same dropout mask) is made; the returned output is empty.
   func forward(
-    _ x: [Float], adapter: LoRAAdapter?, generator: inout SeededGenerator?
+    _ x: [Float], adapter: LoRAAdapter?, generator: inout SeededGenerator?, needsOutput: Bool = true
   ) throws(QLoRAError) -> (output: [Float], saved: LoRAAdapter.Saved?) {
+    guard needsOutput else { return ([], try adapter?.prepare(x, generator: &generator)) }
     var y = try base.forward(x)
     guard let adapter else { return (y, nil) }
-    let delta = try adapter.forward(x, generator: &generator)
-    for i in y.indices { y[i] += delta.output[i] }
-    return (y, delta.saved)
+    let saved = try adapter.prepare(x, generator: &generator)
+    adapter.addOutput(saved, into: &y)
+    return (y, saved)
   }
 
   /// `dX = dY·W` plus the adapter's share; accumulates the adapter's gradients.
   func backward(_ dy: [Float], adapter: inout LoRAAdapter?, saved: LoRAAdapter.Saved?) throws(QLoRAError) -> [Float] {
     var dx = try base.inputGradient(dy)
     if var lora = adapter, let saved {
-      let share = try lora.backward(dy, saved: saved)
-      for i in dx.indices { dx[i] += share[i] }
+      try lora.backward(dy, saved: saved, addingInto: &dx)
       adapter = lora
     }
     return dx

@@ -311,7 +311,9 @@ public struct TrainableModel: Sendable {
         lastActivations = nil
       } else {
         var replay = generators[index]
-        activations = try blocks[index].forward(inputs[index], rope: rope, adapters: adapters, generator: &replay).activations
+        activations = try blocks[index].forward(
+          inputs[index], rope: rope, adapters: adapters, generator: &replay, recompute: true
+        ).activations
       }
       inputs[index] = []
       gradient = try blocks[index].backward(gradient, activations: activations, rope: rope, adapters: &adapters)

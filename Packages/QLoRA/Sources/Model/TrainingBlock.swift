@@ -103,12 +103,21 @@ struct TrainingBlock: Sendable {
     var mlpOutInverse: [Float] = []
   }
 
+  /// The block's output and the activations its backward pass reads.
+  ///
+  /// - Parameter recompute: `true` when only the activations are wanted (the recompute of gradient
+  ///   checkpointing): the down projection's base product, which only the output needs, is skipped (unless
+  ///   Gemma 2's post-MLP norm needs it), and the returned output is empty.
   func forward(
-    _ x: [Float], rope: RotaryEmbeddingOp, adapters: [String: LoRAAdapter], generator: inout SeededGenerator?
+    _ x: [Float], rope: RotaryEmbeddingOp, adapters: [String: LoRAAdapter], generator: inout SeededGenerator?,
+    recompute: Bool = false
   ) throws(QLoRAError) -> (output: [Float], activations: Activations) {
     var saved = [String: LoRAAdapter.Saved]()
-    func run(_ linear: AdaptedLinear, _ input: [Float], _ generator: inout SeededGenerator?) throws(QLoRAError) -> [Float] {
-      let result = try linear.forward(input, adapter: adapters[linear.name], generator: &generator)
+    func run(
+      _ linear: AdaptedLinear, _ input: [Float], _ generator: inout SeededGenerator?, needsOutput: Bool = true
+    ) throws(QLoRAError) -> [Float] {
+      let result = try linear.forward(
+        input, adapter: adapters[linear.name], generator: &generator, needsOutput: needsOutput)
       if let state = result.saved { saved[linear.name] = state }
       return result.output
     }
@@ -156,9 +165,9 @@ struct TrainingBlock: Sendable {
       (gateOut, upOut) = (parts[0], parts[1])
     }
     let product = try GatedActivationOp.forward(gate: gateOut, up: upOut, activation: activation)
-    let mlp = try run(down, product, &generator)
+    let mlp = try run(down, product, &generator, needsOutput: !recompute || feedForwardNorms != nil)
     let postFeedForward = try feedForwardNorms?.post.forward(mlp)
-    let out = zip(h, postFeedForward?.output ?? mlp).map { $0 + $1 }
+    let out = recompute ? [] : zip(h, postFeedForward?.output ?? mlp).map { $0 + $1 }
     var activations = Activations(
       x: x, normed1: normed1, inverse1: inverse1, q: q, k: k, v: v, attention: attended, h: h, normed2: normed2,
       inverse2: inverse2, gateOut: gateOut, upOut: upOut, product: product, saved: saved)

@@ -71,26 +71,29 @@ public struct CausalAttentionOp: Sendable {
     var lse = [Float](repeating: 0, count: heads * t)
     let window = self.window.map { max(1, $0) } ?? t
     let softcap = self.softcap
+    let keysByDimension = Self.byDimension(k, tokens: t, heads: kvHeads, headDim: d)
     q.withUnsafeBufferPointer { q in
-      k.withUnsafeBufferPointer { k in
+      keysByDimension.withUnsafeBufferPointer { kt in
         v.withUnsafeBufferPointer { v in
           output.withUnsafeMutableBufferPointer { output in
             lse.withUnsafeMutableBufferPointer { lse in
               // Heads are independent: each range of heads writes its own output columns and lse rows.
               ParallelRanges.run(count: heads, threads: threads) { range in
-                guard let qp = q.baseAddress, let kp = k.baseAddress else { return }
-                var scores = [Float](repeating: 0, count: t)
+                guard let qp = q.baseAddress, let ktp = kt.baseAddress, let vp = v.baseAddress,
+                  let op = output.baseAddress
+                else { return }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                defer { scores.deallocate() }
                 for h in range {
-                  let kvh = h / group
+                  let keys = ktp + (h / group) &* d &* t
                   for i in 0..<t {
                     let qBase = (i &* heads &+ h) &* d
                     let first = max(0, i &- window &+ 1)
+                    let count = i &- first &+ 1
+                    Self.scores(query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d, scale: scale, into: scores)
                     var maximum = -Float.infinity
                     for j in first...i {
-                      let kBase = (j &* kvHeads &+ kvh) &* d
-                      var score = Matrix.dot(qp + qBase, kp + kBase, count: d) * scale
-                      if let softcap { score = Foundation.tanh(score / softcap) * softcap }
-                      scores[j] = score
+                      if let softcap { scores[j] = Foundation.tanh(scores[j] / softcap) * softcap }
                       maximum = max(maximum, scores[j])
                     }
                     var sum: Float = 0
@@ -100,9 +103,8 @@ public struct CausalAttentionOp: Sendable {
                     }
                     lse[h &* t &+ i] = maximum + Foundation.log(sum)
                     for j in first...i {
-                      let p = scores[j] / sum
-                      let vBase = (j &* kvHeads &+ kvh) &* d
-                      for c in 0..<d { output[qBase &+ c] += p * v[vBase &+ c] }
+                      let vBase = (j &* kvHeads &+ h / group) &* d
+                      Matrix.axpy(scores[j] / sum, vp + vBase, into: op + qBase, count: d)
                     }
                   }
                 }
@@ -113,6 +115,35 @@ public struct CausalAttentionOp: Sendable {
       }
     }
     return Saved(output: output, logSumExp: lse)
+  }
+
+  /// `[tokens, heads, headDim]` rearranged as `[heads, headDim, tokens]`: for one head and one dimension, the
+  /// values of every token are contiguous, so a query row's scores are `headDim` SIMD updates along tokens.
+  static func byDimension(_ values: [Float], tokens t: Int, heads: Int, headDim d: Int) -> [Float] {
+    var result = [Float](repeating: 0, count: values.count)
+    values.withUnsafeBufferPointer { source in
+      result.withUnsafeMutableBufferPointer { target in
+        for token in 0..<t {
+          for head in 0..<heads {
+            let from = (token &* heads &+ head) &* d
+            let to = head &* d &* t &+ token
+            for c in 0..<d { target[to &+ c &* t] = source[from &+ c] }
+          }
+        }
+      }
+    }
+    return result
+  }
+
+  /// `scores[first ..< first + count] = scale · Σ_c query[c] · keys[c, first ..< first + count]` for one
+  /// head's keys laid out `[headDim, tokens]`.
+  @inline(__always)
+  static func scores(
+    query: UnsafePointer<Float>, keys: UnsafePointer<Float>, tokens t: Int, first: Int, count: Int, headDim d: Int,
+    scale: Float, into scores: UnsafeMutablePointer<Float>
+  ) {
+    (scores + first).update(repeating: 0, count: count)
+    for c in 0..<d { Matrix.axpy(query[c] * scale, keys + (c &* t &+ first), into: scores + first, count: count) }
   }
 
   /// The gradients of queries, keys and values: `dV = PᵀdO`, `dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))`,
@@ -138,50 +169,72 @@ public struct CausalAttentionOp: Sendable {
     var dv = [Float](repeating: 0, count: v.count)
     let window = self.window.map { max(1, $0) } ?? t
     let softcap = self.softcap
+    let keysByDimension = Self.byDimension(k, tokens: t, heads: kvHeads, headDim: d)
+    let valuesByDimension = Self.byDimension(v, tokens: t, heads: kvHeads, headDim: d)
     outputGradient.withUnsafeBufferPointer { dO in
       q.withUnsafeBufferPointer { q in
-        k.withUnsafeBufferPointer { k in
-          v.withUnsafeBufferPointer { v in
-            saved.output.withUnsafeBufferPointer { o in
-              saved.logSumExp.withUnsafeBufferPointer { lse in
-                dq.withUnsafeMutableBufferPointer { dq in
-                  dk.withUnsafeMutableBufferPointer { dk in
-                    dv.withUnsafeMutableBufferPointer { dv in
-                      // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
-                      ParallelRanges.run(count: kvHeads, threads: threads) { range in
-                        guard let qp = q.baseAddress, let kp = k.baseAddress, let vp = v.baseAddress,
-                          let dOp = dO.baseAddress, let op = o.baseAddress
-                        else { return }
-                        var probabilities = [Float](repeating: 0, count: t)
-                        // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
-                        var capDerivative = [Float](repeating: 1, count: softcap == nil ? 0 : t)
-                        for h in (range.lowerBound * group)..<(range.upperBound * group) {
-                          let kvh = h / group
-                          for i in 0..<t {
-                            let qBase = (i &* heads &+ h) &* d
-                            let rowLSE = lse[h &* t &+ i]
-                            let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
-                            let first = max(0, i &- window &+ 1)
-                            for j in first...i {
-                              let kBase = (j &* kvHeads &+ kvh) &* d
-                              var score = Matrix.dot(qp + qBase, kp + kBase, count: d) * scale
-                              if let softcap {
-                                let tanh = Foundation.tanh(score / softcap)
-                                score = tanh * softcap
-                                capDerivative[j] = 1 - tanh * tanh
+        do {
+          keysByDimension.withUnsafeBufferPointer { kt in
+            valuesByDimension.withUnsafeBufferPointer { vt in
+              saved.output.withUnsafeBufferPointer { o in
+                saved.logSumExp.withUnsafeBufferPointer { lse in
+                  dq.withUnsafeMutableBufferPointer { dq in
+                    dk.withUnsafeMutableBufferPointer { dk in
+                      dv.withUnsafeMutableBufferPointer { dv in
+                        // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
+                        ParallelRanges.run(count: kvHeads, threads: threads) { range in
+                          guard let qp = q.baseAddress, let ktp = kt.baseAddress,
+                            let vtp = vt.baseAddress, let dOp = dO.baseAddress, let op = o.baseAddress,
+                            let dqp = dq.baseAddress, let dkp = dk.baseAddress, let dvp = dv.baseAddress
+                          else { return }
+                          // Per key of one query row: the probability, then dP, then dS.
+                          let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                          let gradients = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                          // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
+                          let capDerivative = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                          defer {
+                            probabilities.deallocate()
+                            gradients.deallocate()
+                            capDerivative.deallocate()
+                          }
+                          for h in (range.lowerBound * group)..<(range.upperBound * group) {
+                            let kvh = h / group
+                            let keys = ktp + kvh &* d &* t
+                            let values = vtp + kvh &* d &* t
+                            for i in 0..<t {
+                              let qBase = (i &* heads &+ h) &* d
+                              let rowLSE = lse[h &* t &+ i]
+                              let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
+                              let first = max(0, i &- window &+ 1)
+                              let count = i &- first &+ 1
+                              Self.scores(
+                                query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d,
+                                scale: scale, into: probabilities)
+                              for j in first...i {
+                                var score = probabilities[j]
+                                if let softcap {
+                                  let tanh = Foundation.tanh(score / softcap)
+                                  score = tanh * softcap
+                                  capDerivative[j] = 1 - tanh * tanh
+                                }
+                                probabilities[j] = Foundation.exp(score - rowLSE)
                               }
-                              probabilities[j] = Foundation.exp(score - rowLSE)
-                            }
-                            for j in first...i {
-                              let kvBase = (j &* kvHeads &+ kvh) &* d
-                              let p = probabilities[j]
-                              let dp = Matrix.dot(dOp + qBase, vp + kvBase, count: d)
-                              for c in 0..<d { dv[kvBase &+ c] += p * dO[qBase &+ c] }
-                              var ds = p * (dp - delta) * scale
-                              if softcap != nil { ds *= capDerivative[j] }
+                              // dP[j] = dO_i · v_j.
+                              Self.scores(
+                                query: dOp + qBase, keys: values, tokens: t, first: first, count: count, headDim: d,
+                                scale: 1, into: gradients)
+                              for j in first...i {
+                                let kvBase = (j &* kvHeads &+ kvh) &* d
+                                let p = probabilities[j]
+                                Matrix.axpy(p, dOp + qBase, into: dvp + kvBase, count: d)
+                                var ds = p * (gradients[j] - delta) * scale
+                                if softcap != nil { ds *= capDerivative[j] }
+                                gradients[j] = ds
+                                Matrix.axpy(ds, qp + qBase, into: dkp + kvBase, count: d)
+                              }
+                              // dQ_i[c] = Σ_j dS[j] · k_j[c].
                               for c in 0..<d {
-                                dq[qBase &+ c] += ds * k[kvBase &+ c]
-                                dk[kvBase &+ c] += ds * q[qBase &+ c]
+                                dqp[qBase &+ c] += Matrix.dot(gradients + first, keys + (c &* t &+ first), count: count)
                               }
                             }
                           }

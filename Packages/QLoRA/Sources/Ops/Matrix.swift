@@ -48,13 +48,13 @@ package enum Matrix {
     m: Int, n: Int, k: Int, aStride: Int? = nil, aOffset: Int = 0
   ) {
     let lda = aStride ?? k
+    guard let bBase = b.baseAddress, let cBase = c.baseAddress else { return }
     for i in 0..<m {
-      let rowC = i &* n
+      let rowC = cBase + i &* n
       for p in 0..<k {
         let scale = a[i &* lda &+ aOffset &+ p]
         if scale == 0 { continue }
-        let rowB = p &* n
-        for j in 0..<n { c[rowC &+ j] += scale * b[rowB &+ j] }
+        axpy(scale, bBase + p &* n, into: rowC, count: n)
       }
     }
   }
@@ -64,16 +64,41 @@ package enum Matrix {
     _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
     m: Int, n: Int, k: Int
   ) {
+    guard let bBase = b.baseAddress, let cBase = c.baseAddress else { return }
     for i in 0..<m {
       let rowA = i &* n
-      let rowB = i &* k
+      let rowB = bBase + i &* k
       for j in 0..<n {
         let scale = a[rowA &+ j]
         if scale == 0 { continue }
-        let rowC = j &* k
-        for p in 0..<k { c[rowC &+ p] += scale * b[rowB &+ p] }
+        axpy(scale, rowB, into: cBase + j &* k, count: k)
       }
     }
+  }
+
+  /// `y[0..<count] += s · x[0..<count]`, eight lanes at a time.
+  @inline(__always)
+  package static func axpy(_ s: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    let lanes = SIMD8<Float>(repeating: s)
+    var p = 0
+    while p &+ 8 <= count {
+      let sum =
+        UnsafeRawPointer(y + p).loadUnaligned(as: SIMD8<Float>.self)
+        + lanes * UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(y + p).storeBytes(of: sum, as: SIMD8<Float>.self)
+      p &+= 8
+    }
+    while p < count {
+      y[p] += s * x[p]
+      p &+= 1
+    }
+  }
+
+  /// `bᵀ` for row-major `b` `[rows, columns]`: `[columns, rows]`.
+  package static func transposed(_ b: [Float], rows: Int, columns: Int) -> [Float] {
+    var result = [Float](repeating: 0, count: b.count)
+    for r in 0..<rows { for c in 0..<columns { result[c &* rows &+ r] = b[r &* columns &+ c] } }
+    return result
   }
 }
 
