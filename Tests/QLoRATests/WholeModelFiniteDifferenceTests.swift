@@ -37,10 +37,14 @@ struct WholeModelFiniteDifferenceTests {
         var none: SeededGenerator? = nil
         return Double(try copy.accumulateGradients(tokens: tokens, labels: labels, generator: &none).loss)
       }
-      let errorA = try GradientCheck.worstError(at: adapter.a, gradient: adapter.gradientA, step: 5e-3, directions: 2, aligned: true) {
+      let errorA = try GradientCheck.worstError(
+        at: adapter.a, gradient: adapter.gradientA, step: 5e-3, directions: 2, aligned: true
+      ) {
         try loss(a: $0, b: adapter.b)
       }
-      let errorB = try GradientCheck.worstError(at: adapter.b, gradient: adapter.gradientB, step: 5e-3, directions: 2, aligned: true) {
+      let errorB = try GradientCheck.worstError(
+        at: adapter.b, gradient: adapter.gradientB, step: 5e-3, directions: 2, aligned: true
+      ) {
         try loss(a: adapter.a, b: $0)
       }
       #expect(errorA < 1e-2, "\(Self.bases[base].0) \(name).lora_A")

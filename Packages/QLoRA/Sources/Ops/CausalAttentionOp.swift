@@ -90,7 +90,9 @@ public struct CausalAttentionOp: Sendable {
                     let qBase = (i &* heads &+ h) &* d
                     let first = max(0, i &- window &+ 1)
                     let count = i &- first &+ 1
-                    Self.scores(query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d, scale: scale, into: scores)
+                    Self.scores(
+                      query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d, scale: scale, into: scores
+                    )
                     var maximum = -Float.infinity
                     for j in first...i {
                       if let softcap { scores[j] = Foundation.tanh(scores[j] / softcap) * softcap }
