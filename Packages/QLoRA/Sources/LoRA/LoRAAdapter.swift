@@ -101,9 +101,10 @@ public struct LoRAAdapter: Sendable {
   /// - Parameters:
   ///   - x: The layer input.
   ///   - generator: Draws the dropout mask; `nil` disables dropout.
+  ///   - threads: Rows are split over this many threads (the result does not depend on it).
   /// - Returns: The saved state.
   /// - Throws: `QLoRAError.shapeMismatch` when `x` is not a whole number of rows.
-  public func prepare(_ x: [Float], generator: inout SeededGenerator?) throws(QLoRAError) -> Saved {
+  public func prepare(_ x: [Float], generator: inout SeededGenerator?, threads: Int = 1) throws(QLoRAError) -> Saved {
     guard x.count % inFeatures == 0 else {
       throw .shapeMismatch(context: "LoRA input", expected: inFeatures, found: x.count)
     }
@@ -120,7 +121,7 @@ public struct LoRAAdapter: Sendable {
     dropped.withUnsafeBufferPointer { input in
       a.withUnsafeBufferPointer { factor in
         u.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures)
+          Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures, threads: threads)
         }
       }
     }
@@ -132,18 +133,19 @@ public struct LoRAAdapter: Sendable {
   /// - Parameters:
   ///   - saved: The state from ``prepare(_:generator:)``.
   ///   - y: The base layer's output, to add to.
-  public func addOutput(_ saved: Saved, into y: inout [Float]) {
-    y.withUnsafeMutableBufferPointer { out in addOutput(projected: saved.projected, into: out) }
+  ///   - threads: Rows are split over this many threads (the result does not depend on it).
+  public func addOutput(_ saved: Saved, into y: inout [Float], threads: Int = 1) {
+    y.withUnsafeMutableBufferPointer { out in addOutput(projected: saved.projected, into: out, threads: threads) }
   }
 
   /// `y += (s·u)·Bᵀ` for `u` `[rows, rank]`.
-  func addOutput(projected: [Float], into y: UnsafeMutableBufferPointer<Float>) {
+  func addOutput(projected: [Float], into y: UnsafeMutableBufferPointer<Float>, threads: Int = 1) {
     let rows = projected.count / rank
     let scaled = projected.map { $0 * scaling }
     let bT = Matrix.transposed(b, rows: outFeatures, columns: rank)
     scaled.withUnsafeBufferPointer { u in
       bT.withUnsafeBufferPointer { factor in
-        Matrix.multiplyAccumulate(u, factor, into: y, m: rows, n: outFeatures, k: rank)
+        Matrix.multiplyAccumulate(u, factor, into: y, m: rows, n: outFeatures, k: rank, threads: threads)
       }
     }
   }
@@ -172,9 +174,10 @@ public struct LoRAAdapter: Sendable {
   ///   - outputGradient: `dL/dy` `[rows, outFeatures]`.
   ///   - saved: The forward pass's ``Saved``.
   ///   - inputGradient: `dL/dx`, to add to.
+  ///   - threads: The products are split over this many threads (the result does not depend on it).
   /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
   public mutating func backward(
-    _ outputGradient: [Float], saved: Saved, addingInto inputGradient: inout [Float]
+    _ outputGradient: [Float], saved: Saved, addingInto inputGradient: inout [Float], threads: Int = 1
   ) throws(QLoRAError) {
     let rows = saved.projected.count / rank
     try outputGradient.require(rows * outFeatures, "LoRA output gradient")
@@ -188,12 +191,12 @@ public struct LoRAAdapter: Sendable {
       // dBᵀ[r, n] += (s·u)ᵀ·dY and du = dY·B (then ·s).
       scaledProjected.withUnsafeBufferPointer { u in
         gradientBT.withUnsafeMutableBufferPointer { gBT in
-          Matrix.transposedMultiplyAccumulate(u, dy, into: gBT, m: rows, n: r, k: n)
+          Matrix.transposedMultiplyAccumulate(u, dy, into: gBT, m: rows, n: r, k: n, threads: threads)
         }
       }
       bT.withUnsafeBufferPointer { factor in
         du.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyTransposed(dy, factor, into: out, m: rows, n: r, k: n)
+          Matrix.multiplyTransposed(dy, factor, into: out, m: rows, n: r, k: n, threads: threads)
         }
       }
     }
@@ -202,18 +205,18 @@ public struct LoRAAdapter: Sendable {
     du.withUnsafeBufferPointer { du in
       saved.droppedInput.withUnsafeBufferPointer { xd in
         gradientA.withUnsafeMutableBufferPointer { gA in
-          Matrix.transposedMultiplyAccumulate(du, xd, into: gA, m: rows, n: r, k: k)
+          Matrix.transposedMultiplyAccumulate(du, xd, into: gA, m: rows, n: r, k: k, threads: threads)
         }
       }
       a.withUnsafeBufferPointer { factor in
         if saved.mask.isEmpty {
           inputGradient.withUnsafeMutableBufferPointer { out in
-            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r)
+            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r, threads: threads)
           }
         } else {
           var share = [Float](repeating: 0, count: rows * k)
           share.withUnsafeMutableBufferPointer { out in
-            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r)
+            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r, threads: threads)
           }
           for i in 0..<share.count { inputGradient[i] += share[i] * saved.mask[i] }
         }

@@ -15,11 +15,11 @@ struct AdaptedLinear: Sendable {
   func forward(
     _ x: [Float], adapter: LoRAAdapter?, generator: inout SeededGenerator?, needsOutput: Bool = true
   ) throws(QLoRAError) -> (output: [Float], saved: LoRAAdapter.Saved?) {
-    guard needsOutput else { return ([], try adapter?.prepare(x, generator: &generator)) }
+    guard needsOutput else { return ([], try adapter?.prepare(x, generator: &generator, threads: base.threads)) }
     var y = try base.forward(x)
     guard let adapter else { return (y, nil) }
-    let saved = try adapter.prepare(x, generator: &generator)
-    adapter.addOutput(saved, into: &y)
+    let saved = try adapter.prepare(x, generator: &generator, threads: base.threads)
+    adapter.addOutput(saved, into: &y, threads: base.threads)
     return (y, saved)
   }
 
@@ -27,7 +27,7 @@ struct AdaptedLinear: Sendable {
   func backward(_ dy: [Float], adapter: inout LoRAAdapter?, saved: LoRAAdapter.Saved?) throws(QLoRAError) -> [Float] {
     var dx = try base.inputGradient(dy)
     if var lora = adapter, let saved {
-      try lora.backward(dy, saved: saved, addingInto: &dx)
+      try lora.backward(dy, saved: saved, addingInto: &dx, threads: base.threads)
       adapter = lora
     }
     return dx

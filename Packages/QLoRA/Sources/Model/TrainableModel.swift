@@ -94,6 +94,7 @@ public struct TrainableModel: Sendable {
         qkv: qkv, output: try adapted(block.attention.output), gateUp: gateUp, down: try adapted(block.feedForward.down),
         attention: attention)
       trainingBlock.activation = activation
+      trainingBlock.threads = threads
       if let pre = block.preFeedForwardNorm, let post = block.postFeedForwardNorm {
         trainingBlock.feedForwardNorms = (
           RMSNormOp(weight: pre.scale, epsilon: pre.epsilon), RMSNormOp(weight: post.scale, epsilon: post.epsilon)

@@ -28,6 +28,8 @@ struct TrainingBlock: Sendable {
   var feedForwardNorms: (pre: RMSNormOp, post: RMSNormOp)? = nil
   /// The MLP gate's activation.
   var activation = GatedActivationOp.Activation.silu
+  /// Threads for the element-wise and per-row ops (norms, the gate); results do not depend on it.
+  var threads = 1
 
   /// The block's linears in PEFT order.
   var linears: [AdaptedLinear] {
@@ -121,7 +123,7 @@ struct TrainingBlock: Sendable {
       if let state = result.saved { saved[linear.name] = state }
       return result.output
     }
-    let (normed1, inverse1) = try inputNorm.forward(x)
+    let (normed1, inverse1) = try inputNorm.forward(x, threads: threads)
     let qProjected: [Float]
     let kProjected: [Float]
     let v: [Float]
@@ -148,10 +150,10 @@ struct TrainingBlock: Sendable {
     if let norms = feedForwardNorms {
       postAttention = try postAttentionNorm.forward(projected)
       h = zip(x, postAttention?.output ?? []).map { $0 + $1 }
-      (normed2, inverse2) = try norms.pre.forward(h)
+      (normed2, inverse2) = try norms.pre.forward(h, threads: threads)
     } else {
       h = zip(x, projected).map { $0 + $1 }
-      (normed2, inverse2) = try postAttentionNorm.forward(h)
+      (normed2, inverse2) = try postAttentionNorm.forward(h, threads: threads)
     }
     let gateOut: [Float]
     let upOut: [Float]
@@ -164,7 +166,7 @@ struct TrainingBlock: Sendable {
       let parts = Self.split(try run(linear, normed2, &generator), widths: [width, width])
       (gateOut, upOut) = (parts[0], parts[1])
     }
-    let product = try GatedActivationOp.forward(gate: gateOut, up: upOut, activation: activation)
+    let product = try GatedActivationOp.forward(gate: gateOut, up: upOut, activation: activation, threads: threads)
     let mlp = try run(down, product, &generator, needsOutput: !recompute || feedForwardNorms != nil)
     let postFeedForward = try feedForwardNorms?.post.forward(mlp)
     let out = recompute ? [] : zip(h, postFeedForward?.output ?? mlp).map { $0 + $1 }
@@ -194,7 +196,8 @@ struct TrainingBlock: Sendable {
     // MLP branch.
     let dMLP = try feedForwardNorms?.post.backward(dOut, x: a.mlpOut, inverseRMS: a.mlpOutInverse) ?? dOut
     let dProduct = try back(down, dMLP)
-    let (dGate, dUp) = try GatedActivationOp.backward(dProduct, gate: a.gateOut, up: a.upOut, activation: activation)
+    let (dGate, dUp) = try GatedActivationOp.backward(
+      dProduct, gate: a.gateOut, up: a.upOut, activation: activation, threads: threads)
     let dNormed2: [Float]
     switch gateUp {
     case .separate(let gate, let up):
@@ -205,7 +208,8 @@ struct TrainingBlock: Sendable {
       let width = down.base.inFeatures
       dNormed2 = try back(linear, Self.join([dGate, dUp], widths: [width, width]))
     }
-    let dNorm2 = try (feedForwardNorms?.pre ?? postAttentionNorm).backward(dNormed2, x: a.h, inverseRMS: a.inverse2)
+    let dNorm2 = try (feedForwardNorms?.pre ?? postAttentionNorm).backward(
+      dNormed2, x: a.h, inverseRMS: a.inverse2, threads: threads)
     let dh = zip(dOut, dNorm2).map { $0 + $1 }
     // Attention branch.
     let dProjected =
@@ -229,7 +233,7 @@ struct TrainingBlock: Sendable {
     case .fused(let linear):
       dNormed1 = try back(linear, Self.join([dqNormed, dkNormed, grads.dv], widths: qkvWidths))
     }
-    let dNorm1 = try inputNorm.backward(dNormed1, x: a.x, inverseRMS: a.inverse1)
+    let dNorm1 = try inputNorm.backward(dNormed1, x: a.x, inverseRMS: a.inverse1, threads: threads)
     return zip(dh, dNorm1).map { $0 + $1 }
   }
 }

@@ -68,21 +68,32 @@ public struct ChunkedCrossEntropy: Sendable {
         capped = logits.map { Foundation.tanh($0 / softcap) }
         for i in logits.indices { logits[i] = capped[i] * softcap }
       }
-      for (row, target) in chunkTargets.enumerated() {
-        let base = row * vocab
-        if target == Self.ignoreIndex {
-          for j in 0..<vocab { logits[base + j] = 0 }
-          continue
+      // Rows are independent: each thread normalises its rows and records their losses; the sum runs in row order.
+      let targetsOfChunk = Array(chunkTargets)
+      var rowLosses = [Double](repeating: 0, count: targetsOfChunk.count)
+      logits.withUnsafeMutableBufferPointer { logits in
+        rowLosses.withUnsafeMutableBufferPointer { rowLosses in
+          ParallelRanges.run(count: targetsOfChunk.count, threads: head.threads) { rows in
+            for row in rows {
+              let target = targetsOfChunk[row]
+              let values = UnsafeMutableBufferPointer(rebasing: logits[(row * vocab)..<((row + 1) * vocab)])
+              if target == Self.ignoreIndex {
+                values.update(repeating: 0)
+                continue
+              }
+              var maximum = -Float.infinity
+              for j in 0..<vocab { maximum = max(maximum, values[j]) }
+              var sum: Float = 0
+              for j in 0..<vocab { sum += Foundation.exp(values[j] - maximum) }
+              let lse = maximum + Foundation.log(sum)
+              rowLosses[row] = Double(lse - values[target])
+              for j in 0..<vocab { values[j] = Foundation.exp(values[j] - lse) / divisor }
+              values[target] -= 1 / divisor
+            }
+          }
         }
-        var maximum = -Float.infinity
-        for j in 0..<vocab { maximum = max(maximum, logits[base + j]) }
-        var sum: Float = 0
-        for j in 0..<vocab { sum += Foundation.exp(logits[base + j] - maximum) }
-        let lse = maximum + Foundation.log(sum)
-        lossSum += Double(lse - logits[base + target])
-        for j in 0..<vocab { logits[base + j] = Foundation.exp(logits[base + j] - lse) / divisor }
-        logits[base + target] -= 1 / divisor
       }
+      for loss in rowLosses { lossSum += loss }
       if softcap != nil { for i in logits.indices { logits[i] *= 1 - capped[i] * capped[i] } }
       let chunkGradient = try head.inputGradient(logits)
       gradient.replaceSubrange((start * e)..<(end * e), with: chunkGradient)

@@ -18,10 +18,13 @@ public enum GatedActivationOp {
   ///   - gate: `a`.
   ///   - up: `b`, the same size.
   ///   - activation: The gate's activation.
+  ///   - threads: Elements are split over this many threads (the result does not depend on it).
   /// - Returns: `h`.
   /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
-  public static func forward(gate: [Float], up: [Float], activation: Activation) throws(QLoRAError) -> [Float] {
-    guard activation != .silu else { return try forward(gate: gate, up: up) }
+  public static func forward(
+    gate: [Float], up: [Float], activation: Activation, threads: Int = 1
+  ) throws(QLoRAError) -> [Float] {
+    guard activation != .silu else { return try forward(gate: gate, up: up, threads: threads) }
     try up.require(gate.count, "gated MLP up projection")
     return (0..<gate.count).map { i in value(gate[i], activation) * up[i] }
   }
@@ -33,12 +36,13 @@ public enum GatedActivationOp {
   ///   - gate: The forward `a`.
   ///   - up: The forward `b`.
   ///   - activation: The gate's activation.
+  ///   - threads: Elements are split over this many threads (the result does not depend on it).
   /// - Returns: `(dGate, dUp)`.
   /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
   public static func backward(
-    _ outputGradient: [Float], gate: [Float], up: [Float], activation: Activation
+    _ outputGradient: [Float], gate: [Float], up: [Float], activation: Activation, threads: Int = 1
   ) throws(QLoRAError) -> (dGate: [Float], dUp: [Float]) {
-    guard activation != .silu else { return try backward(outputGradient, gate: gate, up: up) }
+    guard activation != .silu else { return try backward(outputGradient, gate: gate, up: up, threads: threads) }
     try up.require(gate.count, "gated MLP up projection")
     try outputGradient.require(gate.count, "gated MLP output gradient")
     var dGate = [Float](repeating: 0, count: gate.count)
@@ -76,11 +80,14 @@ public enum GatedActivationOp {
   /// - Parameters:
   ///   - gate: `a`.
   ///   - up: `b`, the same size.
+  ///   - threads: Elements are split over this many threads (the result does not depend on it).
   /// - Returns: `h`.
   /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
-  public static func forward(gate: [Float], up: [Float]) throws(QLoRAError) -> [Float] {
+  public static func forward(gate: [Float], up: [Float], threads: Int = 1) throws(QLoRAError) -> [Float] {
     try up.require(gate.count, "gated MLP up projection")
-    return (0..<gate.count).map { i in silu(gate[i]) * up[i] }
+    return ParallelRanges.filled(count: gate.count, threads: threads) { range, out in
+      for i in range { out[i] = silu(gate[i]) * up[i] }
+    }
   }
 
   /// `da = dh⊙b⊙silu'(a)` with `silu'(a) = σ(a)(1 + a(1−σ(a)))`, and `db = dh⊙silu(a)`.
@@ -89,20 +96,25 @@ public enum GatedActivationOp {
   ///   - outputGradient: `dL/dh`.
   ///   - gate: The forward `a`.
   ///   - up: The forward `b`.
+  ///   - threads: Elements are split over this many threads (the result does not depend on it).
   /// - Returns: `(dGate, dUp)`.
   /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
   public static func backward(
-    _ outputGradient: [Float], gate: [Float], up: [Float]
+    _ outputGradient: [Float], gate: [Float], up: [Float], threads: Int = 1
   ) throws(QLoRAError) -> (dGate: [Float], dUp: [Float]) {
     try up.require(gate.count, "gated MLP up projection")
     try outputGradient.require(gate.count, "gated MLP output gradient")
-    var dGate = [Float](repeating: 0, count: gate.count)
-    var dUp = dGate
-    for i in 0..<gate.count {
-      let a = gate[i]
-      let sigma = 1 / (1 + Foundation.exp(-a))
-      dGate[i] = outputGradient[i] * up[i] * sigma * (1 + a * (1 - sigma))
-      dUp[i] = outputGradient[i] * a * sigma
+    var dUp = [Float](repeating: 0, count: gate.count)
+    let dGate = dUp.withUnsafeMutableBufferPointer { dUp in
+      nonisolated(unsafe) let dUp = dUp
+      return ParallelRanges.filled(count: gate.count, threads: threads) { range, dGate in
+        for i in range {
+          let a = gate[i]
+          let sigma = 1 / (1 + Foundation.exp(-a))
+          dGate[i] = outputGradient[i] * up[i] * sigma * (1 + a * (1 - sigma))
+          dUp[i] = outputGradient[i] * a * sigma
+        }
+      }
     }
     return (dGate, dUp)
   }

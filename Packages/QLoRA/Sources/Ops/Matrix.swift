@@ -4,20 +4,25 @@ package enum Matrix {
   /// `c[m, n] (+)= a[m, k] · b[n, k]ᵀ`.
   package static func multiplyTransposed(
     _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
-    m: Int, n: Int, k: Int, accumulate: Bool = false, cStride: Int? = nil, cOffset: Int = 0
+    m: Int, n: Int, k: Int, accumulate: Bool = false, cStride: Int? = nil, cOffset: Int = 0, threads: Int = 1
   ) {
     let ldc = cStride ?? n
     guard let aBase = a.baseAddress, let bBase = b.baseAddress else { return }
-    for i in 0..<m {
-      let rowA = aBase + i &* k
-      for j in 0..<n {
-        let rowB = bBase + j &* k
-        let sum = dot(rowA, rowB, count: k)
-        let index = i &* ldc &+ cOffset &+ j
-        c[index] = accumulate ? c[index] + sum : sum
+    ParallelRanges.run(count: m, threads: threads, minimum: rowsPerThread(work: n &* k)) { rows in
+      for i in rows {
+        let rowA = aBase + i &* k
+        for j in 0..<n {
+          let rowB = bBase + j &* k
+          let sum = dot(rowA, rowB, count: k)
+          let index = i &* ldc &+ cOffset &+ j
+          c[index] = accumulate ? c[index] + sum : sum
+        }
       }
     }
   }
+
+  /// The fewest rows worth a thread when each row costs `work` multiply-adds (about 64 k per range).
+  static func rowsPerThread(work: Int) -> Int { max(1, (1 << 16) / max(1, work)) }
 
   /// `Σ a[p]·b[p]` over `count` values, in two 8-lane SIMD partial sums and a scalar tail.
   @inline(__always)
@@ -45,16 +50,18 @@ package enum Matrix {
   /// `c[m, n] += a[m, k] · b[k, n]` where `a` is read with row stride `aStride` from `aOffset`.
   package static func multiplyAccumulate(
     _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
-    m: Int, n: Int, k: Int, aStride: Int? = nil, aOffset: Int = 0
+    m: Int, n: Int, k: Int, aStride: Int? = nil, aOffset: Int = 0, threads: Int = 1
   ) {
     let lda = aStride ?? k
     guard let bBase = b.baseAddress, let cBase = c.baseAddress else { return }
-    for i in 0..<m {
-      let rowC = cBase + i &* n
-      for p in 0..<k {
-        let scale = a[i &* lda &+ aOffset &+ p]
-        if scale == 0 { continue }
-        axpy(scale, bBase + p &* n, into: rowC, count: n)
+    ParallelRanges.run(count: m, threads: threads, minimum: rowsPerThread(work: n &* k)) { rows in
+      for i in rows {
+        let rowC = cBase + i &* n
+        for p in 0..<k {
+          let scale = a[i &* lda &+ aOffset &+ p]
+          if scale == 0 { continue }
+          axpy(scale, bBase + p &* n, into: rowC, count: n)
+        }
       }
     }
   }
@@ -62,16 +69,22 @@ package enum Matrix {
   /// `c[n, k] += a[m, n]ᵀ · b[m, k]` (a weight gradient from output gradients and inputs).
   package static func transposedMultiplyAccumulate(
     _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
-    m: Int, n: Int, k: Int
+    m: Int, n: Int, k: Int, threads: Int = 1
   ) {
     guard let bBase = b.baseAddress, let cBase = c.baseAddress else { return }
-    for i in 0..<m {
-      let rowA = i &* n
-      let rowB = bBase + i &* k
-      for j in 0..<n {
-        let scale = a[rowA &+ j]
-        if scale == 0 { continue }
-        axpy(scale, rowB, into: cBase + j &* k, count: k)
+    // Threads split c's columns, so every element is still summed over i in order.
+    let parts = k >= 256 && m &* n &* k >= 1 << 16 ? (k + 63) / 64 : 1
+    ParallelRanges.run(count: parts, threads: threads) { blocks in
+      let first = blocks.lowerBound * k / parts
+      let last = blocks.upperBound * k / parts
+      for i in 0..<m {
+        let rowA = i &* n
+        let rowB = bBase + (i &* k &+ first)
+        for j in 0..<n {
+          let scale = a[rowA &+ j]
+          if scale == 0 { continue }
+          axpy(scale, rowB, into: cBase + (j &* k &+ first), count: last &- first)
+        }
       }
     }
   }

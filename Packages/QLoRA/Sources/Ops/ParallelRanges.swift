@@ -25,4 +25,18 @@ package enum ParallelRanges {
       }
     }
   }
+
+  /// A new array of `count` values, its ranges filled concurrently by `body(range, values)` (each call
+  /// writes only `values[range]`; `values` is the whole buffer).
+  package static func filled(
+    count: Int, threads: Int, minimum: Int = 1 << 14,
+    _ body: (Range<Int>, UnsafeMutableBufferPointer<Float>) -> Void
+  ) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+      buffer.initialize(repeating: 0)
+      nonisolated(unsafe) let values = buffer
+      run(count: count, threads: threads, minimum: minimum) { range in body(range, values) }
+      initialized = count
+    }
+  }
 }
