@@ -4,7 +4,8 @@ import QuantCore
 
 /// A Llama-family model prepared for LoRA training: frozen (quantized or dense) projections from a loaded
 /// ``LanguageModel``, fp32 adapters on the selected linears, and a forward/backward pass with per-block
-/// gradient checkpointing (only block inputs are kept; each block is recomputed during its backward).
+/// gradient checkpointing (block inputs are kept and each block is recomputed during its backward, unless
+/// ``retainedActivationBytes`` lets it keep its forward activations).
 public struct TrainableModel: Sendable {
   /// Vocabulary size.
   public let vocabularySize: Int
@@ -25,6 +26,19 @@ public struct TrainableModel: Sendable {
   let finalLogitSoftcap: Float?
   /// Tokens per chunk of the fused lm_head cross-entropy.
   public var lossChunkTokens = 64
+  /// Bytes of activations that may be kept from the forward pass instead of recomputed in the backward pass
+  /// (per-block gradient checkpointing recomputes every block but the last; each block that fits here skips its
+  /// recompute). A kept block holds its projections' outputs, attention output and residual (about
+  /// `tokens × (2·hidden + 2·kvDim + hidden + 2·intermediate) × 4` bytes; 23 MB for a 256-token Llama 3.2 1B
+  /// block). `0` recomputes every block; the gradients are bit-identical either way.
+  public var retainedActivationBytes = 0
+  /// How many blocks besides the last kept their activations in the last ``accumulateGradients(tokens:labels:normalizer:generator:)``
+  /// (the others were recomputed).
+  public private(set) var retainedBlocks = 0
+  /// The bytes those blocks kept (`nil` before the first step).
+  public private(set) var lastRetainedBytes: Int?
+  /// The number of decoder blocks.
+  public var layerCount: Int { blocks.count }
   /// The adapters by module path.
   public var adapters: [String: LoRAAdapter] = [:]
   /// The LoRA settings of ``adapters``.
@@ -290,14 +304,27 @@ public struct TrainableModel: Sendable {
     var generators = [SeededGenerator?]()
     // The last block's activations are kept from this pass: its backward comes first, so recomputing it would
     // only repeat what was just done (peak memory is unchanged: a backward holds one block's activations).
-    var lastActivations: TrainingBlock.Activations?
+    // Earlier blocks are kept, slimmed, while they fit in `retainedActivationBytes`; the others are recomputed.
+    var kept = [TrainingBlock.Activations?](repeating: nil, count: blocks.count)
+    var keptBytes = 0
     for (index, block) in blocks.enumerated() {
       inputs.append(x)
       generators.append(generator)
       let result = try block.forward(x, rope: rope, adapters: adapters, generator: &generator)
       x = result.output
-      if index == blocks.count - 1 { lastActivations = result.activations }
+      if index == blocks.count - 1 {
+        kept[index] = result.activations
+      } else if retainedActivationBytes > 0 {
+        let slim = result.activations.slimmed()
+        let bytes = slim.retainedBytes
+        if keptBytes + bytes <= retainedActivationBytes {
+          kept[index] = slim
+          keptBytes += bytes
+        }
+      }
     }
+    retainedBlocks = kept.dropLast().count { $0 != nil }
+    lastRetainedBytes = keptBytes
     let (normed, inverse) = try finalNorm.forward(x)
     var crossEntropy = ChunkedCrossEntropy(head: head, chunkTokens: lossChunkTokens)
     crossEntropy.softcap = finalLogitSoftcap
@@ -306,10 +333,11 @@ public struct TrainableModel: Sendable {
     guard loss.loss.isFinite else { return (loss.loss, loss.tokens) }
     var gradient = try finalNorm.backward(loss.hiddenGradient, x: x, inverseRMS: inverse)
     for index in blocks.indices.reversed() {
-      let activations: TrainingBlock.Activations
-      if index == blocks.count - 1, let kept = lastActivations {
-        activations = kept
-        lastActivations = nil
+      var activations: TrainingBlock.Activations
+      if let retained = kept[index] {
+        activations = retained
+        kept[index] = nil
+        if index != blocks.count - 1 { try blocks[index].restore(&activations) }
       } else {
         var replay = generators[index]
         activations = try blocks[index].forward(

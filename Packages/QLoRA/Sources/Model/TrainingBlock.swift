@@ -103,6 +103,62 @@ struct TrainingBlock: Sendable {
     var attentionOutInverse: [Float] = []
     var mlpOut: [Float] = []
     var mlpOutInverse: [Float] = []
+
+    /// Without what ``TrainingBlock/restore(_:)`` recomputes cheaply (norm outputs, the gated product, the
+    /// adapters' inputs): what a block keeps when its activations are retained instead of recomputed.
+    func slimmed() -> Activations {
+      var copy = self
+      copy.normed1 = []
+      copy.normed2 = []
+      copy.product = []
+      for name in copy.saved.keys { copy.saved[name]?.droppedInput = [] }
+      return copy
+    }
+
+    /// The bytes these activations hold besides the block input `x` (which the model keeps anyway).
+    var retainedBytes: Int {
+      var count = normed1.count + inverse1.count + q.count + k.count + qProjected.count + kProjected.count
+      count += qInverse.count + kInverse.count + v.count + attention.output.count + attention.logSumExp.count
+      count += h.count + normed2.count + inverse2.count + gateOut.count + upOut.count + product.count
+      count += attentionOut.count + attentionOutInverse.count + mlpOut.count + mlpOutInverse.count
+      for state in saved.values { count += state.droppedInput.count + state.mask.count + state.projected.count }
+      return count * MemoryLayout<Float>.size
+    }
+  }
+
+  /// The input of each linear, from activations whose cheap parts are present (`normed1`, `normed2`, `product`).
+  func linearInputs(_ a: Activations) -> [(name: String, input: [Float])] {
+    let attentionInputs: [String] =
+      switch qkv {
+      case .separate(let query, let key, let value): [query.name, key.name, value.name]
+      case .fused(let linear): [linear.name]
+      }
+    let feedForwardInputs: [String] =
+      switch gateUp {
+      case .separate(let gate, let up): [gate.name, up.name]
+      case .fused(let linear): [linear.name]
+      }
+    return attentionInputs.map { ($0, a.normed1) } + [(output.name, a.attention.output)]
+      + feedForwardInputs.map { ($0, a.normed2) } + [(down.name, a.product)]
+  }
+
+  /// Recomputes what ``Activations/slimmed()`` dropped: the two norms' outputs, the gated product and each
+  /// adapter's dropped-out input, bit-identical to the forward pass that made them.
+  func restore(_ a: inout Activations) throws(QLoRAError) {
+    a.normed1 = try inputNorm.forward(a.x, threads: threads).output
+    a.normed2 = try (feedForwardNorms?.pre ?? postAttentionNorm).forward(a.h, threads: threads).output
+    a.product = try GatedActivationOp.forward(gate: a.gateOut, up: a.upOut, activation: activation, threads: threads)
+    for (name, input) in linearInputs(a) {
+      guard var state = a.saved[name] else { continue }
+      if state.mask.isEmpty {
+        state.droppedInput = input
+      } else {
+        var dropped = input
+        for i in 0..<dropped.count { dropped[i] *= state.mask[i] }
+        state.droppedInput = dropped
+      }
+      a.saved[name] = state
+    }
   }
 
   /// The block's output and the activations its backward pass reads.
