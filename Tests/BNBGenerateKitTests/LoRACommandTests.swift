@@ -76,6 +76,27 @@ import Testing
     #expect(changed.status == 65 && changed.error.contains("differ"), "\(changed.error)")
   }
 
+  /// Keeping activations (flag or `keep_activations_mb:`) skips recomputes and changes no bit of the adapter.
+  @Test func keptActivationsGiveTheSameAdapter() async throws {
+    let recomputed = try TestFiles.scratchFolder()
+    let kept = try TestFiles.scratchFolder()
+    let configured = try TestFiles.scratchFolder()
+    defer { for folder in [recomputed, kept, configured] { try? FileManager.default.removeItem(at: folder) } }
+    let reference = await Self.train(recomputed, ["--iters", "3"])
+    #expect(reference.status == 0, "\(reference.error)")
+    let flag = await Self.train(kept, ["--iters", "3", "--keep-activations-mb", "1000"])
+    #expect(flag.status == 0, "\(flag.error)")
+    let config = configured.appending(path: "lora.yaml")
+    try Data("keep_activations_mb: 1000\n".utf8).write(to: config)
+    let file = await Self.train(configured, ["--iters", "3", "--config", config.path])
+    #expect(file.status == 0, "\(file.error)")
+    let weights = "adapter_model.safetensors"
+    let expected = try Data(contentsOf: recomputed.appending(path: weights))
+    #expect(try Data(contentsOf: kept.appending(path: weights)) == expected)
+    #expect(try Data(contentsOf: configured.appending(path: weights)) == expected)
+    #expect(Self.steps(flag.output).map { $0["loss"] as? Double } == Self.steps(reference.output).map { $0["loss"] as? Double })
+  }
+
   @Test func evalReportsLossAndPerplexityWithAndWithoutTheAdapter() async throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -131,6 +152,7 @@ import Testing
       (["--rank", "0"], 65, "rank"),
       (["--max-seq-length", "100000"], 65, "max_position_embeddings"),
       (["--schedule", "wavy"], 65, "schedule"),
+      (["--keep-activations-mb", "-5"], 64, "keep-activations-mb"),
     ] as [([String], Int32, String)])
   func badSettingsAreRefused(_ extra: [String], _ status: Int32, _ text: String) async throws {
     let folder = try TestFiles.scratchFolder()
@@ -237,6 +259,7 @@ import Testing
       ("schedule: wavy\n", "lora.yaml:1:11", "cosine"),
       ("quantization: {load_in_5bit: true}\n", "lora.yaml:1:16", "load_in_5bit"),
       ("target_modules: [q_proj, [v_proj]]\n", "lora.yaml:1:26", "target_modules"),
+      ("keep_activations_mb: -1\n", "lora.yaml:1:22", "keep_activations_mb must be at least 0"),
       ("iters: [2\n", "lora.yaml", "malformed"),
     ] as [(String, String, String)])
   func badConfigFilesNameTheLineAndColumn(_ text: String, _ location: String, _ detail: String) async throws {

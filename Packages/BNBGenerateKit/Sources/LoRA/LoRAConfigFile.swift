@@ -30,7 +30,7 @@ struct LoRAConfigFile {
   static let keys = [
     "model", "quantization", "threads", "data", "adapter_path", "save_path", "iters", "batch_size", "learning_rate",
     "schedule", "warmup", "max_grad_norm", "weight_decay", "max_seq_length", "seed", "save_every", "steps_per_eval",
-    "skip_bad_lines", "rank", "alpha", "dropout", "use_rslora", "target_modules", "num_layers",
+    "skip_bad_lines", "rank", "alpha", "dropout", "use_rslora", "target_modules", "num_layers", "keep_activations_mb",
   ]
 
   /// The file's path, for messages.
@@ -49,6 +49,8 @@ struct LoRAConfigFile {
   var maxGradientNorm: Float?
   var weightDecay: Double?
   var maxSeqLength: Int?
+  /// Megabytes of block activations kept instead of recomputed (`TrainableModel.retainedActivationBytes`).
+  var keepActivationsMB: Int?
   var seed: UInt64?
   var saveEvery: Int?
   var stepsPerEval: Int?
@@ -121,6 +123,7 @@ struct LoRAConfigFile {
     maxGradientNorm = try number("max_grad_norm", { $0 >= 0 }, "0 (no clipping) or positive").map(Float.init)
     weightDecay = try number("weight_decay", { $0 >= 0 }, "0 or positive")
     maxSeqLength = try integer("max_seq_length", atLeast: 2)
+    keepActivationsMB = try integer("keep_activations_mb", atLeast: 0)
     seed = try integer("seed", atLeast: 0).map(UInt64.init)
     saveEvery = try integer("save_every", atLeast: 0)
     stepsPerEval = try integer("steps_per_eval", atLeast: 0)
