@@ -14,9 +14,10 @@ struct LoRABenchmark: ParsableCommand {
       Writes the bfloat16 checkpoint of `bnb-bench decode` (random weights, real shapes) to --folder (a
       temporary folder by default), then for each thread count runs a child process that loads it with NF4
       quantization at load, times a prefill of --sequence tokens (the runtime), then training steps of one
-      --sequence-token sequence (forward with adapters on every linear layer, per-block recompute, backward
-      with no base-weight gradients, AdamW), and reports both as tokens/s, their ratio, and the child's peak
-      RSS next to the model's weight bytes. Build with -c release.
+      --sequence-token sequence (forward with adapters on every linear layer, per-block recompute unless
+      --keep-activations-mb keeps blocks, backward with no base-weight gradients, AdamW), in --steps rounds of one
+      prefill then one step after a warm-up of each; reports the medians as tokens/s, the median of the rounds'
+      ratios, and the child's peak RSS next to the model's weight bytes. Build with -c release.
       """)
 
   @Option(name: .customLong("lora-threads"), help: "Comma-separated thread counts.")
@@ -31,7 +32,12 @@ struct LoRABenchmark: ParsableCommand {
   @Option(help: "LoRA rank.")
   var rank = 8
 
-  @Option(help: "Timed training steps (after one untimed step); the median is reported.")
+  @Option(
+    name: .customLong("keep-activations-mb"),
+    help: "Comma-separated megabytes of block activations kept instead of recomputed (each a separate child run).")
+  var keepActivations = "0"
+
+  @Option(help: "Timed rounds of one prefill and one training step (after an untimed one of each); medians are reported.")
   var steps = 3
 
   @Option(help: "Where to write the synthetic checkpoint (kept if given).")
@@ -47,14 +53,16 @@ struct LoRABenchmark: ParsableCommand {
     var shape = SyntheticLlama.llama32OneB
     shape.layers = layers
     let counts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
-    guard !counts.isEmpty, sequence >= 2, steps >= 1, rank >= 1 else {
-      throw ValidationError("--lora-threads needs positive integers; --sequence ≥ 2, --steps ≥ 1, --rank ≥ 1")
+    let budgets = keepActivations.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 }
+    guard !counts.isEmpty, !budgets.isEmpty, sequence >= 2, steps >= 1, rank >= 1 else {
+      throw ValidationError(
+        "--lora-threads needs positive integers, --keep-activations-mb integers ≥ 0; --sequence ≥ 2, --steps ≥ 1, --rank ≥ 1")
     }
     let directory =
       folder.map { URL(filePath: $0) }
       ?? FileManager.default.temporaryDirectory.appending(path: "bnb-bench-lora-\(UUID().uuidString)")
     if let childResult {
-      let figure = try measure(directory, shape: shape, threads: counts[0])
+      let figure = try measure(directory, shape: shape, threads: counts[0], keepMB: budgets[0])
       try JSONEncoder().encode(figure).write(to: URL(filePath: childResult))
       return
     }
@@ -66,17 +74,22 @@ struct LoRABenchmark: ParsableCommand {
       layers: layers, sequence: sequence, rank: rank, processors: activeProcessors(), loadAverage: loadAverage())
     let executable = URL(filePath: CommandLine.arguments[0]).path
     for count in counts {
-      let resultFile = directory.appending(path: "lora-\(count).json")
-      let child = try ChildProcess.run(
-        executable,
-        [
-          "lora", "--folder", directory.path, "--lora-threads", String(count), "--layers", String(layers), "--sequence",
-          String(sequence), "--rank", String(rank), "--steps", String(steps), "--child-result", resultFile.path,
-        ])
-      guard child.status == 0 else { throw ValidationError("the \(count)-thread measurement failed (\(child.status))") }
-      var figure = try JSONDecoder().decode(LoRABenchFigure.self, from: Data(contentsOf: resultFile))
-      figure.peakResidentBytes = child.peakResidentBytes
-      report.results.append(figure)
+      for budget in budgets {
+        let resultFile = directory.appending(path: "lora-\(count)-\(budget).json")
+        let child = try ChildProcess.run(
+          executable,
+          [
+            "lora", "--folder", directory.path, "--lora-threads", String(count), "--layers", String(layers),
+            "--sequence", String(sequence), "--rank", String(rank), "--steps", String(steps), "--keep-activations-mb",
+            String(budget), "--child-result", resultFile.path,
+          ])
+        guard child.status == 0 else {
+          throw ValidationError("the \(count)-thread, \(budget) MB measurement failed (\(child.status))")
+        }
+        var figure = try JSONDecoder().decode(LoRABenchFigure.self, from: Data(contentsOf: resultFile))
+        figure.peakResidentBytes = child.peakResidentBytes
+        report.results.append(figure)
+      }
     }
     if json {
       let encoder = JSONEncoder()
@@ -88,7 +101,7 @@ struct LoRABenchmark: ParsableCommand {
   }
 
   /// One thread count, in this (child) process.
-  private func measure(_ directory: URL, shape: SyntheticLlama, threads: Int) throws -> LoRABenchFigure {
+  private func measure(_ directory: URL, shape: SyntheticLlama, threads: Int, keepMB: Int) throws -> LoRABenchFigure {
     var job = QuantizationJob(model: directory, output: directory.appending(path: "unused"))
     job.format = "nf4"
     let model = try LanguageModel.load(directory: directory, quantizationJob: job, threads: threads)
@@ -97,32 +110,41 @@ struct LoRABenchmark: ParsableCommand {
     func seconds(_ duration: Duration) -> Double {
       Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
-    _ = try model.logits(for: Array(tokens.prefix(8)), cache: model.makeCache())
-    var prefill: [Double] = []
-    for _ in 0..<2 {
+    func timePrefill() throws -> Double {
       let start = clock.now
       _ = try model.logits(for: tokens, cache: model.makeCache())
-      prefill.append(seconds(clock.now - start))
+      return seconds(clock.now - start)
     }
+    _ = try model.logits(for: Array(tokens.prefix(8)), cache: model.makeCache())
+    _ = try timePrefill()
     var trainable = try TrainableModel(model: model)
     try trainable.addAdapters(configuration: LoRAConfiguration(rank: rank, alpha: 2 * Float(rank)), targets: .allLinear, seed: 0)
+    trainable.retainedActivationBytes = keepMB * 1_000_000
     var trainer = try LoRATrainer(
       model: trainable, examples: [TrainingExample(tokens: tokens)],
       settings: TrainingSettings(totalSteps: steps + 1, sequencesPerStep: 1))
     _ = try trainer.trainStep()
+    // Rounds of one prefill then one step: each round's ratio compares the two under the same machine speed
+    // (a shared host's speed drifts over minutes); the medians are reported.
+    var prefill: [Double] = []
     var stepTimes: [Double] = []
+    var ratios: [Double] = []
     for _ in 0..<steps {
+      prefill.append(try timePrefill())
       let start = clock.now
       _ = try trainer.trainStep()
       stepTimes.append(seconds(clock.now - start))
+      ratios.append(prefill[prefill.count - 1] / stepTimes[stepTimes.count - 1])
     }
     prefill.sort()
     stepTimes.sort()
+    ratios.sort()
     let footprint = model.memoryFootprint(including: nil)
     let adapterParameters = trainer.model.adapters.values.reduce(0) { $0 + $1.rank * ($1.inFeatures + $1.outFeatures) }
     return LoRABenchFigure(
-      threads: threads, prefillTokensPerSecond: Double(sequence) / prefill[0],
-      trainingTokensPerSecond: Double(sequence) / stepTimes[stepTimes.count / 2],
+      threads: threads, keptActivationMB: keepMB, keptBlocks: trainer.model.retainedBlocks,
+      prefillTokensPerSecond: Double(sequence) / prefill[prefill.count / 2],
+      trainingTokensPerSecond: Double(sequence) / stepTimes[stepTimes.count / 2], ratio: ratios[ratios.count / 2],
       weightBytes: footprint.weightBytes, adapterParameters: adapterParameters, peakResidentBytes: nil)
   }
 }
@@ -130,12 +152,16 @@ struct LoRABenchmark: ParsableCommand {
 /// One thread count's figures.
 struct LoRABenchFigure: Codable {
   var threads: Int
+  /// `--keep-activations-mb` of this run, and how many blocks it kept (besides the last).
+  var keptActivationMB: Int
+  var keptBlocks: Int
   var prefillTokensPerSecond: Double
   var trainingTokensPerSecond: Double
+  /// The median over rounds of (prefill time / step time), each round one prefill then one step.
+  var ratio: Double
   var weightBytes: Int
   var adapterParameters: Int
   var peakResidentBytes: Int?
-  var ratio: Double { trainingTokensPerSecond / max(prefillTokensPerSecond, 1e-12) }
 }
 
 /// The whole run.
@@ -150,16 +176,18 @@ struct LoRABenchReport: Codable {
   func table() -> String {
     var lines = [
       "bnb-bench lora: synthetic Llama-3.2-1B shape, \(layers) layers, NF4 at load, sequence \(sequence), r \(rank) on every linear layer; \(processors) processors, load average \(String(format: "%.2f", loadAverage))",
-      "threads  prefill tok/s  train tok/s  train/prefill  weights MB  peak RSS MB  RSS - weights MB",
+      "threads  keep MB (blocks)  prefill tok/s  train tok/s  train/prefill  weights MB  peak RSS MB  RSS - weights MB",
     ]
     for figure in results {
       let weights = Double(figure.weightBytes) / 1e6
       let peak = figure.peakResidentBytes.map { Double($0) / 1e6 }
       let peakText = peak.map { String(format: "%.1f", $0) } ?? "n/a"
       let overText = peak.map { String(format: "%.1f", $0 - weights) } ?? "n/a"
+      let kept = "\(figure.keptActivationMB) (\(figure.keptBlocks))"
+      let keptText = String(repeating: " ", count: max(0, 16 - kept.count)) + kept
       lines.append(
         String(
-          format: "%7d  %13.1f  %11.1f  %13.3f  %10.1f", figure.threads, figure.prefillTokensPerSecond,
+          format: "%7d  %@  %13.1f  %11.1f  %13.3f  %10.1f", figure.threads, keptText, figure.prefillTokensPerSecond,
           figure.trainingTokensPerSecond, figure.ratio, weights)
           + "  " + String(repeating: " ", count: max(0, 11 - peakText.count)) + peakText
           + "  " + String(repeating: " ", count: max(0, 16 - overText.count)) + overText)

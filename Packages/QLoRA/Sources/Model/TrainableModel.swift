@@ -29,7 +29,7 @@ public struct TrainableModel: Sendable {
   /// Bytes of activations that may be kept from the forward pass instead of recomputed in the backward pass
   /// (per-block gradient checkpointing recomputes every block but the last; each block that fits here skips its
   /// recompute). A kept block holds its projections' outputs, attention output and residual (about
-  /// `tokens × (2·hidden + 2·kvDim + hidden + 2·intermediate) × 4` bytes; 23 MB for a 256-token Llama 3.2 1B
+  /// `tokens × (3·hidden + 2·kvDim + 2·intermediate) × 4` bytes; 24 MB for a 256-token Llama 3.2 1B
   /// block). `0` recomputes every block; the gradients are bit-identical either way.
   public var retainedActivationBytes = 0
   /// How many blocks besides the last kept their activations in the last ``accumulateGradients(tokens:labels:normalizer:generator:)``
