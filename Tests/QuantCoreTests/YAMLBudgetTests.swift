@@ -54,6 +54,28 @@ struct YAMLBudgetTests {
     #expect(try YAMLDocument(text: accepted, file: "k.yaml").root.mapping("root").count == 5)
   }
 
+  @Test("block scalars may hold lines that look like complex keys; the key after them is still found")
+  func blockScalarsAreSkipped() throws {
+    let literal = "note: |\n  ? not a key\n  [a]: neither\n\n  - ? nor this\nitems:\n  - >-\n    ? folded text\n  - b\n"
+    let document = try YAMLDocument(text: literal, file: "k.yaml")
+    #expect(document.root["note"]?.value == .string("? not a key\n[a]: neither\n\n- ? nor this\n"))
+    #expect(try document.root["items"]?.sequence("items").count == 2)
+    let header = "a: |+2 # kept\n   ? x\nb: c\n"
+    #expect(try YAMLDocument(text: header, file: "k.yaml").root["b"]?.value == .string("c"))
+    // The scalar ends at the first line indented no deeper than its header line.
+    for (text, line, column) in [
+      ("a: |\n  ? x\n? y\n: z\n", 3, 1), ("list:\n  - |\n    ? x\n  - ? y\n    : z\n", 4, 5),
+      ("a: |x\n? y\n: z\n", 2, 1),
+    ] {
+      do {
+        _ = try YAMLDocument(text: text, file: "k.yaml")
+        Issue.record("accepted: \(text)")
+      } catch {
+        #expect(error.location?.line == line && error.location?.column == column, "\(text): \(error)")
+      }
+    }
+  }
+
   @Test("aliases used a few times stay accepted")
   func modestAliasesAreAccepted() throws {
     let text = "defaults: &d {blocksize: 64}\nformats:\n  nf4: {defaults: *d}\n  fp4: {defaults: *d}\n"
