@@ -37,6 +37,9 @@ struct LoRABenchmark: ParsableCommand {
     help: "Comma-separated megabytes of block activations kept instead of recomputed (each a separate child run).")
   var keepActivations = "0"
 
+  @Option(name: .customLong("loss-chunk"), help: "Tokens per chunk of the lm_head cross-entropy (the trainer's default: 64).")
+  var lossChunk = 64
+
   @Option(help: "Timed rounds of one prefill and one training step (after an untimed one of each); medians are reported.")
   var steps = 3
 
@@ -81,7 +84,7 @@ struct LoRABenchmark: ParsableCommand {
           [
             "lora", "--folder", directory.path, "--lora-threads", String(count), "--layers", String(layers),
             "--sequence", String(sequence), "--rank", String(rank), "--steps", String(steps), "--keep-activations-mb",
-            String(budget), "--child-result", resultFile.path,
+            String(budget), "--loss-chunk", String(lossChunk), "--child-result", resultFile.path,
           ])
         guard child.status == 0 else {
           throw ValidationError("the \(count)-thread, \(budget) MB measurement failed (\(child.status))")
@@ -120,6 +123,7 @@ struct LoRABenchmark: ParsableCommand {
     var trainable = try TrainableModel(model: model)
     try trainable.addAdapters(configuration: LoRAConfiguration(rank: rank, alpha: 2 * Float(rank)), targets: .allLinear, seed: 0)
     trainable.retainedActivationBytes = keepMB * 1_000_000
+    trainable.lossChunkTokens = lossChunk
     var trainer = try LoRATrainer(
       model: trainable, examples: [TrainingExample(tokens: tokens)],
       settings: TrainingSettings(totalSteps: steps + 1, sequencesPerStep: 1))
