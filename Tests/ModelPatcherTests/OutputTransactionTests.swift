@@ -117,4 +117,36 @@ struct OutputTransactionTests {
     #expect(try TestFiles.contents(of: folder).isEmpty)
     transaction.rollback()
   }
+
+  /// The race behind a rare fault-test failure: a signal during planning cancelled the job, and the job went on
+  /// to create the output's folders while the exiting process removed what was registered, so a created
+  /// folder could outlive the exit. The gate makes "register and create" and "remove and exit" exclusive.
+  @Test("an exit waits for folders being created and then nothing more is created")
+  func exitGateOrdersCreationAndExit() throws {
+    let gate = ExitGate()
+    let inside = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    let events = Locked<[String]>([])
+    let creator = Thread {
+      _ = try? gate.pass { () throws(ModelPatcherError) in
+        inside.signal()
+        release.wait()
+        events.withLock { $0.append("created") }
+      }
+    }
+    creator.start()
+    inside.wait()
+    let closer = Thread { gate.close { events.withLock { $0.append("removed") } } }
+    closer.start()
+    // The closer cannot remove before the creation in progress ends.
+    Thread.sleep(forTimeInterval: 0.05)
+    #expect(events.withLock { $0 }.isEmpty)
+    release.signal()
+    while events.withLock({ $0.count }) < 2 { Thread.sleep(forTimeInterval: 0.001) }
+    #expect(events.withLock { $0 } == ["created", "removed"])
+    // Once closed, nothing passes.
+    var ran = false
+    #expect(throws: ModelPatcherError.cancelled) { try gate.pass { () throws(ModelPatcherError) in ran = true } }
+    #expect(!ran)
+  }
 }

@@ -23,8 +23,11 @@ struct LoRABenchmark: ParsableCommand {
   @Option(name: .customLong("lora-threads"), help: "Comma-separated thread counts.")
   var threads = "1,2"
 
-  @Option(help: "Decoder layers (16 is Llama 3.2 1B; fewer for a quick run).")
-  var layers = 16
+  @Option(help: "The synthetic model: llama3.2-1b (tied embeddings) or llama2-7b (32 layers, separate lm_head).")
+  var shape = "llama3.2-1b"
+
+  @Option(help: "Decoder layers (default: the shape's, 16 or 32; fewer for a quick run).")
+  var layers: Int?
 
   @Option(help: "Tokens per sequence.")
   var sequence = 256
@@ -53,8 +56,9 @@ struct LoRABenchmark: ParsableCommand {
   var childResult: String?
 
   func run() throws {
-    var shape = SyntheticLlama.llama32OneB
-    shape.layers = layers
+    let shapes = ["llama3.2-1b": SyntheticLlama.llama32OneB, "llama2-7b": SyntheticLlama.llama2SevenB]
+    guard var shape = shapes[self.shape] else { throw ValidationError("--shape must be llama3.2-1b or llama2-7b") }
+    shape.layers = layers ?? shape.layers
     let counts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
     let budgets = keepActivations.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 }
     guard !counts.isEmpty, !budgets.isEmpty, sequence >= 2, steps >= 1, rank >= 1 else {
@@ -72,9 +76,19 @@ struct LoRABenchmark: ParsableCommand {
     defer { if folder == nil { try? FileManager.default.removeItem(at: directory) } }
     if !FileManager.default.fileExists(atPath: directory.appending(path: "model.safetensors").path) {
       try shape.write(to: directory, seed: 2026)
+    } else {
+      // A kept folder must hold this shape: a checkpoint of another size would be measured under this label.
+      let config = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appending(path: "config.json")))
+      let fields = config as? [String: Any]
+      guard fields?["num_hidden_layers"] as? Int == shape.layers, fields?["hidden_size"] as? Int == shape.hidden,
+        fields?["vocab_size"] as? Int == shape.vocabulary
+      else {
+        throw ValidationError("\(directory.path) holds another model than \(self.shape) with \(shape.layers) layers")
+      }
     }
     var report = LoRABenchReport(
-      layers: layers, sequence: sequence, rank: rank, processors: activeProcessors(), loadAverage: loadAverage())
+      shape: self.shape, layers: shape.layers, sequence: sequence, rank: rank, processors: activeProcessors(),
+      loadAverage: loadAverage())
     let executable = URL(filePath: CommandLine.arguments[0]).path
     for count in counts {
       for budget in budgets {
@@ -82,7 +96,8 @@ struct LoRABenchmark: ParsableCommand {
         let child = try ChildProcess.run(
           executable,
           [
-            "lora", "--folder", directory.path, "--lora-threads", String(count), "--layers", String(layers),
+            "lora", "--folder", directory.path, "--lora-threads", String(count), "--shape", self.shape, "--layers",
+            String(shape.layers),
             "--sequence", String(sequence), "--rank", String(rank), "--steps", String(steps), "--keep-activations-mb",
             String(budget), "--loss-chunk", String(lossChunk), "--child-result", resultFile.path,
           ])
@@ -170,6 +185,7 @@ struct LoRABenchFigure: Codable {
 
 /// The whole run.
 struct LoRABenchReport: Codable {
+  var shape: String
   var layers: Int
   var sequence: Int
   var rank: Int
@@ -179,7 +195,7 @@ struct LoRABenchReport: Codable {
 
   func table() -> String {
     var lines = [
-      "bnb-bench lora: synthetic Llama-3.2-1B shape, \(layers) layers, NF4 at load, sequence \(sequence), r \(rank) on every linear layer; \(processors) processors, load average \(String(format: "%.2f", loadAverage))",
+      "bnb-bench lora: synthetic \(shape) shape, \(layers) layers, NF4 at load, sequence \(sequence), r \(rank) on every linear layer; \(processors) processors, load average \(String(format: "%.2f", loadAverage))",
       "threads  keep MB (blocks)  prefill tok/s  train tok/s  train/prefill  weights MB  peak RSS MB  RSS - weights MB",
     ]
     for figure in results {

@@ -9,6 +9,12 @@ struct SyntheticLlama {
   static let llama32OneB = SyntheticLlama(
     layers: 16, hidden: 2048, intermediate: 8192, heads: 32, keyValueHeads: 8, headDimension: 64, vocabulary: 128_256)
 
+  /// Llama 2 7B: 32 layers, hidden 4096, MLP 11008, 32 heads of 128 (no grouped KV), vocabulary 32000, a separate
+  /// lm_head, plain RoPE (θ 10000).
+  static let llama2SevenB = SyntheticLlama(
+    layers: 32, hidden: 4096, intermediate: 11_008, heads: 32, keyValueHeads: 32, headDimension: 128,
+    vocabulary: 32_000, tiedEmbeddings: false)
+
   var layers: Int
   var hidden: Int
   var intermediate: Int
@@ -16,6 +22,8 @@ struct SyntheticLlama {
   var keyValueHeads: Int
   var headDimension: Int
   var vocabulary: Int
+  /// Llama 3.2's tied embeddings and llama3 RoPE scaling; `false`: a separate `lm_head.weight` and plain RoPE.
+  var tiedEmbeddings = true
 
   /// The shapes of every tensor, in file order.
   var tensors: [(name: String, shape: [Int])] {
@@ -36,6 +44,7 @@ struct SyntheticLlama {
       ]
     }
     result.append(("model.norm.weight", [hidden]))
+    if !tiedEmbeddings { result.append(("lm_head.weight", [vocabulary, hidden])) }
     return result
   }
 
@@ -58,7 +67,7 @@ struct SyntheticLlama {
   /// deviation 0.02 (norm weights 1) to `folder`.
   func write(to folder: URL, seed: UInt64) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let config: [String: Any] = [
+    var config: [String: Any] = [
       "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
       "intermediate_size": intermediate, "num_hidden_layers": layers, "num_attention_heads": heads,
       "num_key_value_heads": keyValueHeads, "head_dim": headDimension, "vocab_size": vocabulary,
@@ -69,6 +78,13 @@ struct SyntheticLlama {
         "original_max_position_embeddings": 8192,
       ],
     ]
+    if !tiedEmbeddings {
+      config["tie_word_embeddings"] = false
+      config["rope_theta"] = 10_000.0
+      config["bos_token_id"] = 1
+      config["eos_token_id"] = 2
+      config["rope_scaling"] = nil
+    }
     try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(
       to: folder.appending(path: "config.json"))
     let writer = try SafeTensorsWriter(url: folder.appending(path: "model.safetensors"))

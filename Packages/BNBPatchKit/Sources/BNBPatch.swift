@@ -42,7 +42,7 @@ public enum BNBPatch {
         return count
       }
       guard count > 1 || !InterruptCleanup.hasLiveOutputs else { return }
-      InterruptCleanup.removeAll()
+      InterruptCleanup.closeAndRemoveAll()
       Console.standard.writeError("error: \(ModelPatcherError.cancelled)\n")
       Platform.exitImmediately(ExitStatus.cancelled.rawValue)
     }

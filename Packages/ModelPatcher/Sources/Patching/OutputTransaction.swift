@@ -43,19 +43,28 @@ final class OutputTransaction {
     let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     staging = parent.appending(
       path: "\(OutputTransaction.stagingPrefix(of: destination))\(ProcessInfo.processInfo.processIdentifier)-\(random)")
-    // Registered before anything is created, so that an interrupt at any point can remove it.
-    registration = InterruptCleanup.register(removing: [staging], emptyFolders: createdFolders)
-    do {
-      try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-    } catch {
-      rollback()
-      throw .io(path: parent.path, operation: "create the output's folder", reason: error.localizedDescription)
-    }
-    do {
-      try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
-    } catch {
-      rollback()
-      throw .io(path: staging.path, operation: "create a staging folder", reason: error.localizedDescription)
+    // Registered and created under InterruptCleanup's gate, so that an interrupt at any point can remove it:
+    // an exiting process either waits for the folders and removes them, or keeps them from being created.
+    let (staging, createdFolders) = (staging, createdFolders)
+    registration = try InterruptCleanup.registerAndCreate(removing: [staging], emptyFolders: createdFolders) {
+      (registration) throws(ModelPatcherError) in
+      func undo() {
+        InterruptCleanup.unregister(registration)
+        try? FileManager.default.removeItem(at: staging)
+        for folder in createdFolders { _ = mp_remove_empty_folder(folder.path) }
+      }
+      do {
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+      } catch {
+        undo()
+        throw .io(path: parent.path, operation: "create the output's folder", reason: error.localizedDescription)
+      }
+      do {
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
+      } catch {
+        undo()
+        throw .io(path: staging.path, operation: "create a staging folder", reason: error.localizedDescription)
+      }
     }
     FaultInjection.pause(at: "staged")
   }
