@@ -95,6 +95,10 @@ import Testing
     #expect(try Data(contentsOf: kept.appending(path: weights)) == expected)
     #expect(try Data(contentsOf: configured.appending(path: weights)) == expected)
     #expect(Self.steps(flag.output).map { $0["loss"] as? Double } == Self.steps(reference.output).map { $0["loss"] as? Double })
+    // The budget was applied: the tiny model's first block was kept (its last block always is), not recomputed.
+    #expect(Self.steps(reference.output).map { $0["kept_blocks"] as? Int } == [0, 0, 0])
+    #expect(Self.steps(flag.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
+    #expect(Self.steps(file.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
   }
 
   @Test func evalReportsLossAndPerplexityWithAndWithoutTheAdapter() async throws {

@@ -327,6 +327,7 @@ struct LoRATrainCommand: AsyncParsableCommand {
         var line = String(
           format: #"{"step": %d, "loss": %.6f, "tokens": %d, "tokens_per_second": %.2f, "learning_rate": %.8g"#,
           report.step, report.loss, report.tokens, rate, report.learningRate)
+        line += #", "kept_blocks": \#(trainer.model.retainedBlocks)"#
         if let validationLoss { line += String(format: #", "validation_loss": %.6f"#, validationLoss) }
         console.write(line + "}\n")
       } else {
