@@ -1,4 +1,4 @@
-public import QuantCore
+package import QuantCore
 
 /// Decodes row ranges of any ``QuantizedTensor`` to float32, with the same values as QuantCore's reference
 /// `dequantizedFloats()` but one tile at a time, so a frozen weight is never materialised whole.
