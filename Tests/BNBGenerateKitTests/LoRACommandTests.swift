@@ -156,7 +156,7 @@ import Testing
       (["--rank", "0"], 65, "rank"),
       (["--max-seq-length", "100000"], 65, "max_position_embeddings"),
       (["--schedule", "wavy"], 65, "schedule"),
-      (["--keep-activations-mb", "-5"], 64, "keep-activations-mb"),
+      (["--keep-activations-mb=-5"], 64, "--keep-activations-mb must be ≥ 0"),
     ] as [([String], Int32, String)])
   func badSettingsAreRefused(_ extra: [String], _ status: Int32, _ text: String) async throws {
     let folder = try TestFiles.scratchFolder()

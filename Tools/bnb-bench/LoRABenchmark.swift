@@ -4,14 +4,14 @@ import LanguageModels
 import ModelPatcher
 import QLoRA
 
-/// `bnb-bench lora`: QLoRA training tokens/s on a synthetic Llama-3.2-1B-shaped NF4 model next to the
+/// `bnb-bench lora`: QLoRA training tokens/s on a synthetic Llama-3.2-1B- or Llama-2-7B-shaped NF4 model next to the
 /// runtime's prefill tokens/s of the same model in the same process, and the peak resident set.
 struct LoRABenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lora",
-    abstract: "QLoRA training tokens/s against prefill tokens/s on a synthetic 1B-shaped NF4 model, and peak memory.",
+    abstract: "QLoRA training tokens/s against prefill tokens/s on a synthetic NF4 Llama (1B or 7B shape), and peak memory.",
     discussion: """
-      Writes the bfloat16 checkpoint of `bnb-bench decode` (random weights, real shapes) to --folder (a
+      Writes a bfloat16 checkpoint of random weights with the real shapes of --shape to --folder (a
       temporary folder by default), then for each thread count runs a child process that loads it with NF4
       quantization at load, times a prefill of --sequence tokens (the runtime), then training steps of one
       --sequence-token sequence (forward with adapters on every linear layer, per-block recompute unless

@@ -48,11 +48,7 @@ final class OutputTransaction {
     let (staging, createdFolders) = (staging, createdFolders)
     registration = try InterruptCleanup.registerAndCreate(removing: [staging], emptyFolders: createdFolders) {
       (registration) throws(ModelPatcherError) in
-      func undo() {
-        InterruptCleanup.unregister(registration)
-        try? FileManager.default.removeItem(at: staging)
-        for folder in createdFolders { _ = mp_remove_empty_folder(folder.path) }
-      }
+      func undo() { Self.remove(staging: staging, createdFolders: createdFolders, registration: registration) }
       do {
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
       } catch {
@@ -115,6 +111,11 @@ final class OutputTransaction {
   func rollback() {
     guard !done else { return }
     done = true
+    Self.remove(staging: staging, createdFolders: createdFolders, registration: registration)
+  }
+
+  /// Removes the staging folder and the folders created for it (while empty), and forgets the registration.
+  private static func remove(staging: URL, createdFolders: [URL], registration: InterruptCleanup.Registration) {
     try? FileManager.default.removeItem(at: staging)
     for folder in createdFolders { _ = mp_remove_empty_folder(folder.path) }
     InterruptCleanup.unregister(registration)

@@ -169,8 +169,6 @@ public enum AdapterFusion {
           }
         }
         _ = try writer.finish()
-      } catch let error as QLoRAError {
-        throw error
       } catch {
         throw .io(file: target.path, reason: "\(error)")
       }

@@ -110,13 +110,12 @@ public struct LoRAAdapter: Sendable {
     }
     let rows = x.count / inFeatures
     var mask = [Float]()
-    var dropped = x
     if dropout > 0, var rng = generator {
       let keep = 1 / (1 - dropout)
       mask = (0..<x.count).map { _ in rng.nextUnitFloat() < dropout ? 0 : keep }
-      for i in 0..<x.count { dropped[i] *= mask[i] }
       generator = rng
     }
+    let dropped = Self.dropped(x, mask: mask)
     var u = [Float](repeating: 0, count: rows * rank)
     dropped.withUnsafeBufferPointer { input in
       a.withUnsafeBufferPointer { factor in
@@ -126,6 +125,14 @@ public struct LoRAAdapter: Sendable {
       }
     }
     return Saved(droppedInput: dropped, mask: mask, projected: u)
+  }
+
+  /// The dropped-out input `x⊙mask` (`x` itself without a mask): what ``Saved/droppedInput`` holds.
+  static func dropped(_ x: [Float], mask: [Float]) -> [Float] {
+    guard !mask.isEmpty else { return x }
+    var dropped = x
+    for i in 0..<dropped.count { dropped[i] *= mask[i] }
+    return dropped
   }
 
   /// Adds `s·u·Bᵀ` to `y` `[rows, outFeatures]`, one contiguous row of `Bᵀ` at a time.
@@ -139,9 +146,20 @@ public struct LoRAAdapter: Sendable {
   }
 
   /// `y += (s·u)·Bᵀ` for `u` `[rows, rank]`.
+  ///
+  /// Fewer rows than `rank` (a decode step) use `rank`-long dot products with `B` as stored; more rows pay
+  /// for one transpose of `B` and then run along contiguous rows of `Bᵀ`.
   func addOutput(projected: [Float], into y: UnsafeMutableBufferPointer<Float>, threads: Int = 1) {
     let rows = projected.count / rank
     let scaled = projected.map { $0 * scaling }
+    guard rows >= rank else {
+      scaled.withUnsafeBufferPointer { u in
+        b.withUnsafeBufferPointer { factor in
+          Matrix.multiplyTransposed(u, factor, into: y, m: rows, n: outFeatures, k: rank, accumulate: true)
+        }
+      }
+      return
+    }
     let bT = Matrix.transposed(b, rows: outFeatures, columns: rank)
     scaled.withUnsafeBufferPointer { u in
       bT.withUnsafeBufferPointer { factor in

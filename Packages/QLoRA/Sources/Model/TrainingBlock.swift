@@ -31,20 +31,24 @@ struct TrainingBlock: Sendable {
   /// Threads for the element-wise and per-row ops (norms, the gate); results do not depend on it.
   var threads = 1
 
-  /// The block's linears in PEFT order.
-  var linears: [AdaptedLinear] {
-    let attentionInputs: [AdaptedLinear] =
-      switch qkv {
-      case .separate(let query, let key, let value): [query, key, value]
-      case .fused(let linear): [linear]
-      }
-    let feedForwardInputs: [AdaptedLinear] =
-      switch gateUp {
-      case .separate(let gate, let up): [gate, up]
-      case .fused(let linear): [linear]
-      }
-    return attentionInputs + [output] + feedForwardInputs + [down]
+  /// The linears that read the first norm's output: q, k, v, or Phi-3's fused `qkv_proj`.
+  var attentionInputLinears: [AdaptedLinear] {
+    switch qkv {
+    case .separate(let query, let key, let value): [query, key, value]
+    case .fused(let linear): [linear]
+    }
   }
+
+  /// The linears that read the second norm's output: gate and up, or Phi-3's fused `gate_up_proj`.
+  var feedForwardInputLinears: [AdaptedLinear] {
+    switch gateUp {
+    case .separate(let gate, let up): [gate, up]
+    case .fused(let linear): [linear]
+    }
+  }
+
+  /// The block's linears in PEFT order.
+  var linears: [AdaptedLinear] { attentionInputLinears + [output] + feedForwardInputLinears + [down] }
 
   /// Splits row-major `[rows, Σ widths]` into one `[rows, width]` array per width.
   static func split(_ values: [Float], widths: [Int]) -> [[Float]] {
@@ -128,18 +132,8 @@ struct TrainingBlock: Sendable {
 
   /// The input of each linear, from activations whose cheap parts are present (`normed1`, `normed2`, `product`).
   func linearInputs(_ a: Activations) -> [(name: String, input: [Float])] {
-    let attentionInputs: [String] =
-      switch qkv {
-      case .separate(let query, let key, let value): [query.name, key.name, value.name]
-      case .fused(let linear): [linear.name]
-      }
-    let feedForwardInputs: [String] =
-      switch gateUp {
-      case .separate(let gate, let up): [gate.name, up.name]
-      case .fused(let linear): [linear.name]
-      }
-    return attentionInputs.map { ($0, a.normed1) } + [(output.name, a.attention.output)]
-      + feedForwardInputs.map { ($0, a.normed2) } + [(down.name, a.product)]
+    attentionInputLinears.map { ($0.name, a.normed1) } + [(output.name, a.attention.output)]
+      + feedForwardInputLinears.map { ($0.name, a.normed2) } + [(down.name, a.product)]
   }
 
   /// Recomputes what ``Activations/slimmed()`` dropped: the two norms' outputs, the gated product and each
@@ -149,15 +143,8 @@ struct TrainingBlock: Sendable {
     a.normed2 = try (feedForwardNorms?.pre ?? postAttentionNorm).forward(a.h, threads: threads).output
     a.product = try GatedActivationOp.forward(gate: a.gateOut, up: a.upOut, activation: activation, threads: threads)
     for (name, input) in linearInputs(a) {
-      guard var state = a.saved[name] else { continue }
-      if state.mask.isEmpty {
-        state.droppedInput = input
-      } else {
-        var dropped = input
-        for i in 0..<dropped.count { dropped[i] *= state.mask[i] }
-        state.droppedInput = dropped
-      }
-      a.saved[name] = state
+      guard let mask = a.saved[name]?.mask else { continue }
+      a.saved[name]?.droppedInput = LoRAAdapter.dropped(input, mask: mask)
     }
   }
 

@@ -85,7 +85,8 @@ public struct CausalAttentionOp: Sendable {
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: t)
                 defer { scores.deallocate() }
                 for h in range {
-                  let keys = ktp + (h / group) &* d &* t
+                  let kvh = h / group
+                  let keys = ktp + kvh &* d &* t
                   for i in 0..<t {
                     let qBase = (i &* heads &+ h) &* d
                     let first = max(0, i &- window &+ 1)
@@ -105,7 +106,7 @@ public struct CausalAttentionOp: Sendable {
                     }
                     lse[h &* t &+ i] = maximum + Foundation.log(sum)
                     for j in first...i {
-                      let vBase = (j &* kvHeads &+ h / group) &* d
+                      let vBase = (j &* kvHeads &+ kvh) &* d
                       Matrix.axpy(scores[j] / sum, vp + vBase, into: op + qBase, count: d)
                     }
                   }
@@ -175,69 +176,67 @@ public struct CausalAttentionOp: Sendable {
     let valuesByDimension = Self.byDimension(v, tokens: t, heads: kvHeads, headDim: d)
     outputGradient.withUnsafeBufferPointer { dO in
       q.withUnsafeBufferPointer { q in
-        do {
-          keysByDimension.withUnsafeBufferPointer { kt in
-            valuesByDimension.withUnsafeBufferPointer { vt in
-              saved.output.withUnsafeBufferPointer { o in
-                saved.logSumExp.withUnsafeBufferPointer { lse in
-                  dq.withUnsafeMutableBufferPointer { dq in
-                    dk.withUnsafeMutableBufferPointer { dk in
-                      dv.withUnsafeMutableBufferPointer { dv in
-                        // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
-                        ParallelRanges.run(count: kvHeads, threads: threads) { range in
-                          guard let qp = q.baseAddress, let ktp = kt.baseAddress,
-                            let vtp = vt.baseAddress, let dOp = dO.baseAddress, let op = o.baseAddress,
-                            let dqp = dq.baseAddress, let dkp = dk.baseAddress, let dvp = dv.baseAddress
-                          else { return }
-                          // Per key of one query row: the probability, then dP, then dS.
-                          let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: t)
-                          let gradients = UnsafeMutablePointer<Float>.allocate(capacity: t)
-                          // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
-                          let capDerivative = UnsafeMutablePointer<Float>.allocate(capacity: t)
-                          defer {
-                            probabilities.deallocate()
-                            gradients.deallocate()
-                            capDerivative.deallocate()
-                          }
-                          for h in (range.lowerBound * group)..<(range.upperBound * group) {
-                            let kvh = h / group
-                            let keys = ktp + kvh &* d &* t
-                            let values = vtp + kvh &* d &* t
-                            for i in 0..<t {
-                              let qBase = (i &* heads &+ h) &* d
-                              let rowLSE = lse[h &* t &+ i]
-                              let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
-                              let first = max(0, i &- window &+ 1)
-                              let count = i &- first &+ 1
-                              Self.scores(
-                                query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d,
-                                scale: scale, into: probabilities)
-                              for j in first...i {
-                                var score = probabilities[j]
-                                if let softcap {
-                                  let tanh = Foundation.tanh(score / softcap)
-                                  score = tanh * softcap
-                                  capDerivative[j] = 1 - tanh * tanh
-                                }
-                                probabilities[j] = Foundation.exp(score - rowLSE)
+        keysByDimension.withUnsafeBufferPointer { kt in
+          valuesByDimension.withUnsafeBufferPointer { vt in
+            saved.output.withUnsafeBufferPointer { o in
+              saved.logSumExp.withUnsafeBufferPointer { lse in
+                dq.withUnsafeMutableBufferPointer { dq in
+                  dk.withUnsafeMutableBufferPointer { dk in
+                    dv.withUnsafeMutableBufferPointer { dv in
+                      // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
+                      ParallelRanges.run(count: kvHeads, threads: threads) { range in
+                        guard let qp = q.baseAddress, let ktp = kt.baseAddress,
+                          let vtp = vt.baseAddress, let dOp = dO.baseAddress, let op = o.baseAddress,
+                          let dqp = dq.baseAddress, let dkp = dk.baseAddress, let dvp = dv.baseAddress
+                        else { return }
+                        // Per key of one query row: the probability, then dP, then dS.
+                        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                        // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
+                        let capDerivative = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                        defer {
+                          probabilities.deallocate()
+                          gradients.deallocate()
+                          capDerivative.deallocate()
+                        }
+                        for h in (range.lowerBound * group)..<(range.upperBound * group) {
+                          let kvh = h / group
+                          let keys = ktp + kvh &* d &* t
+                          let values = vtp + kvh &* d &* t
+                          for i in 0..<t {
+                            let qBase = (i &* heads &+ h) &* d
+                            let rowLSE = lse[h &* t &+ i]
+                            let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
+                            let first = max(0, i &- window &+ 1)
+                            let count = i &- first &+ 1
+                            Self.scores(
+                              query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d,
+                              scale: scale, into: probabilities)
+                            for j in first...i {
+                              var score = probabilities[j]
+                              if let softcap {
+                                let tanh = Foundation.tanh(score / softcap)
+                                score = tanh * softcap
+                                capDerivative[j] = 1 - tanh * tanh
                               }
-                              // dP[j] = dO_i · v_j.
-                              Self.scores(
-                                query: dOp + qBase, keys: values, tokens: t, first: first, count: count, headDim: d,
-                                scale: 1, into: gradients)
-                              for j in first...i {
-                                let kvBase = (j &* kvHeads &+ kvh) &* d
-                                let p = probabilities[j]
-                                Matrix.axpy(p, dOp + qBase, into: dvp + kvBase, count: d)
-                                var ds = p * (gradients[j] - delta) * scale
-                                if softcap != nil { ds *= capDerivative[j] }
-                                gradients[j] = ds
-                                Matrix.axpy(ds, qp + qBase, into: dkp + kvBase, count: d)
-                              }
-                              // dQ_i[c] = Σ_j dS[j] · k_j[c].
-                              for c in 0..<d {
-                                dqp[qBase &+ c] += Matrix.dot(gradients + first, keys + (c &* t &+ first), count: count)
-                              }
+                              probabilities[j] = Foundation.exp(score - rowLSE)
+                            }
+                            // dP[j] = dO_i · v_j.
+                            Self.scores(
+                              query: dOp + qBase, keys: values, tokens: t, first: first, count: count, headDim: d,
+                              scale: 1, into: gradients)
+                            for j in first...i {
+                              let kvBase = (j &* kvHeads &+ kvh) &* d
+                              let p = probabilities[j]
+                              Matrix.axpy(p, dOp + qBase, into: dvp + kvBase, count: d)
+                              var ds = p * (gradients[j] - delta) * scale
+                              if softcap != nil { ds *= capDerivative[j] }
+                              gradients[j] = ds
+                              Matrix.axpy(ds, qp + qBase, into: dkp + kvBase, count: d)
+                            }
+                            // dQ_i[c] = Σ_j dS[j] · k_j[c].
+                            for c in 0..<d {
+                              dqp[qBase &+ c] += Matrix.dot(gradients + first, keys + (c &* t &+ first), count: count)
                             }
                           }
                         }
