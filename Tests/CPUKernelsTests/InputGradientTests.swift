@@ -36,6 +36,20 @@ struct InputGradientTests {
     }
   }
 
+  /// Each thread owns a range of dX's columns and sums the k blocks in order, so 1, 2 and 3 threads give the
+  /// same bits, with more rows than one microkernel panel, several k blocks and column ranges that split a row.
+  @Test(arguments: WeightKind.allCases)
+  func threadCountDoesNotChangeTheBits(kind: WeightKind) throws {
+    let (n, k) = (kind == .custom ? 37 : 520, kind == .custom ? 40 : 160)
+    let weight = try makeWeight(kind, n: n, k: k, seed: 5)
+    let gradient = try makeInput(m: 13, k: n, dtype: .float32, seed: 3)
+    let one = try simdBackend.linearInputGradient(gradient, weight: weight).floats()
+    for threads in [2, 3] {
+      let many = try CPUBackend(threads: threads, instructionSet: .best).linearInputGradient(gradient, weight: weight)
+      #expect(try many.floats().map(\.bitPattern) == one.map(\.bitPattern), "\(kind), \(threads) threads")
+    }
+  }
+
   @Test func badShapesAreRefused() throws {
     let weight = try makeWeight(.nf4, n: 8, k: 64)
     #expect(throws: QuantError.self) {

@@ -135,11 +135,22 @@ extension CPUBackend {
     let elementSize = kind == Int32(CK_F32) ? 4 : 2
     PackedActivations.forEachBlock(x: x, m: m, k: k, threads: threads, isa: isa, scratch: scratch) { block in
       ParallelChunks.run(count: n, threads: threads, alignment: LinearRun.tileRows) { rows in
-        for index in 0..<block.kBlocks {
+        func multiply(_ first: Int, _ count: Int, _ index: Int) {
           let (k0, kc) = block.columns(index)
           ck_gemm_packed(
-            isa, block.panels(index), block.rows, w.pointer + (rows.lowerBound * k + k0) * elementSize, kind, k,
-            rows.count, kc, out.pointer + block.firstRow * n + rows.lowerBound, n, index > 0 ? 1 : 0)
+            isa, block.panels(index), block.rows, w.pointer + (first * k + k0) * elementSize, kind, k, count, kc,
+            out.pointer + block.firstRow * n + first, n, index > 0 ? 1 : 0)
+        }
+        if block.fitsInL2 {
+          // The packed activations stay in L2: a tile of weight rows runs every k block while its outputs stay
+          // in L1, instead of re-reading and re-writing all the outputs once per k block (an lm_head's
+          // `[rows, vocab]` outputs are tens of megabytes). Each output still sums its k blocks in order.
+          for first in stride(from: rows.lowerBound, to: rows.upperBound, by: LinearRun.tileRows) {
+            let count = min(LinearRun.tileRows, rows.upperBound - first)
+            for index in 0..<block.kBlocks { multiply(first, count, index) }
+          }
+        } else {
+          for index in 0..<block.kBlocks { multiply(rows.lowerBound, rows.count, index) }
         }
       }
     }

@@ -67,8 +67,8 @@ struct PreparedWeight: @unchecked Sendable {
     rows rowRange: Range<Int>, columns columnRange: Range<Int>, permuted: Bool, into out: UnsafeMutablePointer<Float>,
     ld: Int
   ) throws(QuantError) {
-    if case .custom(let layout) = kind {
-      // Custom layouts decode full rows; callers pass the whole column range.
+    if case .custom(let layout) = kind, columnRange == 0..<columns, ld == columns {
+      // Custom layouts decode full rows (a narrower range goes row by row through `decode`).
       try layout.dequantizeRows(rowRange, into: UnsafeMutableBufferPointer(start: out, count: rowRange.count * ld))
       return
     }
