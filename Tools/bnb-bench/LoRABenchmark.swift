@@ -40,8 +40,8 @@ struct LoRABenchmark: ParsableCommand {
     help: "Comma-separated megabytes of block activations kept instead of recomputed (each a separate child run).")
   var keepActivations = "0"
 
-  @Option(name: .customLong("loss-chunk"), help: "Tokens per chunk of the lm_head cross-entropy (the trainer's default: 64).")
-  var lossChunk = 64
+  @Option(name: .customLong("loss-chunk"), help: "Tokens per chunk of the lm_head cross-entropy (the trainer's default: 60).")
+  var lossChunk = 60
 
   @Option(help: "Timed rounds of one prefill and one training step (after an untimed one of each); medians are reported.")
   var steps = 3

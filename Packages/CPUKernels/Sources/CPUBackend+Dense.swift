@@ -56,6 +56,25 @@ extension CPUBackend {
     denseProduct(x: x, m: m, weight: UnsafeRawPointer(weight), kind: Int32(CK_F32), n: n, k: k, into: y)
   }
 
+  /// `y[m, n] = Σ_k x[m, k] · w[n, k]`: ``denseLinear(_:weight:bias:)`` on raw memory, for weights of any float
+  /// dtype (`[n, k]`, row-major) and float32 activations and outputs, with no copies (a training step's lm_head).
+  ///
+  /// - Parameters:
+  ///   - x: `[m, k]` activations.
+  ///   - m: Activation rows.
+  ///   - weight: `[n, k]` weights of `dtype` (float32, float16 or bfloat16).
+  ///   - dtype: The weights' dtype.
+  ///   - n: Weight rows.
+  ///   - k: Shared dimension.
+  ///   - y: Receives `[m, n]`.
+  package func productWithRowMajorWeights(
+    x: UnsafePointer<Float>, m: Int, weight: UnsafeRawPointer, dtype: DType, n: Int, k: Int,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    guard let kind = floatKind(dtype) else { return }
+    denseProduct(x: x, m: m, weight: weight, kind: kind, n: n, k: k, into: y)
+  }
+
   /// `y[m, n] (+)= Σ_k x[m, k] · w[k, n]`: a product with weights stored k-major (`[k, n]`, row stride `ldw`
   /// elements, float32, float16 or bfloat16), without transposing them. Runs the packed GEMM over column
   /// ranges split across this backend's threads; every output is one float32 accumulator over k in order.

@@ -19,47 +19,68 @@ extension CPUBackend {
   /// - Throws: `QuantError` on shape or dtype mismatches or inconsistent weight data.
   public func linearInputGradient(_ outputGradient: Tensor, weight: QuantizedTensor) throws(QuantError) -> Tensor {
     let problem = try InputGradientProblem(outputGradient: outputGradient, weight: weight)
-    let (m, n, k) = (problem.m, problem.n, problem.k)
-    var dx = [Float](repeating: 0, count: m * k)
-    if m > 0, n > 0, k > 0 {
+    var dx = [Float](repeating: 0, count: problem.m * problem.k)
+    if problem.m > 0 {
       let dy = try outputGradient.floats()
-      let (isa, scratch, threads) = (self.isa, self.scratch, threadCount)
-      try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch) {
-        (prepared) throws(QuantError) in
-        let failure = FirstError()
-        try dy.withUnsafeBufferPointer { (gradient) throws(QuantError) in
-          guard let dyBase = gradient.baseAddress else { return }
-          try dx.withUnsafeMutableBufferPointer { (result) throws(QuantError) in
-            guard let dxBase = result.baseAddress else { return }
-            let out = SendablePointer(dxBase)
-            // dY `[m, n]` is the activation operand with n (W's rows) as its shared dimension.
-            PackedActivations.forEachBlock(x: dyBase, m: m, k: n, threads: threads, isa: isa, scratch: scratch) {
-              block in
-              // A custom layout decodes whole rows, so it keeps every column in one chunk (one thread).
-              let alignment = prepared.isCustom ? k : LinearRun.tileRows
-              ParallelChunks.run(count: k, threads: threads, alignment: alignment) { columns in
-                let width = columns.count
-                scratch.withBuffer(of: Float.self, count: PackedActivations.blockColumns * width) { tile in
-                  do throws(QuantError) {
-                    for index in 0..<block.kBlocks {
-                      let (first, count) = block.columns(index)
-                      try prepared.decodeTile(
-                        rows: first..<(first + count), columns: columns, permuted: false, into: tile, ld: width)
-                      ck_gemm_packed_kn(
-                        isa, block.panels(index), block.rows, tile, Int32(CK_F32), width, width, count,
-                        out.pointer + block.firstRow * k + columns.lowerBound, k, index > 0 ? 1 : 0)
-                    }
-                  } catch {
-                    failure.record(error)
-                  }
-                }
-              }
-            }
-          }
+      try dy.withUnsafeBufferPointer { (gradient) throws(QuantError) in
+        try dx.withUnsafeMutableBufferPointer { (result) throws(QuantError) in
+          guard let dyBase = gradient.baseAddress, let dxBase = result.baseAddress else { return }
+          try linearInputGradient(dyBase, rows: problem.m, weight: weight, into: dxBase)
         }
-        try failure.rethrow()
       }
     }
     return try Tensor(converting: dx, to: outputGradient.dtype, shape: problem.outputShape)
+  }
+
+  /// ``linearInputGradient(_:weight:)`` on raw float32 memory, with no copies of either operand (a training
+  /// step's frozen layers).
+  ///
+  /// - Parameters:
+  ///   - dy: `[rows, N]` output gradients.
+  ///   - rows: Gradient rows.
+  ///   - weight: Quantized weights `[N, K]`.
+  ///   - dx: Receives `[rows, K]` (overwritten).
+  /// - Throws: `QuantError` for a weight that is not 2-D or has inconsistent data.
+  package func linearInputGradient(
+    _ dy: UnsafePointer<Float>, rows m: Int, weight: QuantizedTensor, into dx: UnsafeMutablePointer<Float>
+  ) throws(QuantError) {
+    guard weight.shape.count == 2 else {
+      throw .invalidShape(weight.shape, reason: "an input gradient needs a 2-D weight [out_features, in_features]")
+    }
+    let (n, k) = (weight.shape[0], weight.shape[1])
+    guard m > 0, k > 0 else { return }
+    guard n > 0 else {
+      dx.update(repeating: 0, count: m * k)
+      return
+    }
+    let (isa, scratch, threads) = (self.isa, self.scratch, threadCount)
+    let out = SendablePointer(dx)
+    try PreparedWeight.with(weight.layout, shape: weight.shape, isa: isa, threads: threads, scratch: scratch) {
+      (prepared) throws(QuantError) in
+      let failure = FirstError()
+      // dY `[m, n]` is the activation operand with n (W's rows) as its shared dimension.
+      PackedActivations.forEachBlock(x: dy, m: m, k: n, threads: threads, isa: isa, scratch: scratch) { block in
+        // A custom layout decodes whole rows, so it keeps every column in one chunk (one thread).
+        let alignment = prepared.isCustom ? k : LinearRun.tileRows
+        ParallelChunks.run(count: k, threads: threads, alignment: alignment) { columns in
+          let width = columns.count
+          scratch.withBuffer(of: Float.self, count: PackedActivations.blockColumns * width) { tile in
+            do throws(QuantError) {
+              for index in 0..<block.kBlocks {
+                let (first, count) = block.columns(index)
+                try prepared.decodeTile(
+                  rows: first..<(first + count), columns: columns, permuted: false, into: tile, ld: width)
+                ck_gemm_packed_kn(
+                  isa, block.panels(index), block.rows, tile, Int32(CK_F32), width, width, count,
+                  out.pointer + block.firstRow * k + columns.lowerBound, k, index > 0 ? 1 : 0)
+              }
+            } catch {
+              failure.record(error)
+            }
+          }
+        }
+      }
+      try failure.rethrow()
+    }
   }
 }

@@ -24,8 +24,11 @@ public struct TrainableModel: Sendable {
   let embeddingScale: Float?
   /// Gemma 2's final logit soft-capping, or `nil`.
   let finalLogitSoftcap: Float?
-  /// Tokens per chunk of the fused lm_head cross-entropy.
-  public var lossChunkTokens = 64
+  /// Tokens per chunk of the fused lm_head cross-entropy: its logits are `tokens × vocab` floats (30 MB for
+  /// Llama 3's 128 256-token vocabulary). 60 is a multiple of the GEMM's 6-row microkernel, and for a 128 K
+  /// vocabulary two whole 30-row blocks of the input gradient's packed activations (64 made 30 + 30 + 4: a third
+  /// pass over the lm_head for 4 rows). The results do not depend on it.
+  public var lossChunkTokens = 60
   /// Bytes of activations that may be kept from the forward pass instead of recomputed in the backward pass
   /// (per-block gradient checkpointing recomputes every block but the last; each block that fits here skips its
   /// recompute). A kept block holds its projections' outputs, attention output and residual (about

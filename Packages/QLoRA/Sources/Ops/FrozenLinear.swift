@@ -154,6 +154,7 @@ public struct FrozenLinear: Sendable {
       throw .shapeMismatch(context: "\(name) input", expected: inFeatures, found: x.count)
     }
     let rows = x.count / inFeatures
+    if let cpu = backend as? CPUBackend, rows > 0, let y = denseForward(x, rows: rows, cpu: cpu) { return y }
     if let acceleratedForward { return try acceleratedForward(x, rows) }
     var y = [Float](repeating: 0, count: rows * outFeatures)
     let k = inFeatures
@@ -199,9 +200,22 @@ public struct FrozenLinear: Sendable {
   /// `dX = dY·W` as one GEMM per tile of W's rows: `dX += dY[:, tile] · tile`, with the tile transposed to
   /// `[inFeatures, t]` so that the backend's `x·wᵀ` kernel computes it.
   private func inputGradient(_ dy: [Float], rows: Int, backend: any KernelBackend) throws(QLoRAError) -> [Float] {
-    if let quantized, backend.accelerates(quantized.layout) || backend is CPUBackend {
-      // The backend's input-gradient kernel: the CPU decodes W a tile of rows at a time into its k-major
-      // GEMM, Metal runs a GEMM that decodes W as stored.
+    if let quantized, let cpu = backend as? CPUBackend {
+      // Straight from dY into dX, with no tensors to copy in and out.
+      do {
+        return try [Float](unsafeUninitializedCapacity: rows * inFeatures) { buffer, count in
+          try dy.withUnsafeBufferPointer { gradient in
+            guard let source = gradient.baseAddress, let target = buffer.baseAddress else { return }
+            try cpu.linearInputGradient(source, rows: rows, weight: quantized, into: target)
+          }
+          count = rows * inFeatures
+        }
+      } catch {
+        throw .quantized(name: name, reason: "input gradient on \(backend.name): \(error)")
+      }
+    }
+    if let quantized, backend.accelerates(quantized.layout) {
+      // The backend's input-gradient kernel (Metal runs a GEMM that decodes W as stored).
       do {
         let product = try backend.linearInputGradient(
           Tensor(dy, shape: [rows, outFeatures]), weight: quantized)
@@ -261,6 +275,28 @@ public struct FrozenLinear: Sendable {
     }
     if let failure { throw failure }
     return dx
+  }
+
+  /// `y = x·Wᵀ + b` for a dense W on the CPU backend, straight into the result (the runtime's projection would
+  /// return a tensor to copy: for an lm_head's chunk of logits, another `rows × vocab` floats); `nil` for a
+  /// quantized W.
+  private func denseForward(_ x: [Float], rows: Int, cpu: CPUBackend) -> [Float]? {
+    func product(_ values: UnsafeRawBufferPointer, _ dtype: DType) -> [Float] {
+      [Float](unsafeUninitializedCapacity: rows * outFeatures) { buffer, count in
+        x.withUnsafeBufferPointer { input in
+          if let input = input.baseAddress, let w = values.baseAddress, let y = buffer.baseAddress {
+            cpu.productWithRowMajorWeights(x: input, m: rows, weight: w, dtype: dtype, n: outFeatures, k: inFeatures, into: y)
+          }
+        }
+        if let bias {
+          for r in 0..<rows { for j in 0..<outFeatures { buffer[r * outFeatures + j] += bias[j] } }
+        }
+        count = rows * outFeatures
+      }
+    }
+    if let denseTensor { return denseTensor.withUnsafeBytes { product($0, denseTensor.dtype) } }
+    if let dense { return dense.withUnsafeBytes { product($0, .float32) } }
+    return nil
   }
 
   /// `dX = dY·W` for a dense W on the CPU backend: W as stored (any float dtype) is the `[k, n]` operand of its
