@@ -50,6 +50,27 @@ struct InputGradientTests {
     }
   }
 
+  /// W's rows past one packed group of dY (300 rows: 3 328 per group): the groups continue each output's sum.
+  @Test func severalGroupsOfWeightRows() throws {
+    let (m, n, k) = (300, 4000, 64)
+    let weight = try makeWeight(.nf4, n: n, k: k, seed: 8)
+    let gradient = try makeInput(m: m, k: n, dtype: .float32, seed: 4)
+    let reference = try ReferenceBackend().linearInputGradient(gradient, weight: weight).floats()
+    let w = try weight.layout.dequantizedFloats()
+    let dy = try gradient.floats()
+    let one = try simdBackend.linearInputGradient(gradient, weight: weight).floats()
+    let three = try CPUBackend(threads: 3, instructionSet: .best).linearInputGradient(gradient, weight: weight).floats()
+    #expect(three.map(\.bitPattern) == one.map(\.bitPattern))
+    for row in stride(from: 0, to: m, by: 37) {
+      for column in 0..<k {
+        var magnitude: Float = 0
+        for p in 0..<n { magnitude += abs(dy[row * n + p] * w[p * k + column]) }
+        let index = row * k + column
+        #expect(abs(one[index] - reference[index]) <= 1e-5 * magnitude, "[\(row), \(column)]")
+      }
+    }
+  }
+
   @Test func badShapesAreRefused() throws {
     let weight = try makeWeight(.nf4, n: 8, k: 64)
     #expect(throws: QuantError.self) {

@@ -5,7 +5,8 @@ import Testing
 
 /// `productWithKMajorWeights`: x·W for W stored `[k, n]` (the frozen layers' input gradient dY·W), against a
 /// double-precision reference, for every weight dtype, edge sizes of the 16/32-wide panels and the 256-deep
-/// k blocks, a row stride wider than n, accumulation, 1 or 2 threads, the SIMD and the scalar kernel.
+/// k blocks, k past one packed group, a row stride wider than n, accumulation, 1 or 2 threads, the SIMD and the
+/// scalar kernel.
 @Suite("CPU product with k-major weights")
 struct KMajorProductTests {
   struct Case: CustomTestStringConvertible, Sendable {
@@ -20,6 +21,8 @@ struct KMajorProductTests {
     Case(m: 1, n: 1, k: 1, dtype: .float32), Case(m: 7, n: 17, k: 33, dtype: .float32),
     Case(m: 13, n: 40, k: 300, dtype: .float32), Case(m: 6, n: 16, k: 256, dtype: .bfloat16),
     Case(m: 25, n: 33, k: 513, dtype: .bfloat16), Case(m: 5, n: 70, k: 19, dtype: .float16),
+    // k past one packed group (70 rows: 14 848 columns per group), as an lm_head's input gradient.
+    Case(m: 70, n: 20, k: 16_000, dtype: .bfloat16),
   ]
 
   @Test(arguments: cases, [(1, InstructionSet.best), (2, .best), (2, .scalar)])

@@ -77,7 +77,8 @@ extension CPUBackend {
 
   /// `y[m, n] (+)= Σ_k x[m, k] · w[k, n]`: a product with weights stored k-major (`[k, n]`, row stride `ldw`
   /// elements, float32, float16 or bfloat16), without transposing them. Runs the packed GEMM over column
-  /// ranges split across this backend's threads; every output is one float32 accumulator over k in order.
+  /// ranges split across this backend's threads, a group of k blocks of the packed activations at a time (each
+  /// weight row is read once for all the rows); every output is one float32 accumulator over k in order.
   ///
   /// - Parameters:
   ///   - x: `[m, k]` activations (row stride `k`).
@@ -103,14 +104,14 @@ extension CPUBackend {
     let out = SendablePointer(y)
     let w = SendableRawPointer(weight)
     let elementSize = dtype.byteSize
-    PackedActivations.forEachBlock(x: x, m: m, k: k, threads: threads, isa: isa, scratch: scratch) { block in
+    PackedActivations.forEachGroup(x: x, m: m, k: k, threads: threads, isa: isa, scratch: scratch) { block, first in
       ParallelChunks.run(count: n, threads: threads, alignment: LinearRun.tileRows) { columns in
         for index in 0..<block.kBlocks {
-          let (k0, kc) = block.columns(index)
+          let k0 = first + block.columns(index).start
           ck_gemm_packed_kn(
             isa, block.panels(index), block.rows, w.pointer + (k0 * ldw + columns.lowerBound) * elementSize, kind, ldw,
-            columns.count, kc, out.pointer + block.firstRow * n + columns.lowerBound, n,
-            index > 0 || accumulate ? 1 : 0)
+            columns.count, block.columns(index).count, out.pointer + block.firstRow * n + columns.lowerBound, n,
+            k0 > 0 || accumulate ? 1 : 0)
         }
       }
     }

@@ -4,7 +4,7 @@ internal import _CPUKernelsNative
 extension CPUBackend {
   /// Computes `outputGradient · weight` (`dX = dY · W`), the input gradient of ``linear(_:weight:bias:)``.
   ///
-  /// dY is packed once, in k blocks of the packed GEMM (256 rows of W each). Each thread owns a range of dX's
+  /// dY is packed a group of k blocks of the packed GEMM (256 rows of W each) at a time. Each thread owns a range of dX's
   /// columns and, for every k block in order, decodes that block's rows of W over its columns into a small
   /// float32 tile (never the whole W) and accumulates the tile's k-major product into its columns: one
   /// fork-join per call, and no thread waits on another's decoding (a custom layout, which decodes whole rows,
@@ -59,7 +59,7 @@ extension CPUBackend {
       (prepared) throws(QuantError) in
       let failure = FirstError()
       // dY `[m, n]` is the activation operand with n (W's rows) as its shared dimension.
-      PackedActivations.forEachBlock(x: dy, m: m, k: n, threads: threads, isa: isa, scratch: scratch) { block in
+      PackedActivations.forEachGroup(x: dy, m: m, k: n, threads: threads, isa: isa, scratch: scratch) { block, start in
         // A custom layout decodes whole rows, so it keeps every column in one chunk (one thread).
         let alignment = prepared.isCustom ? k : LinearRun.tileRows
         ParallelChunks.run(count: k, threads: threads, alignment: alignment) { columns in
@@ -67,12 +67,13 @@ extension CPUBackend {
           scratch.withBuffer(of: Float.self, count: PackedActivations.blockColumns * width) { tile in
             do throws(QuantError) {
               for index in 0..<block.kBlocks {
-                let (first, count) = block.columns(index)
+                let (offset, count) = block.columns(index)
+                let first = start + offset
                 try prepared.decodeTile(
                   rows: first..<(first + count), columns: columns, permuted: false, into: tile, ld: width)
                 ck_gemm_packed_kn(
                   isa, block.panels(index), block.rows, tile, Int32(CK_F32), width, width, count,
-                  out.pointer + block.firstRow * k + columns.lowerBound, k, index > 0 ? 1 : 0)
+                  out.pointer + block.firstRow * k + columns.lowerBound, k, first > 0 ? 1 : 0)
               }
             } catch {
               failure.record(error)

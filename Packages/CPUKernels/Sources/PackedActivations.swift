@@ -51,9 +51,10 @@ struct PackedActivations: @unchecked Sendable {
   /// Packs `x` (`m × k`, row-major) block by block and calls `body` with each block (the packing of a
   /// block runs in parallel over its k blocks).
   static func forEachBlock(
-    x: UnsafePointer<Float>, m: Int, k: Int, threads: Int, isa: Int32, scratch: ScratchPool,
+    x: UnsafePointer<Float>, m: Int, k: Int, ldx: Int? = nil, threads: Int, isa: Int32, scratch: ScratchPool,
     _ body: (PackedActivations) -> Void
   ) {
+    let ldx = ldx ?? k
     let blockRows = blockRows(m: m, k: k)
     let paddedK = (k + blockColumns - 1) / blockColumns * blockColumns
     let paddedRows = (blockRows + panelRows - 1) / panelRows * panelRows
@@ -61,16 +62,40 @@ struct PackedActivations: @unchecked Sendable {
       var first = 0
       while first < m {
         let block = PackedActivations(firstRow: first, rows: min(blockRows, m - first), k: k, base: base)
-        let source = SendableConstPointer(x + first * k)
+        let source = SendableConstPointer(x + first * ldx)
         ParallelChunks.run(count: block.kBlocks, threads: threads) { range in
           for index in range {
             let (k0, kc) = block.columns(index)
-            ck_gemm_pack_a(source.pointer + k0, k, block.rows, kc, UnsafeMutablePointer(mutating: block.panels(index)))
+            ck_gemm_pack_a(source.pointer + k0, ldx, block.rows, kc, UnsafeMutablePointer(mutating: block.panels(index)))
           }
         }
         body(block)
         first += block.rows
       }
+    }
+  }
+
+  /// The most floats one packed group of ``forEachGroup(x:m:k:threads:isa:scratch:_:)`` holds (4 MiB).
+  static let maximumGroupFloats = 1 << 20
+
+  /// Packs the activations a group of k blocks at a time (all rows, or row blocks of a group) and calls
+  /// `body(block, firstColumn)` for each, in k order: for a product whose k loop is outermost (`dX = dY·W`,
+  /// an lm_head's `k` of 128 K), so that every weight row is read once for all the rows, while the packed copy
+  /// stays a few megabytes instead of the whole `[m, k]`. The k blocks fall at the same multiples of
+  /// ``blockColumns`` as one ``forEachBlock(x:m:k:ldx:threads:isa:scratch:_:)`` over all of k, so the sums are
+  /// the same.
+  static func forEachGroup(
+    x: UnsafePointer<Float>, m: Int, k: Int, threads: Int, isa: Int32, scratch: ScratchPool,
+    _ body: (PackedActivations, Int) -> Void
+  ) {
+    let groupColumns = max(blockColumns, maximumGroupFloats / max(m, 1) / blockColumns * blockColumns)
+    var first = 0
+    while first < k {
+      let columns = min(groupColumns, k - first)
+      forEachBlock(x: x + first, m: m, k: columns, ldx: k, threads: threads, isa: isa, scratch: scratch) { block in
+        body(block, first)
+      }
+      first += columns
     }
   }
 }
