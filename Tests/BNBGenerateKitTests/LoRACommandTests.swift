@@ -101,6 +101,33 @@ import Testing
     #expect(Self.steps(file.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
   }
 
+  /// bfloat16 saved activations (flag, or `saved_activations:` with recomputed blocks) give one adapter, not
+  /// the float32 one, with the float32 first loss (the forward pass is unchanged).
+  @Test func bfloat16SavedActivationsGiveOneAdapter() async throws {
+    let exact = try TestFiles.scratchFolder()
+    let kept = try TestFiles.scratchFolder()
+    let configured = try TestFiles.scratchFolder()
+    defer { for folder in [exact, kept, configured] { try? FileManager.default.removeItem(at: folder) } }
+    let reference = await Self.train(exact, ["--iters", "3"])
+    #expect(reference.status == 0, "\(reference.error)")
+    let flag = await Self.train(
+      kept, ["--iters", "3", "--keep-activations-mb", "1000", "--saved-activations", "bfloat16"])
+    #expect(flag.status == 0, "\(flag.error)")
+    let config = configured.appending(path: "lora.yaml")
+    try Data("saved_activations: bfloat16\n".utf8).write(to: config)
+    let file = await Self.train(configured, ["--iters", "3", "--config", config.path])
+    #expect(file.status == 0, "\(file.error)")
+    let weights = "adapter_model.safetensors"
+    let rounded = try Data(contentsOf: kept.appending(path: weights))
+    #expect(try Data(contentsOf: configured.appending(path: weights)) == rounded)
+    #expect(try Data(contentsOf: exact.appending(path: weights)) != rounded)
+    #expect(Self.steps(flag.output).first?["loss"] as? Double == Self.steps(reference.output).first?["loss"] as? Double)
+    #expect(Self.steps(flag.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
+    #expect(Self.steps(file.output).map { $0["kept_blocks"] as? Int } == [0, 0, 0])
+    let bad = await Self.train(exact, ["--iters", "3", "--saved-activations", "half"])
+    #expect(bad.status == 65 && bad.error.contains("bfloat16"), "\(bad.error)")
+  }
+
   @Test func evalReportsLossAndPerplexityWithAndWithoutTheAdapter() async throws {
     let folder = try TestFiles.scratchFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -264,6 +291,7 @@ import Testing
       ("quantization: {load_in_5bit: true}\n", "lora.yaml:1:16", "load_in_5bit"),
       ("target_modules: [q_proj, [v_proj]]\n", "lora.yaml:1:26", "target_modules"),
       ("keep_activations_mb: -1\n", "lora.yaml:1:22", "keep_activations_mb must be at least 0"),
+      ("saved_activations: half\n", "lora.yaml:1:20", "bfloat16"),
       ("iters: [2\n", "lora.yaml", "malformed"),
     ] as [(String, String, String)])
   func badConfigFilesNameTheLineAndColumn(_ text: String, _ location: String, _ detail: String) async throws {

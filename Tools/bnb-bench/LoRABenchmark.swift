@@ -43,6 +43,11 @@ struct LoRABenchmark: ParsableCommand {
   @Option(name: .customLong("loss-chunk"), help: "Tokens per chunk of the lm_head cross-entropy (the trainer's default: 60).")
   var lossChunk = 60
 
+  @Option(
+    name: .customLong("saved-activations"),
+    help: "How a step stores the activations its backward pass reads: float32 (the trainer's default) or bfloat16.")
+  var savedActivations = SavedActivationPrecision.float32.rawValue
+
   @Option(help: "Timed rounds of one prefill and one training step (after an untimed one of each); medians are reported.")
   var steps = 3
 
@@ -61,6 +66,9 @@ struct LoRABenchmark: ParsableCommand {
     shape.layers = layers ?? shape.layers
     let counts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
     let budgets = keepActivations.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 }
+    guard let precision = SavedActivationPrecision(rawValue: savedActivations) else {
+      throw ValidationError("--saved-activations must be float32 or bfloat16")
+    }
     guard !counts.isEmpty, !budgets.isEmpty, sequence >= 2, steps >= 1, rank >= 1 else {
       throw ValidationError(
         "--lora-threads needs positive integers, --keep-activations-mb integers ≥ 0; --sequence ≥ 2, --steps ≥ 1, --rank ≥ 1")
@@ -69,7 +77,7 @@ struct LoRABenchmark: ParsableCommand {
       folder.map { URL(filePath: $0) }
       ?? FileManager.default.temporaryDirectory.appending(path: "bnb-bench-lora-\(UUID().uuidString)")
     if let childResult {
-      let figure = try measure(directory, shape: shape, threads: counts[0], keepMB: budgets[0])
+      let figure = try measure(directory, shape: shape, threads: counts[0], keepMB: budgets[0], precision: precision)
       try JSONEncoder().encode(figure).write(to: URL(filePath: childResult))
       return
     }
@@ -87,7 +95,8 @@ struct LoRABenchmark: ParsableCommand {
       }
     }
     var report = LoRABenchReport(
-      shape: self.shape, layers: shape.layers, sequence: sequence, rank: rank, processors: activeProcessors(),
+      shape: self.shape, layers: shape.layers, sequence: sequence, rank: rank, savedActivations: savedActivations,
+      processors: activeProcessors(),
       loadAverage: loadAverage())
     let executable = URL(filePath: CommandLine.arguments[0]).path
     for count in counts {
@@ -99,7 +108,8 @@ struct LoRABenchmark: ParsableCommand {
             "lora", "--folder", directory.path, "--lora-threads", String(count), "--shape", self.shape, "--layers",
             String(shape.layers),
             "--sequence", String(sequence), "--rank", String(rank), "--steps", String(steps), "--keep-activations-mb",
-            String(budget), "--loss-chunk", String(lossChunk), "--child-result", resultFile.path,
+            String(budget), "--loss-chunk", String(lossChunk), "--saved-activations", savedActivations,
+            "--child-result", resultFile.path,
           ])
         guard child.status == 0 else {
           throw ValidationError("the \(count)-thread, \(budget) MB measurement failed (\(child.status))")
@@ -119,7 +129,9 @@ struct LoRABenchmark: ParsableCommand {
   }
 
   /// One thread count, in this (child) process.
-  private func measure(_ directory: URL, shape: SyntheticLlama, threads: Int, keepMB: Int) throws -> LoRABenchFigure {
+  private func measure(
+    _ directory: URL, shape: SyntheticLlama, threads: Int, keepMB: Int, precision: SavedActivationPrecision
+  ) throws -> LoRABenchFigure {
     var job = QuantizationJob(model: directory, output: directory.appending(path: "unused"))
     job.format = "nf4"
     let model = try LanguageModel.load(directory: directory, quantizationJob: job, threads: threads)
@@ -139,6 +151,7 @@ struct LoRABenchmark: ParsableCommand {
     try trainable.addAdapters(configuration: LoRAConfiguration(rank: rank, alpha: 2 * Float(rank)), targets: .allLinear, seed: 0)
     trainable.retainedActivationBytes = keepMB * 1_000_000
     trainable.lossChunkTokens = lossChunk
+    trainable.savedActivationPrecision = precision
     var trainer = try LoRATrainer(
       model: trainable, examples: [TrainingExample(tokens: tokens)],
       settings: TrainingSettings(totalSteps: steps + 1, sequencesPerStep: 1))
@@ -189,13 +202,15 @@ struct LoRABenchReport: Codable {
   var layers: Int
   var sequence: Int
   var rank: Int
+  /// `float32` or `bfloat16`.
+  var savedActivations: String
   var processors: Int
   var loadAverage: Double
   var results: [LoRABenchFigure] = []
 
   func table() -> String {
     var lines = [
-      "bnb-bench lora: synthetic \(shape) shape, \(layers) layers, NF4 at load, sequence \(sequence), r \(rank) on every linear layer; \(processors) processors, load average \(String(format: "%.2f", loadAverage))",
+      "bnb-bench lora: synthetic \(shape) shape, \(layers) layers, NF4 at load, sequence \(sequence), r \(rank) on every linear layer, \(savedActivations) saved activations; \(processors) processors, load average \(String(format: "%.2f", loadAverage))",
       "threads  keep MB (blocks)  prefill tok/s  train tok/s  train/prefill  weights MB  peak RSS MB  RSS - weights MB",
     ]
     for figure in results {

@@ -195,6 +195,15 @@ struct LoRATrainCommand: AsyncParsableCommand {
       """)
   var keepActivationsMB: Int?
 
+  @Option(
+    name: .customLong("saved-activations"),
+    help: """
+      How the activations the backward pass reads are stored: float32 (default: exact gradients) or bfloat16 \
+      (half the memory per kept block, so twice the blocks fit in --keep-activations-mb; the gradients read \
+      rounded activations, the loss does not change).
+      """)
+  var savedActivations: String?
+
   @Option(name: .customLong("save-every"), help: "Write a checkpoint every N steps (0: only at the end; default 100).")
   var saveEvery: Int?
 
@@ -236,6 +245,12 @@ struct LoRATrainCommand: AsyncParsableCommand {
     guard let schedule = LearningRateSchedule(rawValue: scheduleName) else {
       let names = LearningRateSchedule.allCases.map(\.rawValue).joined(separator: ", ")
       throw GenerateFailure(status: .configuration, message: "--schedule must be \(names), found '\(scheduleName)'")
+    }
+    let precisionName = savedActivations ?? file?.savedActivations ?? SavedActivationPrecision.float32.rawValue
+    guard let precision = SavedActivationPrecision(rawValue: precisionName) else {
+      let names = SavedActivationPrecision.allCases.map(\.rawValue).joined(separator: " or ")
+      throw GenerateFailure(
+        status: .configuration, message: "--saved-activations must be \(names), found '\(precisionName)'")
     }
     if let stopAt, stopAt > iters {
       throw GenerateFailure(status: .configuration, message: "--stop-at must be in 1...\(iters) (--iters)")
@@ -293,6 +308,7 @@ struct LoRATrainCommand: AsyncParsableCommand {
       let keepMB = keepActivationsMB ?? file?.keepActivationsMB ?? 0
       trainable.retainedActivationBytes =
         keepMB.multipliedReportingOverflow(by: 1_000_000).overflow ? Int.max : keepMB * 1_000_000
+      trainable.savedActivationPrecision = precision
       trainer = try LoRATrainer(model: trainable, examples: examples, settings: settings)
       if let checkpoint { try trainer.restore(checkpoint.state) }
     } catch let failure as GenerateFailure {

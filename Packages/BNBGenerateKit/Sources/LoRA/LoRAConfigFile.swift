@@ -31,6 +31,7 @@ struct LoRAConfigFile {
     "model", "quantization", "threads", "data", "adapter_path", "save_path", "iters", "batch_size", "learning_rate",
     "schedule", "warmup", "max_grad_norm", "weight_decay", "max_seq_length", "seed", "save_every", "steps_per_eval",
     "skip_bad_lines", "rank", "alpha", "dropout", "use_rslora", "target_modules", "num_layers", "keep_activations_mb",
+    "saved_activations",
   ]
 
   /// The file's path, for messages.
@@ -51,6 +52,8 @@ struct LoRAConfigFile {
   var maxSeqLength: Int?
   /// Megabytes of block activations kept instead of recomputed (`TrainableModel.retainedActivationBytes`).
   var keepActivationsMB: Int?
+  /// `float32` or `bfloat16` (`TrainableModel.savedActivationPrecision`).
+  var savedActivations: String?
   var seed: UInt64?
   var saveEvery: Int?
   var stepsPerEval: Int?
@@ -124,6 +127,10 @@ struct LoRAConfigFile {
     weightDecay = try number("weight_decay", { $0 >= 0 }, "0 or positive")
     maxSeqLength = try integer("max_seq_length", atLeast: 2)
     keepActivationsMB = try integer("keep_activations_mb", atLeast: 0)
+    if let node = root["saved_activations"], !node.isNull {
+      savedActivations = try node.string(
+        "saved_activations", choices: SavedActivationPrecision.allCases.map(\.rawValue))
+    }
     seed = try integer("seed", atLeast: 0).map(UInt64.init)
     saveEvery = try integer("save_every", atLeast: 0)
     stepsPerEval = try integer("steps_per_eval", atLeast: 0)

@@ -25,9 +25,8 @@ public struct TrainableModel: Sendable {
   /// Gemma 2's final logit soft-capping, or `nil`.
   let finalLogitSoftcap: Float?
   /// Tokens per chunk of the fused lm_head cross-entropy: its logits are `tokens × vocab` floats (30 MB for
-  /// Llama 3's 128 256-token vocabulary). 60 is a multiple of the GEMM's 6-row microkernel, and for a 128 K
-  /// vocabulary two whole 30-row blocks of the input gradient's packed activations (64 made 30 + 30 + 4: a third
-  /// pass over the lm_head for 4 rows). The results do not depend on it.
+  /// Llama 3's 128 256-token vocabulary). 60 is a multiple of the GEMM's 6-row microkernel (64 rows pad to 66).
+  /// The results do not depend on it.
   public var lossChunkTokens = 60
   /// Bytes of activations that may be kept from the forward pass instead of recomputed in the backward pass
   /// (per-block gradient checkpointing recomputes every block but the last; each block that fits here skips its
@@ -35,6 +34,9 @@ public struct TrainableModel: Sendable {
   /// `tokens × (3·hidden + 2·kvDim + 2·intermediate) × 4` bytes; 24 MB for a 256-token Llama 3.2 1B
   /// block). `0` recomputes every block; the gradients are bit-identical either way.
   public var retainedActivationBytes = 0
+  /// How the activations the backward pass reads are stored: ``SavedActivationPrecision/bfloat16`` halves a
+  /// kept block's bytes and rounds what the gradients read (the loss does not change).
+  public var savedActivationPrecision = SavedActivationPrecision.float32
   /// How many blocks besides the last kept their activations in the last ``accumulateGradients(tokens:labels:normalizer:generator:)``
   /// (the others were recomputed).
   public private(set) var retainedBlocks = 0
@@ -305,20 +307,24 @@ public struct TrainableModel: Sendable {
     var x = try embed(tokens)
     var inputs = [[Float]]()
     var generators = [SeededGenerator?]()
-    // The last block's activations are kept from this pass: its backward comes first, so recomputing it would
-    // only repeat what was just done (peak memory is unchanged: a backward holds one block's activations).
+    // The last block's activations are kept (slimmed) from this pass: its backward comes first, so recomputing it
+    // would only repeat what was just done (peak memory is unchanged: a backward holds one block's activations).
     // Earlier blocks are kept, slimmed, while they fit in `retainedActivationBytes`; the others are recomputed.
     var kept = [TrainingBlock.Activations?](repeating: nil, count: blocks.count)
     var keptBytes = 0
+    let narrow = savedActivationPrecision == .bfloat16
     for (index, block) in blocks.enumerated() {
       inputs.append(x)
       generators.append(generator)
       let result = try block.forward(x, rope: rope, adapters: adapters, generator: &generator)
       x = result.output
       if index == blocks.count - 1 {
-        kept[index] = result.activations
+        var last = result.activations.slimmed()
+        if narrow { last.packBFloat16(threads: block.threads) }
+        kept[index] = last
       } else if retainedActivationBytes > 0 {
-        let slim = result.activations.slimmed()
+        var slim = result.activations.slimmed()
+        if narrow { slim.packBFloat16(threads: block.threads) }
         let bytes = slim.retainedBytes
         if keptBytes + bytes <= retainedActivationBytes {
           kept[index] = slim
@@ -340,15 +346,20 @@ public struct TrainableModel: Sendable {
       if let retained = kept[index] {
         activations = retained
         kept[index] = nil
-        if index != blocks.count - 1 { try blocks[index].restore(&activations) }
+        if narrow {
+          try blocks[index].roundToBFloat16(&activations)
+        } else {
+          try blocks[index].restore(&activations)
+        }
       } else {
         var replay = generators[index]
         activations = try blocks[index].forward(
           inputs[index], rope: rope, adapters: adapters, generator: &replay, recompute: true
         ).activations
+        if narrow { try blocks[index].roundToBFloat16(&activations) }
       }
       inputs[index] = []
-      gradient = try blocks[index].backward(gradient, activations: activations, rope: rope, adapters: &adapters)
+      gradient = try blocks[index].backward(gradient, activations: &activations, rope: rope, adapters: &adapters)
     }
     return (loss.loss, loss.tokens)
   }

@@ -1,3 +1,5 @@
+import QuantCore
+
 /// One Llama-family decoder block for training: forward with the activations its backward pass needs,
 /// and the backward pass through norms, RoPE, causal GQA attention, the SiLU-gated MLP and residuals.
 struct TrainingBlock: Sendable {
@@ -119,6 +121,60 @@ struct TrainingBlock: Sendable {
       return copy
     }
 
+    /// The activations the backward pass reads that ``packBFloat16(threads:)`` narrows: the projections'
+    /// outputs, the attention output and the residual (not the block input `x`, a checkpoint kept exactly, nor
+    /// the small log-sum-exp and inverse RMS rows).
+    static var narrowedFields: [WritableKeyPath<Activations, [Float]>] {
+      [\.q, \.k, \.v, \.qProjected, \.kProjected, \.attention.output, \.h, \.gateOut, \.upOut, \.attentionOut, \.mlpOut]
+    }
+
+    /// ``narrowedFields`` as bfloat16 bit patterns while packed (empty otherwise).
+    var narrowed: [[UInt16]] = []
+
+    /// Rounds ``narrowedFields`` to bfloat16 (nearest even) and stores them in half the bytes.
+    mutating func packBFloat16(threads: Int) {
+      narrowed = Self.narrowedFields.map { path in
+        let values = self[keyPath: path]
+        self[keyPath: path] = []
+        var bits = [UInt16](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { source in
+          bits.withUnsafeMutableBufferPointer { target in
+            ParallelRanges.run(count: source.count, threads: threads, minimum: 1 << 15) { range in
+              for i in range { target[i] = HalfPrecision.bfloat16Bits(source[i]) }
+            }
+          }
+        }
+        return bits
+      }
+    }
+
+    /// Widens what ``packBFloat16(threads:)`` stored back into ``narrowedFields`` (exact), releasing each packed
+    /// field as it goes.
+    mutating func unpackBFloat16(threads: Int) {
+      for (index, path) in Self.narrowedFields.enumerated() where index < narrowed.count {
+        self[keyPath: path] = narrowed[index].withUnsafeBufferPointer { source in
+          ParallelRanges.filled(count: source.count, threads: threads) { range, target in
+            for i in range { target[i] = HalfPrecision.float(bfloat16Bits: source[i]) }
+          }
+        }
+        narrowed[index] = []
+      }
+      narrowed = []
+    }
+
+    /// Rounds ``narrowedFields`` to bfloat16 values in place (the bits ``packBFloat16(threads:)`` then
+    /// ``unpackBFloat16(threads:)`` give, with no packed copy).
+    mutating func roundToBFloat16(threads: Int) {
+      for path in Self.narrowedFields {
+        self[keyPath: path].withUnsafeMutableBufferPointer { buffer in
+          nonisolated(unsafe) let values = buffer
+          ParallelRanges.run(count: values.count, threads: threads, minimum: 1 << 15) { range in
+            for i in range { values[i] = HalfPrecision.float(bfloat16Bits: HalfPrecision.bfloat16Bits(values[i])) }
+          }
+        }
+      }
+    }
+
     /// The bytes these activations hold besides the block input `x` (which the model keeps anyway).
     var retainedBytes: Int {
       var count = normed1.count + inverse1.count + q.count + k.count + qProjected.count + kProjected.count
@@ -126,7 +182,7 @@ struct TrainingBlock: Sendable {
       count += h.count + normed2.count + inverse2.count + gateOut.count + upOut.count + product.count
       count += attentionOut.count + attentionOutInverse.count + mlpOut.count + mlpOutInverse.count
       for state in saved.values { count += state.droppedInput.count + state.mask.count + state.projected.count }
-      return count * MemoryLayout<Float>.size
+      return count * MemoryLayout<Float>.size + narrowed.reduce(0) { $0 + $1.count } * MemoryLayout<UInt16>.size
     }
   }
 
@@ -146,6 +202,23 @@ struct TrainingBlock: Sendable {
       guard let mask = a.saved[name]?.mask else { continue }
       a.saved[name]?.droppedInput = LoRAAdapter.dropped(input, mask: mask)
     }
+  }
+
+  /// Turns activations into what a ``SavedActivationPrecision/bfloat16`` step reads:
+  /// ``Activations/narrowedFields`` rounded to bfloat16 and the cheap parts rebuilt from them by
+  /// ``restore(_:)``, the same bits whether the block was kept (packed since its forward pass) or recomputed,
+  /// in place (no second copy of the block).
+  ///
+  /// - Parameter activations: Full activations (from a forward pass or a recompute), or slimmed ones packed
+  ///   by ``Activations/packBFloat16(threads:)``.
+  func roundToBFloat16(_ activations: inout Activations) throws(QLoRAError) {
+    activations = activations.slimmed()
+    if activations.narrowed.isEmpty {
+      activations.roundToBFloat16(threads: threads)
+    } else {
+      activations.unpackBFloat16(threads: threads)
+    }
+    try restore(&activations)
   }
 
   /// The block's output and the activations its backward pass reads.
@@ -227,8 +300,11 @@ struct TrainingBlock: Sendable {
     return (out, activations)
   }
 
+  /// The gradient of the block input; releases the MLP's activations from `a` as soon as they are read (the
+  /// gated product after the down projection; gate and up become their own gradients), so the step's peak (the
+  /// last block's backward, with every kept block still held) is lower.
   func backward(
-    _ dOut: [Float], activations a: Activations, rope: RotaryEmbeddingOp, adapters: inout [String: LoRAAdapter]
+    _ dOut: [Float], activations a: inout Activations, rope: RotaryEmbeddingOp, adapters: inout [String: LoRAAdapter]
   ) throws(QLoRAError) -> [Float] {
     func back(_ linear: AdaptedLinear, _ dy: [Float]) throws(QLoRAError) -> [Float] {
       var adapter = adapters[linear.name]
@@ -238,9 +314,13 @@ struct TrainingBlock: Sendable {
     }
     // MLP branch.
     let dMLP = try feedForwardNorms?.post.backward(dOut, x: a.mlpOut, inverseRMS: a.mlpOutInverse) ?? dOut
-    let dProduct = try back(down, dMLP)
-    let (dGate, dUp) = try GatedActivationOp.backward(
-      dProduct, gate: a.gateOut, up: a.upOut, activation: activation, threads: threads)
+    var dProduct = try back(down, dMLP)
+    a.product = []
+    a.saved[down.name]?.droppedInput = []
+    var (dGate, dUp) = (a.gateOut, a.upOut)
+    (a.gateOut, a.upOut) = ([], [])
+    try GatedActivationOp.backward(dProduct, replacing: &dGate, and: &dUp, activation: activation, threads: threads)
+    dProduct = []
     let dNormed2: [Float]
     switch gateUp {
     case .separate(let gate, let up):

@@ -119,6 +119,43 @@ public enum GatedActivationOp {
     return (dGate, dUp)
   }
 
+  /// ``backward(_:gate:up:activation:threads:)`` written over its inputs, which the backward pass no longer needs:
+  /// `gate` becomes `dGate` and `up` becomes `dUp` (no new `[tokens, intermediate]` arrays at the step's memory
+  /// peak); the same bits.
+  ///
+  /// - Parameters:
+  ///   - outputGradient: `dL/dh`.
+  ///   - gate: The forward `a`; on return, `dGate`.
+  ///   - up: The forward `b`; on return, `dUp`.
+  ///   - activation: The gate's activation.
+  ///   - threads: Elements are split over this many threads (the result does not depend on it).
+  /// - Throws: `QLoRAError.shapeMismatch` when the sizes differ.
+  static func backward(
+    _ outputGradient: [Float], replacing gate: inout [Float], and up: inout [Float], activation: Activation,
+    threads: Int = 1
+  ) throws(QLoRAError) {
+    guard activation == .silu else {
+      (gate, up) = try backward(outputGradient, gate: gate, up: up, activation: activation, threads: threads)
+      return
+    }
+    try up.require(gate.count, "gated MLP up projection")
+    try outputGradient.require(gate.count, "gated MLP output gradient")
+    gate.withUnsafeMutableBufferPointer { gate in
+      up.withUnsafeMutableBufferPointer { up in
+        nonisolated(unsafe) let (gate, up) = (gate, up)
+        ParallelRanges.run(count: gate.count, threads: threads, minimum: 1 << 14) { range in
+          for i in range {
+            let a = gate[i]
+            let b = up[i]
+            let sigma = 1 / (1 + Foundation.exp(-a))
+            gate[i] = outputGradient[i] * b * sigma * (1 + a * (1 - sigma))
+            up[i] = outputGradient[i] * a * sigma
+          }
+        }
+      }
+    }
+  }
+
   /// `a·σ(a)`.
   @inline(__always)
   static func silu(_ a: Float) -> Float { a / (1 + Foundation.exp(-a)) }
