@@ -76,55 +76,49 @@ import Testing
     #expect(changed.status == 65 && changed.error.contains("differ"), "\(changed.error)")
   }
 
-  /// Keeping activations (flag or `keep_activations_mb:`) skips recomputes and changes no bit of the adapter.
-  @Test func keptActivationsGiveTheSameAdapter() async throws {
-    let recomputed = try TestFiles.scratchFolder()
-    let kept = try TestFiles.scratchFolder()
-    let configured = try TestFiles.scratchFolder()
-    defer { for folder in [recomputed, kept, configured] { try? FileManager.default.removeItem(at: folder) } }
-    let reference = await Self.train(recomputed, ["--iters", "3"])
-    #expect(reference.status == 0, "\(reference.error)")
-    let flag = await Self.train(kept, ["--iters", "3", "--keep-activations-mb", "1000"])
-    #expect(flag.status == 0, "\(flag.error)")
-    let config = configured.appending(path: "lora.yaml")
-    try Data("keep_activations_mb: 1000\n".utf8).write(to: config)
-    let file = await Self.train(configured, ["--iters", "3", "--config", config.path])
-    #expect(file.status == 0, "\(file.error)")
-    let weights = "adapter_model.safetensors"
-    let expected = try Data(contentsOf: recomputed.appending(path: weights))
-    #expect(try Data(contentsOf: kept.appending(path: weights)) == expected)
-    #expect(try Data(contentsOf: configured.appending(path: weights)) == expected)
-    #expect(Self.steps(flag.output).map { $0["loss"] as? Double } == Self.steps(reference.output).map { $0["loss"] as? Double })
-    // The budget was applied: the tiny model's first block was kept (its last block always is), not recomputed.
-    #expect(Self.steps(reference.output).map { $0["kept_blocks"] as? Int } == [0, 0, 0])
-    #expect(Self.steps(flag.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
-    #expect(Self.steps(file.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
+  /// Three 3-step runs, each in its own folder: plain, with `flags`, and with `yaml` as `--config`; their
+  /// outputs and adapter files.
+  static func trainThreeWays(flags: [String], yaml: String) async throws -> [(run: CommandOutput, adapter: Data)] {
+    var results: [(run: CommandOutput, adapter: Data)] = []
+    for variant in 0..<3 {
+      let folder = try TestFiles.scratchFolder()
+      defer { try? FileManager.default.removeItem(at: folder) }
+      let config = folder.appending(path: "lora.yaml")
+      try Data(yaml.utf8).write(to: config)
+      let extra = [[], flags, ["--config", config.path]][variant]
+      let run = await Self.train(folder.appending(path: "adapter"), ["--iters", "3"] + extra)
+      #expect(run.status == 0, "\(run.error)")
+      results.append((run, try Data(contentsOf: folder.appending(path: "adapter/adapter_model.safetensors"))))
+    }
+    return results
   }
 
-  /// bfloat16 saved activations (flag, or `saved_activations:` with recomputed blocks) give one adapter, not
-  /// the float32 one, with the float32 first loss (the forward pass is unchanged).
+  /// Keeping activations (flag or `keep_activations_mb:`) skips recomputes and changes no bit of the adapter.
+  @Test func keptActivationsGiveTheSameAdapter() async throws {
+    let runs = try await Self.trainThreeWays(flags: ["--keep-activations-mb", "1000"], yaml: "keep_activations_mb: 1000\n")
+    let (reference, flag, file) = (runs[0], runs[1], runs[2])
+    #expect(flag.adapter == reference.adapter && file.adapter == reference.adapter)
+    #expect(
+      Self.steps(flag.run.output).map { $0["loss"] as? Double } == Self.steps(reference.run.output).map { $0["loss"] as? Double })
+    // The budget was applied: the tiny model's first block was kept (its last block always is), not recomputed.
+    #expect(Self.steps(reference.run.output).map { $0["kept_blocks"] as? Int } == [0, 0, 0])
+    #expect(Self.steps(flag.run.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
+    #expect(Self.steps(file.run.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
+  }
+
+  /// bfloat16 saved activations (flag with kept blocks, or `saved_activations:` with recomputed ones) give one
+  /// adapter, not the float32 one, with the float32 first loss (the forward pass is unchanged).
   @Test func bfloat16SavedActivationsGiveOneAdapter() async throws {
-    let exact = try TestFiles.scratchFolder()
-    let kept = try TestFiles.scratchFolder()
-    let configured = try TestFiles.scratchFolder()
-    defer { for folder in [exact, kept, configured] { try? FileManager.default.removeItem(at: folder) } }
-    let reference = await Self.train(exact, ["--iters", "3"])
-    #expect(reference.status == 0, "\(reference.error)")
-    let flag = await Self.train(
-      kept, ["--iters", "3", "--keep-activations-mb", "1000", "--saved-activations", "bfloat16"])
-    #expect(flag.status == 0, "\(flag.error)")
-    let config = configured.appending(path: "lora.yaml")
-    try Data("saved_activations: bfloat16\n".utf8).write(to: config)
-    let file = await Self.train(configured, ["--iters", "3", "--config", config.path])
-    #expect(file.status == 0, "\(file.error)")
-    let weights = "adapter_model.safetensors"
-    let rounded = try Data(contentsOf: kept.appending(path: weights))
-    #expect(try Data(contentsOf: configured.appending(path: weights)) == rounded)
-    #expect(try Data(contentsOf: exact.appending(path: weights)) != rounded)
-    #expect(Self.steps(flag.output).first?["loss"] as? Double == Self.steps(reference.output).first?["loss"] as? Double)
-    #expect(Self.steps(flag.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
-    #expect(Self.steps(file.output).map { $0["kept_blocks"] as? Int } == [0, 0, 0])
-    let bad = await Self.train(exact, ["--iters", "3", "--saved-activations", "half"])
+    let runs = try await Self.trainThreeWays(
+      flags: ["--keep-activations-mb", "1000", "--saved-activations", "bfloat16"], yaml: "saved_activations: bfloat16\n")
+    let (reference, flag, file) = (runs[0], runs[1], runs[2])
+    #expect(file.adapter == flag.adapter && reference.adapter != flag.adapter)
+    #expect(Self.steps(flag.run.output).first?["loss"] as? Double == Self.steps(reference.run.output).first?["loss"] as? Double)
+    #expect(Self.steps(flag.run.output).map { $0["kept_blocks"] as? Int } == [1, 1, 1])
+    #expect(Self.steps(file.run.output).map { $0["kept_blocks"] as? Int } == [0, 0, 0])
+    let folder = try TestFiles.scratchFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let bad = await Self.train(folder, ["--iters", "3", "--saved-activations", "half"])
     #expect(bad.status == 65 && bad.error.contains("bfloat16"), "\(bad.error)")
   }
 
