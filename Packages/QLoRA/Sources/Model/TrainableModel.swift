@@ -347,7 +347,7 @@ public struct TrainableModel: Sendable {
         activations = retained
         kept[index] = nil
         if narrow {
-          try blocks[index].roundToBFloat16(&activations)
+          try blocks[index].narrowForBackward(&activations)
         } else {
           try blocks[index].restore(&activations)
         }
@@ -356,7 +356,7 @@ public struct TrainableModel: Sendable {
         activations = try blocks[index].forward(
           inputs[index], rope: rope, adapters: adapters, generator: &replay, recompute: true
         ).activations
-        if narrow { try blocks[index].roundToBFloat16(&activations) }
+        if narrow { try blocks[index].narrowForBackward(&activations) }
       }
       inputs[index] = []
       gradient = try blocks[index].backward(gradient, activations: &activations, rope: rope, adapters: &adapters)

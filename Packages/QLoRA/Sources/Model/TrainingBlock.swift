@@ -211,7 +211,7 @@ struct TrainingBlock: Sendable {
   ///
   /// - Parameter activations: Full activations (from a forward pass or a recompute), or slimmed ones packed
   ///   by ``Activations/packBFloat16(threads:)``.
-  func roundToBFloat16(_ activations: inout Activations) throws(QLoRAError) {
+  func narrowForBackward(_ activations: inout Activations) throws(QLoRAError) {
     activations = activations.slimmed()
     if activations.narrowed.isEmpty {
       activations.roundToBFloat16(threads: threads)
