@@ -1,3 +1,4 @@
+import CPUKernels
 import QLoRA
 import Testing
 
@@ -122,13 +123,16 @@ struct OpFiniteDifferenceTests {
     #expect(error < 1e-2)
   }
 
-  /// Plain, and with Gemma 2's final logit soft-capping.
-  @Test(arguments: [nil, 0.8] as [Float?])
-  func chunkedCrossEntropy(softcap: Float?) throws {
+  /// Plain, and with Gemma 2's final logit soft-capping; chunked (no backend), and in one pass over vocabulary
+  /// tiles (the CPU backend).
+  @Test(arguments: [nil, 0.8] as [Float?], [false, true])
+  func chunkedCrossEntropy(softcap: Float?, singlePass: Bool) throws {
     var rng = SeededGenerator(seed: 5)
-    let head = try FrozenLinear(
+    var head = try FrozenLinear(
       name: "lm_head", weight: .dense(GradientCheck.random(13 * 6, &rng)), inFeatures: 6, outFeatures: 13, tileRows: 5)
+    if singlePass { head.backend = CPUBackend(threads: 1) }
     var loss = ChunkedCrossEntropy(head: head, chunkTokens: 2)
+    loss.vocabularyTile = 4
     loss.softcap = softcap
     let hidden = GradientCheck.random(5 * 6, &rng)
     let targets = [3, -100, 12, 0, -100]

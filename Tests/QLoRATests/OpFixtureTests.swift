@@ -57,6 +57,23 @@ struct OpFixtureTests {
     }
   }
 
+  /// The single-pass path (a dense head on the CPU backend, online softmax over vocabulary tiles) against torch,
+  /// with tiles of one row, of a few rows, and of the whole vocabulary, and passes of one token or of all.
+  @Test func singlePassCrossEntropy() throws {
+    var head = try FrozenLinear(
+      name: "lm_head", weight: .dense(try fixture.floats("ce.weight")), inFeatures: 6, outFeatures: 13)
+    head.backend = CPUBackend(threads: 2)
+    head.threads = 2
+    for (tile, passTokens) in [(1, 256), (4, 1), (5, 2), (13, 256), (64, 3)] {
+      var loss = ChunkedCrossEntropy(head: head)
+      loss.vocabularyTile = tile
+      loss.passTokens = passTokens
+      let result = try loss.lossAndGradient(hidden: try fixture.floats("ce.hidden"), targets: try fixture.ints("ce.targets"))
+      #expect(Fixture.relativeError([result.loss], try fixture.floats("ce.loss")) < 1e-6)
+      #expect(Fixture.relativeError(result.hiddenGradient, try fixture.floats("ce.dhidden")) < 1e-5)
+    }
+  }
+
   /// bitsandbytes' NF4 weight `[20, 64]` (blocksize 64) of the fixture.
   func nf4Weight() throws -> QuantizedTensor {
     let state = QuantState(

@@ -1,5 +1,7 @@
+import CPUKernels
 import LanguageModels
 import QLoRA
+import QuantCore
 import Testing
 
 /// The training ops split heads, rows or columns across threads without changing a bit of the result.
@@ -24,6 +26,45 @@ struct TrainingThreadCountTests {
       #expect(saved.output == reference.output && saved.logSumExp == reference.logSumExp)
       let result = try parallel.backward(dO, q: q, k: k, v: v, saved: saved)
       #expect(result.dq == gradients.dq && result.dk == gradients.dk && result.dv == gradients.dv)
+    }
+  }
+
+  /// The single-pass cross-entropy (bfloat16 head with a bias, soft-capped, some positions ignored): the same
+  /// bits for any thread count and tokens per pass, and the chunked path's values up to float32 rounding.
+  @Test(arguments: [nil, 3] as [Float?])
+  func singlePassCrossEntropyIsBitIdenticalAcrossThreadsAndPasses(softcap: Float?) throws {
+    let (tokens, hidden, vocab) = (37, 40, 301)
+    let weights = Self.values(vocab * hidden, 23).map { $0 * 0.5 }
+    let tensor = try Tensor(converting: weights, to: .bfloat16, shape: [vocab, hidden])
+    let bias = Self.values(vocab, 19)
+    let x = Self.values(tokens * hidden, 41)
+    let targets = (0..<tokens).map { $0 % 5 == 2 ? ChunkedCrossEntropy.ignoreIndex : ($0 &* 53) % vocab }
+    func run(threads: Int?, passTokens: Int) throws -> (loss: Float, tokens: Int, hiddenGradient: [Float]) {
+      var head = try FrozenLinear(
+        name: "lm_head", weight: .tensor(tensor), inFeatures: hidden, outFeatures: vocab, bias: bias)
+      if let threads {
+        head.backend = CPUBackend(threads: threads)
+        head.threads = threads
+      }
+      var loss = ChunkedCrossEntropy(head: head, chunkTokens: 8)
+      loss.softcap = softcap
+      loss.vocabularyTile = 64
+      loss.passTokens = passTokens
+      return try loss.lossAndGradient(hidden: x, targets: targets)
+    }
+    let reference = try run(threads: 1, passTokens: 256)
+    for (threads, passTokens) in [(2, 256), (3, 7), (1, 1)] {
+      let result = try run(threads: threads, passTokens: passTokens)
+      #expect(result.loss == reference.loss && result.hiddenGradient == reference.hiddenGradient)
+    }
+    let chunked = try run(threads: nil, passTokens: 256)
+    #expect(chunked.tokens == reference.tokens)
+    #expect(abs(chunked.loss - reference.loss) <= 1e-5 * abs(chunked.loss))
+    let scale = chunked.hiddenGradient.map(abs).max() ?? 0
+    #expect(scale > 0)
+    #expect(zip(chunked.hiddenGradient, reference.hiddenGradient).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+    for row in 0..<tokens where targets[row] == ChunkedCrossEntropy.ignoreIndex {
+      #expect(reference.hiddenGradient[(row * hidden)..<((row + 1) * hidden)].allSatisfy { $0 == 0 })
     }
   }
 

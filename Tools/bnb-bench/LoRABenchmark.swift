@@ -147,14 +147,20 @@ struct LoRABenchmark: ParsableCommand {
     }
     _ = try model.logits(for: Array(tokens.prefix(8)), cache: model.makeCache())
     _ = try timePrefill()
-    var trainable = try TrainableModel(model: model)
-    try trainable.addAdapters(configuration: LoRAConfiguration(rank: rank, alpha: 2 * Float(rank)), targets: .allLinear, seed: 0)
-    trainable.retainedActivationBytes = keepMB * 1_000_000
-    trainable.lossChunkTokens = lossChunk
-    trainable.savedActivationPrecision = precision
-    var trainer = try LoRATrainer(
-      model: trainable, examples: [TrainingExample(tokens: tokens)],
-      settings: TrainingSettings(totalSteps: steps + 1, sequencesPerStep: 1))
+    // The model is built in a closure so that the trainer holds its only copy, as `bnb-lora train` does: a second
+    // reference here would keep the initial adapter factors and gradient buffers alive (two more adapter-sized
+    // copies) once the trainer's diverge.
+    var trainer = try { () throws -> LoRATrainer in
+      var trainable = try TrainableModel(model: model)
+      try trainable.addAdapters(
+        configuration: LoRAConfiguration(rank: rank, alpha: 2 * Float(rank)), targets: .allLinear, seed: 0)
+      trainable.retainedActivationBytes = keepMB * 1_000_000
+      trainable.lossChunkTokens = lossChunk
+      trainable.savedActivationPrecision = precision
+      return try LoRATrainer(
+        model: trainable, examples: [TrainingExample(tokens: tokens)],
+        settings: TrainingSettings(totalSteps: steps + 1, sequencesPerStep: 1))
+    }()
     _ = try trainer.trainStep()
     // Rounds of one prefill then one step: each round's ratio compares the two under the same machine speed
     // (a shared host's speed drifts over minutes); the medians are reported.

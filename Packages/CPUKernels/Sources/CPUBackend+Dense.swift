@@ -67,12 +67,14 @@ extension CPUBackend {
   ///   - n: Weight rows.
   ///   - k: Shared dimension.
   ///   - y: Receives `[m, n]`.
+  ///   - packedForAnyRows: Run the packed GEMM even for a few rows (where the GEMV would run), so that every
+  ///     output is the same float32 sum whatever `m` is (the GEMV sums in another order).
   package func productWithRowMajorWeights(
     x: UnsafePointer<Float>, m: Int, weight: UnsafeRawPointer, dtype: DType, n: Int, k: Int,
-    into y: UnsafeMutablePointer<Float>
+    into y: UnsafeMutablePointer<Float>, packedForAnyRows: Bool = false
   ) {
     guard let kind = floatKind(dtype) else { return }
-    denseProduct(x: x, m: m, weight: weight, kind: kind, n: n, k: k, into: y)
+    denseProduct(x: x, m: m, weight: weight, kind: kind, n: n, k: k, into: y, packedForAnyRows: packedForAnyRows)
   }
 
   /// `y[m, n] (+)= Σ_k x[m, k] · w[k, n]`: a product with weights stored k-major (`[k, n]`, row stride `ldw`
@@ -120,7 +122,7 @@ extension CPUBackend {
   /// `y[m, n] = Σ_k x[m, k] · w[n, k]` for weights of `kind` (CK_F32, CK_F16, CK_BF16).
   func denseProduct(
     x: UnsafePointer<Float>, m: Int, weight: UnsafeRawPointer?, kind: Int32, n: Int, k: Int,
-    into y: UnsafeMutablePointer<Float>
+    into y: UnsafeMutablePointer<Float>, packedForAnyRows: Bool = false
   ) {
     guard m > 0, n > 0 else { return }
     guard k > 0, let weight else {
@@ -132,7 +134,7 @@ extension CPUBackend {
     let xs = SendableConstPointer(x)
     let out = SendablePointer(y)
     let w = SendableRawPointer(weight)
-    if m <= LinearRun.gemvMaxRows {
+    if m <= LinearRun.gemvMaxRows && !packedForAnyRows {
       ParallelChunks.run(count: n, threads: threads, alignment: 4) { rows in
         if kind == Int32(CK_F32) {
           ck_f32_gemv(
@@ -146,7 +148,7 @@ extension CPUBackend {
       }
       return
     }
-    if kind == Int32(CK_F32),
+    if kind == Int32(CK_F32), !packedForAnyRows,
       PlatformBLAS.sgemm(
         x: x, weight: weight.assumingMemoryBound(to: Float.self), m: m, n: n, k: k, into: y, threads: threads)
     {

@@ -318,6 +318,7 @@ public struct TrainableModel: Sendable {
       generators.append(generator)
       let result = try block.forward(x, rope: rope, adapters: adapters, generator: &generator)
       x = result.output
+      FreedMemory.release()
       if index == blocks.count - 1 {
         var last = result.activations.slimmed()
         if narrow { last.packBFloat16(threads: block.threads) }
@@ -334,6 +335,7 @@ public struct TrainableModel: Sendable {
     }
     retainedBlocks = kept.dropLast().count { $0 != nil }
     lastRetainedBytes = keptBytes
+    FreedMemory.release()
     let (normed, inverse) = try finalNorm.forward(x)
     var crossEntropy = ChunkedCrossEntropy(head: head, chunkTokens: lossChunkTokens)
     crossEntropy.softcap = finalLogitSoftcap
@@ -360,6 +362,7 @@ public struct TrainableModel: Sendable {
       }
       inputs[index] = []
       gradient = try blocks[index].backward(gradient, activations: &activations, rope: rope, adapters: &adapters)
+      FreedMemory.release()
     }
     return (loss.loss, loss.tokens)
   }

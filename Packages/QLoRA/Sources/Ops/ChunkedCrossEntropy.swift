@@ -11,6 +11,11 @@ public struct ChunkedCrossEntropy: Sendable {
   public var head: FrozenLinear
   /// Tokens per chunk (chunk logits are `chunkTokens × vocab` floats).
   public var chunkTokens: Int
+  /// Tokens per pass over the vocabulary of the single-pass path (a dense head on the CPU backend): each pass
+  /// holds `passTokens × (vocabularyTile + hidden)` floats and reads the head's weights once.
+  public var passTokens = 256
+  /// Vocabulary rows per tile of the single-pass path.
+  public var vocabularyTile = 2048
   /// Gemma 2's final logit soft-capping, `z = cap·tanh(l/cap)` before the softmax, or `nil`.
   public var softcap: Float?
 
@@ -53,6 +58,9 @@ public struct ChunkedCrossEntropy: Sendable {
       throw .invalidSetting(name: "label at position \(t)", reason: "\(target) is outside the vocabulary of \(vocab)")
     }
     let divisor = normalizer ?? Float(max(counted, 1))
+    if let single = try singlePassLossAndGradient(hidden: hidden, targets: targets, divisor: divisor) {
+      return (Float(single.lossSum / Double(divisor)), counted, single.hiddenGradient)
+    }
     var lossSum: Double = 0
     var gradient = [Float](repeating: 0, count: hidden.count)
     var start = 0

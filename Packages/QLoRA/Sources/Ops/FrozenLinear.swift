@@ -277,6 +277,24 @@ public struct FrozenLinear: Sendable {
     return dx
   }
 
+  /// Calls `body` with the CPU backend and W as stored (`[outFeatures, inFeatures]` row-major, float32, float16
+  /// or bfloat16) when W is dense and runs on the CPU backend; `nil` otherwise (quantized W, another backend).
+  func withDenseCPUWeights<R>(
+    _ body: (CPUBackend, UnsafeRawBufferPointer, DType) throws(QLoRAError) -> R
+  ) throws(QLoRAError) -> R? {
+    guard let cpu = backend as? CPUBackend else { return nil }
+    if let denseTensor {
+      return try denseTensor.withUnsafeBytes { (raw) throws(QLoRAError) in try body(cpu, raw, denseTensor.dtype) }
+    }
+    if let dense {
+      let result = dense.withUnsafeBytes { raw in
+        Result { () throws(QLoRAError) -> R in try body(cpu, raw, .float32) }
+      }
+      return try result.get()
+    }
+    return nil
+  }
+
   /// `y = x·Wᵀ + b` for a dense W on the CPU backend, straight into the result (the runtime's projection would
   /// return a tensor to copy: for an lm_head's chunk of logits, another `rows × vocab` floats); `nil` for a
   /// quantized W.

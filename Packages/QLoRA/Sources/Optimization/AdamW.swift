@@ -75,17 +75,25 @@ public struct AdamW: Sendable, Codable, Equatable {
     for index in parameters.indices {
       try parameters[index].require(firstMoments[index].count, "AdamW parameter \(index)")
       try gradients[index].require(firstMoments[index].count, "AdamW gradient \(index)")
-      for i in parameters[index].indices {
-        let g = gradients[index][i]
-        var p = parameters[index][i] * decay
-        // exp_avg.lerp_(grad, 1 − β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2).
-        let m = firstMoments[index][i] + oneMinusBeta1 * (g - firstMoments[index][i])
-        let v = secondMoments[index][i] * beta2 + oneMinusBeta2 * g * g
-        firstMoments[index][i] = m
-        secondMoments[index][i] = v
-        let denominator = v.squareRoot() / correction2Root + epsilon
-        p -= stepSize * (m / denominator)
-        parameters[index][i] = p
+      gradients[index].withUnsafeBufferPointer { gradient in
+        parameters[index].withUnsafeMutableBufferPointer { parameter in
+          firstMoments[index].withUnsafeMutableBufferPointer { first in
+            secondMoments[index].withUnsafeMutableBufferPointer { second in
+              for i in parameter.indices {
+                let g = gradient[i]
+                var p = parameter[i] * decay
+                // exp_avg.lerp_(grad, 1 − β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 − β2).
+                let m = first[i] + oneMinusBeta1 * (g - first[i])
+                let v = second[i] * beta2 + oneMinusBeta2 * g * g
+                first[i] = m
+                second[i] = v
+                let denominator = v.squareRoot() / correction2Root + epsilon
+                p -= stepSize * (m / denominator)
+                parameter[i] = p
+              }
+            }
+          }
+        }
       }
     }
   }

@@ -8,6 +8,23 @@ public enum GradientClipping {
   /// - Returns: The global norm before clipping.
   @discardableResult
   public static func clipGlobalNorm(_ gradients: inout [[Float]], maxNorm: Float) -> Float {
+    let norm = globalNorm(gradients)
+    let coefficient = min(1, maxNorm / (norm + 1e-6))
+    // Scaling by 1 changes no value: the buffers are left as they are.
+    guard coefficient != 1 else { return norm }
+    for index in gradients.indices {
+      gradients[index].withUnsafeMutableBufferPointer { buffer in
+        for i in buffer.indices { buffer[i] *= coefficient }
+      }
+    }
+    return norm
+  }
+
+  /// The global L2 norm of all the buffers together, as ``clipGlobalNorm(_:maxNorm:)`` measures it.
+  ///
+  /// - Parameter gradients: The gradient buffers.
+  /// - Returns: `‖g‖₂` over every value.
+  public static func globalNorm(_ gradients: [[Float]]) -> Float {
     var squares: Double = 0
     for buffer in gradients {
       // torch takes the norm of each tensor in float32, then the norm of those norms.
@@ -15,11 +32,6 @@ public enum GradientClipping {
       for value in buffer { local += value * value }
       squares += Double(local)
     }
-    let norm = Float(squares.squareRoot())
-    let coefficient = min(1, maxNorm / (norm + 1e-6))
-    for index in gradients.indices {
-      for i in gradients[index].indices { gradients[index][i] *= coefficient }
-    }
-    return norm
+    return Float(squares.squareRoot())
   }
 }

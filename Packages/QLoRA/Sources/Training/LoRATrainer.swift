@@ -101,26 +101,48 @@ public struct LoRATrainer: Sendable {
     }
     if let generator { dropoutGenerator = generator }
     let names = model.adapterNames
-    var gradients = names.flatMap { name in model.adapters[name].map { [$0.gradientA, $0.gradientB] } ?? [] }
-    var parameters = names.flatMap { name in model.adapters[name].map { [$0.a, $0.b] } ?? [] }
+    // The buffers are moved out of the adapters (and back below), so that clipping and the update change them in
+    // place instead of copying every factor and gradient.
+    var gradients: [[Float]] = []
+    var parameters: [[Float]] = []
+    for name in names {
+      guard let adapter = model.adapters[name] else { continue }
+      gradients += [adapter.gradientA, adapter.gradientB]
+      parameters += [adapter.a, adapter.b]
+      model.adapters[name]?.gradientA = []
+      model.adapters[name]?.gradientB = []
+      model.adapters[name]?.a = []
+      model.adapters[name]?.b = []
+    }
     let norm: Float
     if let maxNorm = settings.maxGradientNorm {
       norm = GradientClipping.clipGlobalNorm(&gradients, maxNorm: maxNorm)
     } else {
-      var copy = gradients
-      norm = GradientClipping.clipGlobalNorm(&copy, maxNorm: .infinity)
+      norm = GradientClipping.globalNorm(gradients)
     }
     let rate =
       settings.learningRate
       * settings.schedule.multiplier(
         completedSteps: optimizer.step, warmupSteps: settings.warmupSteps, totalSteps: settings.totalSteps)
-    try optimizer.update(parameters: &parameters, gradients: gradients, learningRate: rate)
-    for (index, name) in names.enumerated() {
-      model.adapters[name]?.a = parameters[2 * index]
-      model.adapters[name]?.b = parameters[2 * index + 1]
+    do {
+      try optimizer.update(parameters: &parameters, gradients: gradients, learningRate: rate)
+    } catch {
+      restore(names, parameters: parameters, gradients: gradients)
+      throw error
     }
+    restore(names, parameters: parameters, gradients: gradients)
     model.zeroGradients()
     return StepReport(step: optimizer.step, loss: loss, tokens: counted, gradientNorm: norm, learningRate: rate)
+  }
+
+  /// Puts the factors and gradients that ``trainStep()`` moved out back into the adapters.
+  private mutating func restore(_ names: [String], parameters: [[Float]], gradients: [[Float]]) {
+    for (index, name) in names.enumerated() where 2 * index + 1 < parameters.count {
+      model.adapters[name]?.a = parameters[2 * index]
+      model.adapters[name]?.b = parameters[2 * index + 1]
+      model.adapters[name]?.gradientA = gradients[2 * index]
+      model.adapters[name]?.gradientB = gradients[2 * index + 1]
+    }
   }
 
   /// The mean loss over `examples` with the current adapters (no dropout, no gradients kept).
