@@ -1,3 +1,4 @@
+import CPUKernels
 import QuantCore
 
 /// One Llama-family decoder block for training: forward with the activations its backward pass needs,
@@ -139,8 +140,9 @@ struct TrainingBlock: Sendable {
         var bits = [UInt16](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { source in
           bits.withUnsafeMutableBufferPointer { target in
+            guard let from = source.baseAddress, let to = target.baseAddress else { return }
             ParallelRanges.run(count: source.count, threads: threads, minimum: 1 << 15) { range in
-              for i in range { target[i] = HalfPrecision.bfloat16Bits(source[i]) }
+              BFloat16Conversion.narrow(from + range.lowerBound, into: to + range.lowerBound, count: range.count)
             }
           }
         }
@@ -154,7 +156,8 @@ struct TrainingBlock: Sendable {
       for (index, path) in Self.narrowedFields.enumerated() where index < narrowed.count {
         self[keyPath: path] = narrowed[index].withUnsafeBufferPointer { source in
           ParallelRanges.filled(count: source.count, threads: threads) { range, target in
-            for i in range { target[i] = HalfPrecision.float(bfloat16Bits: source[i]) }
+            guard let from = source.baseAddress, let to = target.baseAddress else { return }
+            BFloat16Conversion.widen(from + range.lowerBound, into: to + range.lowerBound, count: range.count)
           }
         }
         narrowed[index] = []
@@ -168,8 +171,19 @@ struct TrainingBlock: Sendable {
       for path in Self.narrowedFields {
         self[keyPath: path].withUnsafeMutableBufferPointer { buffer in
           nonisolated(unsafe) let values = buffer
+          guard let base = values.baseAddress else { return }
           ParallelRanges.run(count: values.count, threads: threads, minimum: 1 << 15) { range in
-            for i in range { values[i] = HalfPrecision.float(bfloat16Bits: HalfPrecision.bfloat16Bits(values[i])) }
+            // A slice at a time through a small buffer of bit patterns.
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 4096) { bits in
+              guard let scratch = bits.baseAddress else { return }
+              var start = range.lowerBound
+              while start < range.upperBound {
+                let count = min(4096, range.upperBound - start)
+                BFloat16Conversion.narrow(base + start, into: scratch, count: count)
+                BFloat16Conversion.widen(scratch, into: base + start, count: count)
+                start += count
+              }
+            }
           }
         }
       }

@@ -149,6 +149,28 @@ public struct CausalAttentionOp: Sendable {
     for c in 0..<d { Matrix.axpy(query[c] * scale, keys + (c &* t &+ first), into: scores + first, count: count) }
   }
 
+  /// `y[c] += Σ_g weights[g] · rows[g·width + c]` for `c < width`, the terms added in `g` order to each `y[c]`.
+  @inline(__always)
+  static func accumulate(
+    _ weights: UnsafePointer<Float>, rows: UnsafePointer<Float>, count: Int, width: Int, into y: UnsafeMutablePointer<Float>
+  ) {
+    var c = 0
+    while c &+ 8 <= width {
+      var sum = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<Float>.self)
+      for g in 0..<count {
+        sum += SIMD8(repeating: weights[g]) * UnsafeRawPointer(rows + (g &* width &+ c)).loadUnaligned(as: SIMD8<Float>.self)
+      }
+      UnsafeMutableRawPointer(y + c).storeBytes(of: sum, as: SIMD8<Float>.self)
+      c &+= 8
+    }
+    while c < width {
+      var sum = y[c]
+      for g in 0..<count { sum += weights[g] * rows[g &* width &+ c] }
+      y[c] = sum
+      c &+= 1
+    }
+  }
+
   /// The gradients of queries, keys and values: `dV = PᵀdO`, `dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))`,
   /// `dQ = dS·K·scale`, `dK = dSᵀ·Q·scale`, summed over each KV head's query heads.
   ///
@@ -189,54 +211,68 @@ public struct CausalAttentionOp: Sendable {
                           let vtp = vt.baseAddress, let dOp = dO.baseAddress, let op = o.baseAddress,
                           let dqp = dq.baseAddress, let dkp = dk.baseAddress, let dvp = dv.baseAddress
                         else { return }
-                        // Per key of one query row: the probability, then dP, then dS.
-                        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: t)
-                        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                        // Per query head of the KV head's group, per key of one query row: the probability, then
+                        // dP, then dS (one row of `t` per head).
+                        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: group * t)
+                        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: group * t)
                         // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
-                        let capDerivative = UnsafeMutablePointer<Float>.allocate(capacity: t)
+                        let capDerivative = UnsafeMutablePointer<Float>.allocate(capacity: group * t)
+                        let weights = UnsafeMutablePointer<Float>.allocate(capacity: group)
                         defer {
                           probabilities.deallocate()
                           gradients.deallocate()
                           capDerivative.deallocate()
+                          weights.deallocate()
                         }
-                        for h in (range.lowerBound * group)..<(range.upperBound * group) {
-                          let kvh = h / group
+                        for kvh in range {
                           let keys = ktp + kvh &* d &* t
                           let values = vtp + kvh &* d &* t
                           for i in 0..<t {
-                            let qBase = (i &* heads &+ h) &* d
-                            let rowLSE = lse[h &* t &+ i]
-                            let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
                             let first = max(0, i &- window &+ 1)
                             let count = i &- first &+ 1
-                            Self.scores(
-                              query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d,
-                              scale: scale, into: probabilities)
-                            for j in first...i {
-                              var score = probabilities[j]
-                              if let softcap {
-                                let tanh = Foundation.tanh(score / softcap)
-                                score = tanh * softcap
-                                capDerivative[j] = 1 - tanh * tanh
+                            for g in 0..<group {
+                              let h = kvh &* group &+ g
+                              let qBase = (i &* heads &+ h) &* d
+                              let rowLSE = lse[h &* t &+ i]
+                              let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
+                              let rowP = probabilities + g &* t
+                              let rowDS = gradients + g &* t
+                              let rowCap = capDerivative + g &* t
+                              Self.scores(
+                                query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d,
+                                scale: scale, into: rowP)
+                              for j in first...i {
+                                var score = rowP[j]
+                                if let softcap {
+                                  let tanh = Foundation.tanh(score / softcap)
+                                  score = tanh * softcap
+                                  rowCap[j] = 1 - tanh * tanh
+                                }
+                                rowP[j] = Foundation.exp(score - rowLSE)
                               }
-                              probabilities[j] = Foundation.exp(score - rowLSE)
+                              // dP[j] = dO_i · v_j, then dS.
+                              Self.scores(
+                                query: dOp + qBase, keys: values, tokens: t, first: first, count: count, headDim: d,
+                                scale: 1, into: rowDS)
+                              for j in first...i {
+                                var ds = rowP[j] * (rowDS[j] - delta) * scale
+                                if softcap != nil { ds *= rowCap[j] }
+                                rowDS[j] = ds
+                              }
+                              // dQ_i[c] = Σ_j dS[j] · k_j[c].
+                              for c in 0..<d {
+                                dqp[qBase &+ c] += Matrix.dot(rowDS + first, keys + (c &* t &+ first), count: count)
+                              }
                             }
-                            // dP[j] = dO_i · v_j.
-                            Self.scores(
-                              query: dOp + qBase, keys: values, tokens: t, first: first, count: count, headDim: d,
-                              scale: 1, into: gradients)
+                            // dV_j += Σ_g P_g[j]·dO_g,i and dK_j += Σ_g dS_g[j]·q_g,i: the group's query heads are
+                            // adjacent in a row, and each key's dV/dK row is read and written once for all of them.
+                            let groupBase = (i &* heads &+ kvh &* group) &* d
                             for j in first...i {
                               let kvBase = (j &* kvHeads &+ kvh) &* d
-                              let p = probabilities[j]
-                              Matrix.axpy(p, dOp + qBase, into: dvp + kvBase, count: d)
-                              var ds = p * (gradients[j] - delta) * scale
-                              if softcap != nil { ds *= capDerivative[j] }
-                              gradients[j] = ds
-                              Matrix.axpy(ds, qp + qBase, into: dkp + kvBase, count: d)
-                            }
-                            // dQ_i[c] = Σ_j dS[j] · k_j[c].
-                            for c in 0..<d {
-                              dqp[qBase &+ c] += Matrix.dot(gradients + first, keys + (c &* t &+ first), count: count)
+                              for g in 0..<group { weights[g] = probabilities[g &* t &+ j] }
+                              Self.accumulate(weights, rows: dOp + groupBase, count: group, width: d, into: dvp + kvBase)
+                              for g in 0..<group { weights[g] = gradients[g &* t &+ j] }
+                              Self.accumulate(weights, rows: qp + groupBase, count: group, width: d, into: dkp + kvBase)
                             }
                           }
                         }
