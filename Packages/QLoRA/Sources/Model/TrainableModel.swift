@@ -24,9 +24,10 @@ public struct TrainableModel: Sendable {
   let embeddingScale: Float?
   /// Gemma 2's final logit soft-capping, or `nil`.
   let finalLogitSoftcap: Float?
-  /// Tokens per chunk of the fused lm_head cross-entropy: its logits are `tokens × vocab` floats (30 MB for
-  /// Llama 3's 128 256-token vocabulary). 60 is a multiple of the GEMM's 6-row microkernel (64 rows pad to 66).
-  /// The results do not depend on it.
+  /// Tokens per chunk of the chunked lm_head cross-entropy (a quantized lm_head, or a backend other than the
+  /// CPU's; a dense lm_head on the CPU runs in one pass over vocabulary tiles instead): its logits are
+  /// `tokens × vocab` floats (30 MB for Llama 3's 128 256-token vocabulary). 60 is a multiple of the GEMM's
+  /// 6-row microkernel (64 rows pad to 66).
   public var lossChunkTokens = 60
   /// Bytes of activations that may be kept from the forward pass instead of recomputed in the backward pass
   /// (per-block gradient checkpointing recomputes every block but the last; each block that fits here skips its
