@@ -1,7 +1,8 @@
 import Foundation
 
-/// Causal-LM cross-entropy fused with the lm_head, computed a chunk of tokens at a time, so the
-/// `[tokens, vocab]` logits are never held at once (transformers' `ForCausalLMLoss`: mean over the
+/// Causal-LM cross-entropy fused with the lm_head, so the `[tokens, vocab]` logits are never held at once: a
+/// dense head on the CPU backend runs in one pass over vocabulary tiles (`singlePassLossAndGradient`), any
+/// other head a chunk of tokens at a time (transformers' `ForCausalLMLoss`: mean over the
 /// tokens whose label is not `-100`).
 public struct ChunkedCrossEntropy: Sendable {
   /// The label that excludes a position from the loss.
