@@ -47,15 +47,19 @@ struct OpFiniteDifferenceTests {
     #expect((0..<x.count).contains { $0 % 8 < 4 && y[$0] != x[$0] })
   }
 
-  /// Full attention, a sliding window of 3 (Mistral, Gemma 2) and soft-capped scores (Gemma 2).
+  /// Full attention, a sliding window of 3 (Mistral, Gemma 2) and soft-capped scores (Gemma 2), in one block
+  /// of queries and in blocks of 2 and 3 (so that blocks start past the first key and windows cross blocks).
   @Test(
-    arguments: [(4, 2, nil, nil), (4, 4, nil, nil), (4, 1, nil, nil), (4, 2, 3, nil), (4, 2, 3, 0.7)]
-      as [(Int, Int, Int?, Float?)])
-  func causalAttention(heads: Int, kvHeads: Int, window: Int?, softcap: Float?) throws {
+    arguments: [
+      (4, 2, nil, nil, 32), (4, 4, nil, nil, 32), (4, 1, nil, nil, 32), (4, 2, 3, nil, 32), (4, 2, 3, 0.7, 32),
+      (4, 2, nil, nil, 2), (4, 1, 3, nil, 2), (4, 2, 3, 0.7, 3), (4, 4, 2, nil, 3),
+    ] as [(Int, Int, Int?, Float?, Int)])
+  func causalAttention(heads: Int, kvHeads: Int, window: Int?, softcap: Float?, queryBlock: Int) throws {
     var rng = SeededGenerator(seed: UInt64(10 + heads * kvHeads))
     var op = try CausalAttentionOp(heads: heads, kvHeads: kvHeads, headDim: 6)
     op.window = window
     op.softcap = softcap
+    op.queryBlock = queryBlock
     let t = 7
     let q = GradientCheck.random(t * heads * 6, &rng)
     let k = GradientCheck.random(t * kvHeads * 6, &rng)

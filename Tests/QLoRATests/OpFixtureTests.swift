@@ -27,8 +27,11 @@ struct OpFixtureTests {
     #expect(Fixture.relativeError(dx, try fixture.floats("rope.dx")) < 1e-6)
   }
 
-  @Test func causalAttention() throws {
-    let op = try CausalAttentionOp(heads: 4, kvHeads: 2, headDim: 6)
+  /// In one block of queries and in blocks of 1, 2 and 4 query tokens.
+  @Test(arguments: [32, 1, 2, 4])
+  func causalAttention(queryBlock: Int) throws {
+    var op = try CausalAttentionOp(heads: 4, kvHeads: 2, headDim: 6)
+    op.queryBlock = queryBlock
     let (q, k, v) = (try fixture.floats("attn.q"), try fixture.floats("attn.k"), try fixture.floats("attn.v"))
     let saved = try op.forward(q: q, k: k, v: v)
     #expect(Fixture.relativeError(saved.output, try fixture.floats("attn.o")) < 1e-5)

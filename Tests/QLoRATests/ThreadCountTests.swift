@@ -1,4 +1,5 @@
 import CPUKernels
+import Foundation
 import LanguageModels
 import QLoRA
 import QuantCore
@@ -7,6 +8,7 @@ import Testing
 /// The training ops split heads, rows or columns across threads without changing a bit of the result.
 @Suite("Training ops: results do not depend on the thread count")
 struct TrainingThreadCountTests {
+  /// Blocks of 4 queries, so that the forward pass splits (KV head, query block) pairs across threads.
   @Test(arguments: [(4, 2), (6, 3), (3, 1)])
   func attentionIsBitIdenticalAcrossThreadCounts(heads: Int, kvHeads: Int) throws {
     let (t, d) = (9, 8)
@@ -17,6 +19,7 @@ struct TrainingThreadCountTests {
     let dO = values(t * heads * d, 7)
     var serial = try CausalAttentionOp(heads: heads, kvHeads: kvHeads, headDim: d)
     serial.threads = 1
+    serial.queryBlock = 4
     let reference = try serial.forward(q: q, k: k, v: v)
     let gradients = try serial.backward(dO, q: q, k: k, v: v, saved: reference)
     for threads in [2, 3, 8] {
@@ -27,6 +30,56 @@ struct TrainingThreadCountTests {
       let result = try parallel.backward(dO, q: q, k: k, v: v, saved: saved)
       #expect(result.dq == gradients.dq && result.dk == gradients.dk && result.dv == gradients.dv)
     }
+  }
+
+  /// Blocks of 5, 32 and all 75 queries (a partial last block, windows crossing blocks, a group of 4 heads) give
+  /// the same output, log-sum-exp and gradients up to float32 rounding, and the output equals a plain
+  /// double-precision softmax attention.
+  @Test(arguments: [nil, 20] as [Int?])
+  func attentionBlocksAgree(window: Int?) throws {
+    let (t, heads, kvHeads, d) = (75, 8, 2, 16)
+    let q = Self.values(t * heads * d, 31).map { $0 * 0.7 }
+    let k = Self.values(t * kvHeads * d, 17)
+    let v = Self.values(t * kvHeads * d, 13)
+    let dO = Self.values(t * heads * d, 7)
+    func run(_ queryBlock: Int) throws -> (CausalAttentionOp.Saved, [Float], [Float], [Float]) {
+      var op = try CausalAttentionOp(heads: heads, kvHeads: kvHeads, headDim: d)
+      op.window = window
+      op.queryBlock = queryBlock
+      op.threads = 2
+      let saved = try op.forward(q: q, k: k, v: v)
+      let grads = try op.backward(dO, q: q, k: k, v: v, saved: saved)
+      return (saved, grads.dq, grads.dk, grads.dv)
+    }
+    func close(_ a: [Float], _ b: [Float]) -> Bool {
+      let scale = b.map(abs).max() ?? 0
+      return scale > 0 && zip(a, b).allSatisfy { abs($0 - $1) <= 2e-6 * scale }
+    }
+    let whole = try run(t)
+    for queryBlock in [5, 32] {
+      let blocked = try run(queryBlock)
+      #expect(close(blocked.0.output, whole.0.output) && close(blocked.0.logSumExp, whole.0.logSumExp))
+      #expect(close(blocked.1, whole.1) && close(blocked.2, whole.2) && close(blocked.3, whole.3))
+    }
+    var reference = [Double](repeating: 0, count: q.count)
+    let visible = window ?? t
+    for i in 0..<t {
+      for h in 0..<heads {
+        let kvh = h / (heads / kvHeads)
+        let keys = max(0, i - visible + 1)...i
+        let scores = keys.map { j in
+          (0..<d).reduce(0.0) { $0 + Double(q[(i * heads + h) * d + $1]) * Double(k[(j * kvHeads + kvh) * d + $1]) }
+            / Double(d).squareRoot()
+        }
+        let maximum = scores.max() ?? 0
+        let weights = scores.map { Foundation.exp($0 - maximum) }
+        let sum = weights.reduce(0, +)
+        for (weight, j) in zip(weights, keys) {
+          for c in 0..<d { reference[(i * heads + h) * d + c] += weight / sum * Double(v[(j * kvHeads + kvh) * d + c]) }
+        }
+      }
+    }
+    #expect(close(whole.0.output, reference.map { Float($0) }))
   }
 
   /// The single-pass cross-entropy (bfloat16 head with a bias, soft-capped, some positions ignored): the same

@@ -1,8 +1,16 @@
+import CPUKernels
 import Foundation
+import QuantCore
 
 /// Causal scaled dot-product attention with grouped-query heads on `[tokens, heads, headDim]` buffers,
-/// with a backward pass that recomputes each probability row from the saved log-sum-exp, so no
+/// with a backward pass that recomputes the probabilities from the saved log-sum-exp, so no
 /// `[tokens, tokens]` matrix is ever stored.
+///
+/// Both passes run per KV head and per block of ``queryBlock`` query tokens, with the query heads of the KV
+/// head's group stacked as the rows of one block: the scores, `P·V`, `dO·Vᵀ`, `dS·K`, `dSᵀ·Q` and `Pᵀ·dO` of a
+/// block are products on the CPU backend's packed GEMM, over the keys the block's queries can see (the causal
+/// triangle and the sliding window skip whole key ranges). Only one block's `[rows, keys]` scores are held at a
+/// time.
 public struct CausalAttentionOp: Sendable {
   /// Query heads.
   public var heads: Int
@@ -12,8 +20,11 @@ public struct CausalAttentionOp: Sendable {
   public var headDim: Int
   /// The score multiplier (`1/√headDim` unless the model says otherwise).
   public var scale: Float
-  /// Threads: heads (forward) and KV heads (backward) are split across them; results do not depend on it.
+  /// Threads: KV heads and query blocks (forward) and KV heads (backward) are split across them; results do
+  /// not depend on it.
   public var threads = 1
+  /// Query tokens per block of the blocked products (results depend on it only through float32 rounding).
+  package var queryBlock = 32
   /// Sliding-window attention: query `i` sees keys `max(0, i − window + 1)…i` (transformers' Mistral and
   /// Qwen rule); `nil` is full causal attention.
   public var window: Int?
@@ -65,51 +76,36 @@ public struct CausalAttentionOp: Sendable {
   /// - Throws: `QLoRAError.shapeMismatch` on inconsistent sizes.
   public func forward(q: [Float], k: [Float], v: [Float]) throws(QLoRAError) -> Saved {
     let t = try tokens(q, k, v)
-    let (d, heads, kvHeads, scale) = (headDim, self.heads, self.kvHeads, self.scale)
-    let group = heads / kvHeads
+    let layout = BlockLayout(op: self, tokens: t)
     var output = [Float](repeating: 0, count: q.count)
     var lse = [Float](repeating: 0, count: heads * t)
-    let window = self.window.map { max(1, $0) } ?? t
-    let softcap = self.softcap
-    let keysByDimension = Self.byDimension(k, tokens: t, heads: kvHeads, headDim: d)
+    let keys = layout.packedByHead(k)
     q.withUnsafeBufferPointer { q in
-      keysByDimension.withUnsafeBufferPointer { kt in
+      keys.withUnsafeBufferPointer { keys in
         v.withUnsafeBufferPointer { v in
           output.withUnsafeMutableBufferPointer { output in
             lse.withUnsafeMutableBufferPointer { lse in
-              // Heads are independent: each range of heads writes its own output columns and lse rows.
-              ParallelRanges.run(count: heads, threads: threads) { range in
-                guard let qp = q.baseAddress, let ktp = kt.baseAddress, let vp = v.baseAddress,
-                  let op = output.baseAddress
-                else { return }
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t)
-                defer { scores.deallocate() }
-                for h in range {
-                  let kvh = h / group
-                  let keys = ktp + kvh &* d &* t
-                  for i in 0..<t {
-                    let qBase = (i &* heads &+ h) &* d
-                    let first = max(0, i &- window &+ 1)
-                    let count = i &- first &+ 1
-                    Self.scores(
-                      query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d, scale: scale, into: scores
-                    )
-                    var maximum = -Float.infinity
-                    for j in first...i {
-                      if let softcap { scores[j] = Foundation.tanh(scores[j] / softcap) * softcap }
-                      maximum = max(maximum, scores[j])
-                    }
-                    var sum: Float = 0
-                    for j in first...i {
-                      scores[j] = Foundation.exp(scores[j] - maximum)
-                      sum += scores[j]
-                    }
-                    lse[h &* t &+ i] = maximum + Foundation.log(sum)
-                    for j in first...i {
-                      let vBase = (j &* kvHeads &+ kvh) &* d
-                      Matrix.axpy(scores[j] / sum, vp + vBase, into: op + qBase, count: d)
-                    }
-                  }
+              guard let qp = q.baseAddress, let kp = keys.baseAddress, let vp = v.baseAddress,
+                let op = output.baseAddress, let lp = lse.baseAddress
+              else { return }
+              nonisolated(unsafe) let (outputs, logSumExps) = (op, lp)
+              // Every (KV head, query block) writes its own output rows and lse entries.
+              ParallelRanges.run(count: kvHeads * layout.blocks, threads: threads) { items in
+                let scratch = BlockScratch(layout: layout, softcap: false)
+                defer { scratch.deallocate() }
+                for item in items {
+                  let block = layout.block(item % layout.blocks, kvHead: item / layout.blocks)
+                  layout.gather(qp, block: block, into: scratch.queries)
+                  layout.probabilities(
+                    block, queries: scratch.queries, keys: kp, logSumExp: nil, into: scratch.probabilities,
+                    capDerivative: nil, savingLogSumExp: logSumExps)
+                  // O = P·V over the block's keys, read in place from `[tokens, kvHeads, headDim]`.
+                  Self.blockBackend.productWithKMajorWeights(
+                    x: scratch.probabilities, m: block.rows,
+                    weight: UnsafeRawPointer(vp + (block.firstKey &* kvHeads &+ block.kvHead) &* headDim),
+                    dtype: .float32, ldw: kvHeads &* headDim, n: headDim, k: block.keys, into: scratch.outputs,
+                    accumulate: false)
+                  layout.scatter(scratch.outputs, block: block, into: outputs)
                 }
               }
             }
@@ -118,57 +114,6 @@ public struct CausalAttentionOp: Sendable {
       }
     }
     return Saved(output: output, logSumExp: lse)
-  }
-
-  /// `[tokens, heads, headDim]` rearranged as `[heads, headDim, tokens]`: for one head and one dimension, the
-  /// values of every token are contiguous, so a query row's scores are `headDim` SIMD updates along tokens.
-  static func byDimension(_ values: [Float], tokens t: Int, heads: Int, headDim d: Int) -> [Float] {
-    var result = [Float](repeating: 0, count: values.count)
-    values.withUnsafeBufferPointer { source in
-      result.withUnsafeMutableBufferPointer { target in
-        for token in 0..<t {
-          for head in 0..<heads {
-            let from = (token &* heads &+ head) &* d
-            let to = head &* d &* t &+ token
-            for c in 0..<d { target[to &+ c &* t] = source[from &+ c] }
-          }
-        }
-      }
-    }
-    return result
-  }
-
-  /// `scores[first ..< first + count] = scale · Σ_c query[c] · keys[c, first ..< first + count]` for one
-  /// head's keys laid out `[headDim, tokens]`.
-  @inline(__always)
-  static func scores(
-    query: UnsafePointer<Float>, keys: UnsafePointer<Float>, tokens t: Int, first: Int, count: Int, headDim d: Int,
-    scale: Float, into scores: UnsafeMutablePointer<Float>
-  ) {
-    (scores + first).update(repeating: 0, count: count)
-    for c in 0..<d { Matrix.axpy(query[c] * scale, keys + (c &* t &+ first), into: scores + first, count: count) }
-  }
-
-  /// `y[c] += Σ_g weights[g] · rows[g·width + c]` for `c < width`, the terms added in `g` order to each `y[c]`.
-  @inline(__always)
-  static func accumulate(
-    _ weights: UnsafePointer<Float>, rows: UnsafePointer<Float>, count: Int, width: Int, into y: UnsafeMutablePointer<Float>
-  ) {
-    var c = 0
-    while c &+ 8 <= width {
-      var sum = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<Float>.self)
-      for g in 0..<count {
-        sum += SIMD8(repeating: weights[g]) * UnsafeRawPointer(rows + (g &* width &+ c)).loadUnaligned(as: SIMD8<Float>.self)
-      }
-      UnsafeMutableRawPointer(y + c).storeBytes(of: sum, as: SIMD8<Float>.self)
-      c &+= 8
-    }
-    while c < width {
-      var sum = y[c]
-      for g in 0..<count { sum += weights[g] * rows[g &* width &+ c] }
-      y[c] = sum
-      c &+= 1
-    }
   }
 
   /// The gradients of queries, keys and values: `dV = PᵀdO`, `dS = P⊙(dO·Vᵀ − rowsum(dO⊙O))`,
@@ -187,93 +132,75 @@ public struct CausalAttentionOp: Sendable {
   ) throws(QLoRAError) -> (dq: [Float], dk: [Float], dv: [Float]) {
     let t = try tokens(q, k, v)
     try outputGradient.require(q.count, "attention output gradient")
-    let (d, heads, kvHeads, scale) = (headDim, self.heads, self.kvHeads, self.scale)
-    let group = heads / kvHeads
+    try saved.output.require(q.count, "attention output")
+    try saved.logSumExp.require(heads * t, "attention log-sum-exp")
+    let layout = BlockLayout(op: self, tokens: t)
+    let d = headDim
     var dq = [Float](repeating: 0, count: q.count)
-    var dk = [Float](repeating: 0, count: k.count)
-    var dv = [Float](repeating: 0, count: v.count)
-    let window = self.window.map { max(1, $0) } ?? t
-    let softcap = self.softcap
-    let keysByDimension = Self.byDimension(k, tokens: t, heads: kvHeads, headDim: d)
-    let valuesByDimension = Self.byDimension(v, tokens: t, heads: kvHeads, headDim: d)
+    // dK and dV accumulate per KV head in `[kvHeads, tokens, headDim]`, then go back to the input layout.
+    var dkByHead = [Float](repeating: 0, count: k.count)
+    var dvByHead = [Float](repeating: 0, count: v.count)
+    let keys = layout.packedByHead(k)
+    let values = layout.packedByHead(v)
+    let softcapped = softcap != nil
     outputGradient.withUnsafeBufferPointer { dO in
       q.withUnsafeBufferPointer { q in
-        keysByDimension.withUnsafeBufferPointer { kt in
-          valuesByDimension.withUnsafeBufferPointer { vt in
+        keys.withUnsafeBufferPointer { keys in
+          values.withUnsafeBufferPointer { values in
             saved.output.withUnsafeBufferPointer { o in
               saved.logSumExp.withUnsafeBufferPointer { lse in
                 dq.withUnsafeMutableBufferPointer { dq in
-                  dk.withUnsafeMutableBufferPointer { dk in
-                    dv.withUnsafeMutableBufferPointer { dv in
-                      // KV heads are independent: a range of KV heads owns its dK/dV columns and its query heads' dQ.
+                  dkByHead.withUnsafeMutableBufferPointer { dk in
+                    dvByHead.withUnsafeMutableBufferPointer { dv in
+                      guard let qp = q.baseAddress, let kp = keys.baseAddress, let vp = values.baseAddress,
+                        let dOp = dO.baseAddress, let op = o.baseAddress, let lp = lse.baseAddress,
+                        let dqBase = dq.baseAddress, let dkBase = dk.baseAddress, let dvBase = dv.baseAddress
+                      else { return }
+                      nonisolated(unsafe) let (dqp, dkp, dvp) = (dqBase, dkBase, dvBase)
+                      // KV heads are independent: a range of KV heads owns its dK/dV rows and its query heads' dQ.
                       ParallelRanges.run(count: kvHeads, threads: threads) { range in
-                        guard let qp = q.baseAddress, let ktp = kt.baseAddress,
-                          let vtp = vt.baseAddress, let dOp = dO.baseAddress, let op = o.baseAddress,
-                          let dqp = dq.baseAddress, let dkp = dk.baseAddress, let dvp = dv.baseAddress
-                        else { return }
-                        // Per query head of the KV head's group, per key of one query row: the probability, then
-                        // dP, then dS (one row of `t` per head).
-                        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: group * t)
-                        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: group * t)
-                        // With soft-capping, d(capped)/d(score) = 1 − tanh² per key.
-                        let capDerivative = UnsafeMutablePointer<Float>.allocate(capacity: group * t)
-                        let weights = UnsafeMutablePointer<Float>.allocate(capacity: group)
-                        defer {
-                          probabilities.deallocate()
-                          gradients.deallocate()
-                          capDerivative.deallocate()
-                          weights.deallocate()
-                        }
+                        let scratch = BlockScratch(layout: layout, softcap: softcapped)
+                        defer { scratch.deallocate() }
                         for kvh in range {
-                          let keys = ktp + kvh &* d &* t
-                          let values = vtp + kvh &* d &* t
-                          for i in 0..<t {
-                            let first = max(0, i &- window &+ 1)
-                            let count = i &- first &+ 1
-                            for g in 0..<group {
-                              let h = kvh &* group &+ g
-                              let qBase = (i &* heads &+ h) &* d
-                              let rowLSE = lse[h &* t &+ i]
-                              let delta = Matrix.dot(dOp + qBase, op + qBase, count: d)
-                              let rowP = probabilities + g &* t
-                              let rowDS = gradients + g &* t
-                              let rowCap = capDerivative + g &* t
-                              Self.scores(
-                                query: qp + qBase, keys: keys, tokens: t, first: first, count: count, headDim: d,
-                                scale: scale, into: rowP)
-                              for j in first...i {
-                                var score = rowP[j]
-                                if let softcap {
-                                  let tanh = Foundation.tanh(score / softcap)
-                                  score = tanh * softcap
-                                  rowCap[j] = 1 - tanh * tanh
-                                }
-                                rowP[j] = Foundation.exp(score - rowLSE)
-                              }
-                              // dP[j] = dO_i · v_j, then dS.
-                              Self.scores(
-                                query: dOp + qBase, keys: values, tokens: t, first: first, count: count, headDim: d,
-                                scale: 1, into: rowDS)
-                              for j in first...i {
-                                var ds = rowP[j] * (rowDS[j] - delta) * scale
-                                if softcap != nil { ds *= rowCap[j] }
-                                rowDS[j] = ds
-                              }
-                              // dQ_i[c] = Σ_j dS[j] · k_j[c].
-                              for c in 0..<d {
-                                dqp[qBase &+ c] += Matrix.dot(rowDS + first, keys + (c &* t &+ first), count: count)
+                          for index in 0..<layout.blocks {
+                            let block = layout.block(index, kvHead: kvh)
+                            let (rows, n) = (block.rows, block.keys)
+                            let keyRows = kp + (kvh &* t &+ block.firstKey) &* d
+                            layout.gather(qp, block: block, into: scratch.queries)
+                            layout.gather(dOp, block: block, into: scratch.outputGradients)
+                            layout.probabilities(
+                              block, queries: scratch.queries, keys: kp, logSumExp: lp, into: scratch.probabilities,
+                              capDerivative: scratch.capDerivative, savingLogSumExp: nil)
+                            // dP = dO·Vᵀ, then dS = P⊙(dP − δ)·scale (·(1 − tanh²) when soft-capped).
+                            Self.blockBackend.productWithRowMajorWeights(
+                              x: scratch.outputGradients, m: rows,
+                              weight: UnsafeRawPointer(vp + (kvh &* t &+ block.firstKey) &* d), dtype: .float32, n: n,
+                              k: d, into: scratch.scoreGradients, packedForAnyRows: true)
+                            for r in 0..<rows {
+                              let row = layout.sourceRow(r, block: block)
+                              let delta = Matrix.dot(dOp + row, op + row, count: d)
+                              let p = scratch.probabilities + r &* n
+                              let ds = scratch.scoreGradients + r &* n
+                              for j in 0..<n { ds[j] = p[j] * (ds[j] - delta) * scale }
+                              if let cap = scratch.capDerivative {
+                                for j in 0..<n { ds[j] *= cap[r &* n &+ j] }
                               }
                             }
-                            // dV_j += Σ_g P_g[j]·dO_g,i and dK_j += Σ_g dS_g[j]·q_g,i: the group's query heads are
-                            // adjacent in a row, and each key's dV/dK row is read and written once for all of them.
-                            let groupBase = (i &* heads &+ kvh &* group) &* d
-                            for j in first...i {
-                              let kvBase = (j &* kvHeads &+ kvh) &* d
-                              for g in 0..<group { weights[g] = probabilities[g &* t &+ j] }
-                              Self.accumulate(weights, rows: dOp + groupBase, count: group, width: d, into: dvp + kvBase)
-                              for g in 0..<group { weights[g] = gradients[g &* t &+ j] }
-                              Self.accumulate(weights, rows: qp + groupBase, count: group, width: d, into: dkp + kvBase)
-                            }
+                            // dQ = dS·K (every block row is one query row of one head: written once).
+                            Self.blockBackend.productWithKMajorWeights(
+                              x: scratch.scoreGradients, m: rows, weight: UnsafeRawPointer(keyRows), dtype: .float32,
+                              ldw: d, n: d, k: n, into: scratch.outputs, accumulate: false)
+                            layout.scatter(scratch.outputs, block: block, into: dqp)
+                            // dK += dSᵀ·Q and dV += Pᵀ·dO over the block's keys.
+                            let firstRow = (kvh &* t &+ block.firstKey) &* d
+                            Matrix.transpose(scratch.scoreGradients, rows: rows, columns: n, into: scratch.transposed)
+                            Self.blockBackend.productWithKMajorWeights(
+                              x: scratch.transposed, m: n, weight: UnsafeRawPointer(scratch.queries), dtype: .float32,
+                              ldw: d, n: d, k: rows, into: dkp + firstRow, accumulate: true)
+                            Matrix.transpose(scratch.probabilities, rows: rows, columns: n, into: scratch.transposed)
+                            Self.blockBackend.productWithKMajorWeights(
+                              x: scratch.transposed, m: n, weight: UnsafeRawPointer(scratch.outputGradients),
+                              dtype: .float32, ldw: d, n: d, k: rows, into: dvp + firstRow, accumulate: true)
                           }
                         }
                       }
@@ -286,6 +213,207 @@ public struct CausalAttentionOp: Sendable {
         }
       }
     }
-    return (dq, dk, dv)
+    return (dq, layout.unpackedByHead(dkByHead), layout.unpackedByHead(dvByHead))
+  }
+
+  /// The single-threaded CPU backend each thread's block products run on (its scratch pool is shared safely).
+  fileprivate static let blockBackend = CPUBackend(threads: 1)
+}
+
+/// Where a (KV head, query block) pair's rows, keys and heads lie.
+private struct AttentionBlock {
+  let kvHead: Int
+  /// Query tokens `firstQuery ..< endQuery`.
+  let firstQuery: Int
+  let endQuery: Int
+  /// The first key any of the block's queries sees.
+  let firstKey: Int
+  /// Block rows: query tokens × the group's heads, token-major (`row = (i − firstQuery)·group + g`).
+  let rows: Int
+  /// Keys `firstKey ..< endQuery`.
+  var keys: Int { endQuery &- firstKey }
+}
+
+/// The shapes and the row/key arithmetic shared by the forward and backward passes.
+private struct BlockLayout {
+  let heads: Int
+  let kvHeads: Int
+  let group: Int
+  let headDim: Int
+  let tokens: Int
+  let queryBlock: Int
+  let blocks: Int
+  let window: Int
+  let scale: Float
+  let softcap: Float?
+
+  init(op: CausalAttentionOp, tokens t: Int) {
+    heads = op.heads
+    kvHeads = op.kvHeads
+    group = op.heads / op.kvHeads
+    headDim = op.headDim
+    tokens = t
+    queryBlock = max(1, min(op.queryBlock, t))
+    blocks = t == 0 ? 0 : (t + queryBlock - 1) / queryBlock
+    window = op.window.map { max(1, $0) } ?? t
+    scale = op.scale
+    softcap = op.softcap
+  }
+
+  /// Most rows and keys of any block.
+  var maximumRows: Int { queryBlock &* group }
+
+  func block(_ index: Int, kvHead: Int) -> AttentionBlock {
+    let first = index &* queryBlock
+    let end = min(tokens, first &+ queryBlock)
+    return AttentionBlock(
+      kvHead: kvHead, firstQuery: first, endQuery: end, firstKey: max(0, first &- window &+ 1),
+      rows: (end &- first) &* group)
+  }
+
+  /// The offset of block row `r` in a `[tokens, heads, headDim]` buffer.
+  func sourceRow(_ r: Int, block: AttentionBlock) -> Int {
+    let i = block.firstQuery &+ r / group
+    return (i &* heads &+ block.kvHead &* group &+ r % group) &* headDim
+  }
+
+  /// Copies the block's rows of a `[tokens, heads, headDim]` buffer into `[rows, headDim]`: for each query
+  /// token, the group's heads are adjacent.
+  func gather(_ source: UnsafePointer<Float>, block: AttentionBlock, into target: UnsafeMutablePointer<Float>) {
+    let width = group &* headDim
+    for i in block.firstQuery..<block.endQuery {
+      let from = source + (i &* heads &+ block.kvHead &* group) &* headDim
+      (target + (i &- block.firstQuery) &* width).update(from: from, count: width)
+    }
+  }
+
+  /// Writes `[rows, headDim]` back to the block's rows of a `[tokens, heads, headDim]` buffer.
+  func scatter(_ source: UnsafePointer<Float>, block: AttentionBlock, into target: UnsafeMutablePointer<Float>) {
+    let width = group &* headDim
+    for i in block.firstQuery..<block.endQuery {
+      let to = target + (i &* heads &+ block.kvHead &* group) &* headDim
+      to.update(from: source + (i &- block.firstQuery) &* width, count: width)
+    }
+  }
+
+  /// `[tokens, kvHeads, headDim]` as `[kvHeads, tokens, headDim]`: each KV head's rows contiguous.
+  func packedByHead(_ values: [Float]) -> [Float] {
+    rearranged(values, toHeadMajor: true)
+  }
+
+  /// `[kvHeads, tokens, headDim]` back to `[tokens, kvHeads, headDim]`.
+  func unpackedByHead(_ values: [Float]) -> [Float] {
+    rearranged(values, toHeadMajor: false)
+  }
+
+  private func rearranged(_ values: [Float], toHeadMajor: Bool) -> [Float] {
+    let d = headDim
+    return [Float](unsafeUninitializedCapacity: values.count) { target, count in
+      values.withUnsafeBufferPointer { source in
+        guard let from = source.baseAddress, let to = target.baseAddress else { return }
+        for token in 0..<tokens {
+          for head in 0..<kvHeads {
+            let tokenMajor = (token &* kvHeads &+ head) &* d
+            let headMajor = (head &* tokens &+ token) &* d
+            if toHeadMajor {
+              (to + headMajor).initialize(from: from + tokenMajor, count: d)
+            } else {
+              (to + tokenMajor).initialize(from: from + headMajor, count: d)
+            }
+          }
+        }
+      }
+      count = values.count
+    }
+  }
+
+  /// The block's probabilities `[rows, keys]`: `softmax(Q·Kᵀ·scale)` over each row's visible keys (zero
+  /// elsewhere), soft-capped first when the model says so.
+  ///
+  /// - Parameters:
+  ///   - block: The block.
+  ///   - queries: The gathered queries `[rows, headDim]`.
+  ///   - keys: All keys `[kvHeads, tokens, headDim]`.
+  ///   - logSumExp: The forward pass's log-sum-exp `[heads, tokens]` (backward), or `nil` to compute it.
+  ///   - probabilities: Receives `[rows, keys]`.
+  ///   - capDerivative: Receives `1 − tanh²` per score when soft-capped (backward).
+  ///   - savingLogSumExp: Receives each row's log-sum-exp (forward).
+  func probabilities(
+    _ block: AttentionBlock, queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+    logSumExp: UnsafePointer<Float>?, into probabilities: UnsafeMutablePointer<Float>,
+    capDerivative: UnsafeMutablePointer<Float>?, savingLogSumExp: UnsafeMutablePointer<Float>?
+  ) {
+    let n = block.keys
+    let keyRows = keys + (block.kvHead &* tokens &+ block.firstKey) &* headDim
+    CausalAttentionOp.blockBackend.productWithRowMajorWeights(
+      x: queries, m: block.rows, weight: UnsafeRawPointer(keyRows), dtype: .float32, n: n, k: headDim,
+      into: probabilities, packedForAnyRows: true)
+    for r in 0..<block.rows {
+      let i = block.firstQuery &+ r / group
+      let h = block.kvHead &* group &+ r % group
+      // Visible keys, as columns of the block: max(0, i − window + 1) … i.
+      let first = max(0, i &- window &+ 1) &- block.firstKey
+      let last = i &- block.firstKey
+      let p = probabilities + r &* n
+      let hidden = n &- last &- 1
+      p.update(repeating: 0, count: first)
+      (p + (last &+ 1)).update(repeating: 0, count: hidden)
+      if let capDerivative {
+        let cap = capDerivative + r &* n
+        cap.update(repeating: 0, count: first)
+        (cap + (last &+ 1)).update(repeating: 0, count: hidden)
+      }
+      var maximum = -Float.infinity
+      for j in first...last {
+        var score = p[j] * scale
+        if let softcap {
+          let tanh = Foundation.tanh(score / softcap)
+          score = tanh * softcap
+          capDerivative?[r &* n &+ j] = 1 - tanh * tanh
+        }
+        p[j] = score
+        maximum = max(maximum, score)
+      }
+      if let logSumExp {
+        let rowLSE = logSumExp[h &* tokens &+ i]
+        for j in first...last { p[j] = Foundation.exp(p[j] - rowLSE) }
+      } else {
+        var sum: Float = 0
+        for j in first...last {
+          p[j] = Foundation.exp(p[j] - maximum)
+          sum += p[j]
+        }
+        for j in first...last { p[j] /= sum }
+        savingLogSumExp?[h &* tokens &+ i] = maximum + Foundation.log(sum)
+      }
+    }
+  }
+}
+
+/// One thread's buffers for a block: gathered rows, `[rows, keys]` scores and their transpose.
+private struct BlockScratch {
+  let queries: UnsafeMutablePointer<Float>
+  let outputGradients: UnsafeMutablePointer<Float>
+  let outputs: UnsafeMutablePointer<Float>
+  let probabilities: UnsafeMutablePointer<Float>
+  let scoreGradients: UnsafeMutablePointer<Float>
+  let transposed: UnsafeMutablePointer<Float>
+  let capDerivative: UnsafeMutablePointer<Float>?
+
+  init(layout: BlockLayout, softcap: Bool) {
+    let rowValues = layout.maximumRows &* layout.headDim
+    let scores = layout.maximumRows &* layout.tokens
+    queries = .allocate(capacity: rowValues)
+    outputGradients = .allocate(capacity: rowValues)
+    outputs = .allocate(capacity: rowValues)
+    probabilities = .allocate(capacity: scores)
+    scoreGradients = .allocate(capacity: scores)
+    transposed = .allocate(capacity: scores)
+    capDerivative = softcap && layout.softcap != nil ? .allocate(capacity: scores) : nil
+  }
+
+  func deallocate() {
+    for buffer in [queries, outputGradients, outputs, probabilities, scoreGradients, transposed] { buffer.deallocate() }
+    capDerivative?.deallocate()
   }
 }

@@ -107,6 +107,19 @@ package enum Matrix {
     }
   }
 
+  /// Writes `sourceᵀ` `[columns, rows]` for row-major `source` `[rows, columns]`, in 8 × 8 tiles.
+  package static func transpose(
+    _ source: UnsafePointer<Float>, rows: Int, columns: Int, into target: UnsafeMutablePointer<Float>
+  ) {
+    for r0 in stride(from: 0, to: rows, by: 8) {
+      let r1 = min(rows, r0 &+ 8)
+      for c0 in stride(from: 0, to: columns, by: 8) {
+        let c1 = min(columns, c0 &+ 8)
+        for r in r0..<r1 { for c in c0..<c1 { target[c &* rows &+ r] = source[r &* columns &+ c] } }
+      }
+    }
+  }
+
   /// `bᵀ` for row-major `b` `[rows, columns]`: `[columns, rows]`.
   package static func transposed(_ b: [Float], rows: Int, columns: Int) -> [Float] {
     var result = [Float](repeating: 0, count: b.count)
