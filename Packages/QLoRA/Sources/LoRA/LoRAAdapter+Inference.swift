@@ -13,12 +13,6 @@ extension LoRAAdapter: LinearAdapter {
   ///   - rows: The number of rows.
   ///   - output: The projection's output `[rows, outFeatures]`, to add to.
   public func addDelta(input: UnsafeBufferPointer<Float>, rows: Int, output: UnsafeMutableBufferPointer<Float>) {
-    var projected = [Float](repeating: 0, count: rows * rank)
-    a.withUnsafeBufferPointer { factor in
-      projected.withUnsafeMutableBufferPointer { out in
-        Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures)
-      }
-    }
-    addOutput(projected: projected, into: output)
+    addOutput(projected: project(input, rows: rows, threads: 1), into: output)
   }
 }

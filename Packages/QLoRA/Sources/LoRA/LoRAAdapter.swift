@@ -1,3 +1,6 @@
+import CPUKernels
+import QuantCore
+
 /// A LoRA adapter on one linear layer: `Δy = s · (drop(x)·Aᵀ)·Bᵀ` with `A [rank, inFeatures]`,
 /// `B [outFeatures, rank]` and `s = alpha/rank` (`alpha/√rank` with rsLoRA), as PEFT's `lora.Linear`.
 ///
@@ -116,15 +119,24 @@ public struct LoRAAdapter: Sendable {
       generator = rng
     }
     let dropped = Self.dropped(x, mask: mask)
-    var u = [Float](repeating: 0, count: rows * rank)
-    dropped.withUnsafeBufferPointer { input in
-      a.withUnsafeBufferPointer { factor in
-        u.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyTransposed(input, factor, into: out, m: rows, n: rank, k: inFeatures, threads: threads)
+    let u = dropped.withUnsafeBufferPointer { project($0, rows: rows, threads: threads) }
+    return Saved(droppedInput: dropped, mask: mask, projected: u)
+  }
+
+  /// `u = x·Aᵀ` `[rows, rank]` for `x` `[rows, inFeatures]`, on the CPU backend's packed GEMM.
+  func project(_ x: UnsafeBufferPointer<Float>, rows: Int, threads: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: rows * rank) { u, count in
+      a.withUnsafeBytes { factor in
+        if let input = x.baseAddress, let weight = factor.baseAddress, let out = u.baseAddress {
+          AdapterProducts.backend(threads: threads).productWithRowMajorWeights(
+            x: input, m: rows, weight: weight, dtype: .float32, n: rank, k: inFeatures, into: out,
+            packedForAnyRows: true)
+        } else {
+          u.initialize(repeating: 0)
         }
       }
+      count = rows * rank
     }
-    return Saved(droppedInput: dropped, mask: mask, projected: u)
   }
 
   /// The dropped-out input `x⊙mask` (`x` itself without a mask): what ``Saved/droppedInput`` holds.
@@ -148,7 +160,7 @@ public struct LoRAAdapter: Sendable {
   /// `y += (s·u)·Bᵀ` for `u` `[rows, rank]`.
   ///
   /// Fewer rows than `rank` (a decode step) use `rank`-long dot products with `B` as stored; more rows pay
-  /// for one transpose of `B` and then run along contiguous rows of `Bᵀ`.
+  /// for one transpose of `B` and run the CPU backend's packed GEMM over contiguous rows of `Bᵀ`.
   func addOutput(projected: [Float], into y: UnsafeMutableBufferPointer<Float>, threads: Int = 1) {
     let rows = projected.count / rank
     let scaled = projected.map { $0 * scaling }
@@ -162,8 +174,11 @@ public struct LoRAAdapter: Sendable {
     }
     let bT = Matrix.transposed(b, rows: outFeatures, columns: rank)
     scaled.withUnsafeBufferPointer { u in
-      bT.withUnsafeBufferPointer { factor in
-        Matrix.multiplyAccumulate(u, factor, into: y, m: rows, n: outFeatures, k: rank, threads: threads)
+      bT.withUnsafeBytes { factor in
+        guard let u = u.baseAddress, let factor = factor.baseAddress, let y = y.baseAddress else { return }
+        AdapterProducts.backend(threads: threads).productWithKMajorWeights(
+          x: u, m: rows, weight: factor, dtype: .float32, ldw: outFeatures, n: outFeatures, k: rank, into: y,
+          accumulate: true)
       }
     }
   }
@@ -185,8 +200,8 @@ public struct LoRAAdapter: Sendable {
   /// As ``backward(_:saved:)``, adding the adapter's share of the input gradient to `inputGradient`
   /// `[rows, inFeatures]` (the base layer's `dY·W`).
   ///
-  /// The products along `outFeatures` run on `Bᵀ` and on `dBᵀ`, so their inner loops are contiguous rows of
-  /// `outFeatures` values rather than `rank`-long dot products.
+  /// The products run on the CPU backend's packed GEMM: those along `outFeatures` produce `dBᵀ` and read
+  /// `B` k-major, so no `[rows, outFeatures]` matrix is transposed.
   ///
   /// - Parameters:
   ///   - outputGradient: `dL/dy` `[rows, outFeatures]`.
@@ -200,45 +215,60 @@ public struct LoRAAdapter: Sendable {
     let rows = saved.projected.count / rank
     try outputGradient.require(rows * outFeatures, "LoRA output gradient")
     try inputGradient.require(rows * inFeatures, "LoRA input gradient")
+    try saved.droppedInput.require(rows * inFeatures, "LoRA saved input")
     let (n, r, k) = (outFeatures, rank, inFeatures)
-    let scaledProjected = saved.projected.map { $0 * scaling }
-    let bT = Matrix.transposed(b, rows: n, columns: r)
+    let cpu = AdapterProducts.backend(threads: threads)
+    // (s·u)ᵀ [r, rows]: the left operand of dBᵀ = (s·u)ᵀ·dY.
+    let scaledProjectedT = Matrix.transposed(saved.projected.map { $0 * scaling }, rows: rows, columns: r)
     var du = [Float](repeating: 0, count: rows * r)
     var gradientBT = [Float](repeating: 0, count: r * n)
-    outputGradient.withUnsafeBufferPointer { dy in
-      // dBᵀ[r, n] += (s·u)ᵀ·dY and du = dY·B (then ·s).
-      scaledProjected.withUnsafeBufferPointer { u in
+    outputGradient.withUnsafeBytes { dy in
+      guard let dy = dy.baseAddress else { return }
+      // dBᵀ[r, n] = (s·u)ᵀ·dY and du = dY·B, both reading dY [rows, n] as k-major weights.
+      scaledProjectedT.withUnsafeBufferPointer { uT in
         gradientBT.withUnsafeMutableBufferPointer { gBT in
-          Matrix.transposedMultiplyAccumulate(u, dy, into: gBT, m: rows, n: r, k: n, threads: threads)
+          guard let uT = uT.baseAddress, let gBT = gBT.baseAddress else { return }
+          cpu.productWithKMajorWeights(
+            x: uT, m: r, weight: dy, dtype: .float32, ldw: n, n: n, k: rows, into: gBT, accumulate: false)
         }
       }
-      bT.withUnsafeBufferPointer { factor in
-        du.withUnsafeMutableBufferPointer { out in
-          Matrix.multiplyTransposed(dy, factor, into: out, m: rows, n: r, k: n, threads: threads)
+      b.withUnsafeBytes { factor in
+        du.withUnsafeMutableBufferPointer { du in
+          guard let factor = factor.baseAddress, let du = du.baseAddress else { return }
+          cpu.productWithKMajorWeights(
+            x: dy.assumingMemoryBound(to: Float.self), m: rows, weight: factor, dtype: .float32, ldw: r, n: r, k: n,
+            into: du, accumulate: false)
         }
       }
     }
     for i in du.indices { du[i] *= scaling }
     for j in 0..<n { for q in 0..<r { gradientB[j &* r &+ q] += gradientBT[q &* n &+ j] } }
-    du.withUnsafeBufferPointer { du in
-      saved.droppedInput.withUnsafeBufferPointer { xd in
+    // dA[r, k] += duᵀ·x_d and dX += du·A (⊙ the dropout multiplier).
+    let duT = Matrix.transposed(du, rows: rows, columns: r)
+    duT.withUnsafeBufferPointer { duT in
+      saved.droppedInput.withUnsafeBytes { xd in
         gradientA.withUnsafeMutableBufferPointer { gA in
-          Matrix.transposedMultiplyAccumulate(du, xd, into: gA, m: rows, n: r, k: k, threads: threads)
+          guard let duT = duT.baseAddress, let xd = xd.baseAddress, let gA = gA.baseAddress else { return }
+          cpu.productWithKMajorWeights(
+            x: duT, m: r, weight: xd, dtype: .float32, ldw: k, n: k, k: rows, into: gA, accumulate: true)
         }
       }
-      a.withUnsafeBufferPointer { factor in
-        if saved.mask.isEmpty {
-          inputGradient.withUnsafeMutableBufferPointer { out in
-            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r, threads: threads)
-          }
-        } else {
-          var share = [Float](repeating: 0, count: rows * k)
-          share.withUnsafeMutableBufferPointer { out in
-            Matrix.multiplyAccumulate(du, factor, into: out, m: rows, n: k, k: r, threads: threads)
-          }
-          for i in 0..<share.count { inputGradient[i] += share[i] * saved.mask[i] }
+    }
+    func addShare(into out: UnsafeMutableBufferPointer<Float>) {
+      du.withUnsafeBufferPointer { du in
+        a.withUnsafeBytes { factor in
+          guard let du = du.baseAddress, let factor = factor.baseAddress, let out = out.baseAddress else { return }
+          cpu.productWithKMajorWeights(
+            x: du, m: rows, weight: factor, dtype: .float32, ldw: k, n: k, k: r, into: out, accumulate: true)
         }
       }
+    }
+    if saved.mask.isEmpty {
+      inputGradient.withUnsafeMutableBufferPointer { addShare(into: $0) }
+    } else {
+      var share = [Float](repeating: 0, count: rows * k)
+      share.withUnsafeMutableBufferPointer { addShare(into: $0) }
+      for i in 0..<share.count { inputGradient[i] += share[i] * saved.mask[i] }
     }
   }
 
@@ -260,5 +290,22 @@ public struct LoRAAdapter: Sendable {
       }
     }
     return w.map { $0 * scaling }
+  }
+}
+
+/// The CPU backends the adapter products run on, one per thread count, so their scratch memory (packed
+/// activations) is reused across layers and steps.
+enum AdapterProducts {
+  private static let backends = Locked<[Int: CPUBackend]>([:])
+
+  /// The CPU backend with `threads` threads (at least one).
+  static func backend(threads: Int) -> CPUBackend {
+    let threads = max(1, threads)
+    return backends.withLock { cache in
+      if let backend = cache[threads] { return backend }
+      let backend = CPUBackend(threads: threads)
+      cache[threads] = backend
+      return backend
+    }
   }
 }
