@@ -123,20 +123,20 @@ public struct LoRAAdapter: Sendable {
     return Saved(droppedInput: dropped, mask: mask, projected: u)
   }
 
-  /// `u = x·Aᵀ` `[rows, rank]` for `x` `[rows, inFeatures]`, on the CPU backend's packed GEMM.
+  /// `u = x·Aᵀ` `[rows, rank]` for `x` `[rows, inFeatures]`, on the CPU backend's packed GEMM as
+  /// `uᵀ = A·xᵀ`: `A` is the packed operand and `x` streams as the weights, so no copy of `x` is packed and its
+  /// rows are split across threads.
   func project(_ x: UnsafeBufferPointer<Float>, rows: Int, threads: Int) -> [Float] {
-    [Float](unsafeUninitializedCapacity: rows * rank) { u, count in
-      a.withUnsafeBytes { factor in
-        if let input = x.baseAddress, let weight = factor.baseAddress, let out = u.baseAddress {
-          AdapterProducts.backend(threads: threads).productWithRowMajorWeights(
-            x: input, m: rows, weight: weight, dtype: .float32, n: rank, k: inFeatures, into: out,
-            packedForAnyRows: true)
-        } else {
-          u.initialize(repeating: 0)
-        }
+    var projectedT = [Float](repeating: 0, count: rank * rows)
+    a.withUnsafeBufferPointer { factor in
+      projectedT.withUnsafeMutableBufferPointer { uT in
+        guard let input = x.baseAddress, let factor = factor.baseAddress, let uT = uT.baseAddress else { return }
+        AdapterProducts.backend(threads: threads).productWithRowMajorWeights(
+          x: factor, m: rank, weight: UnsafeRawPointer(input), dtype: .float32, n: rows, k: inFeatures, into: uT,
+          packedForAnyRows: true)
       }
-      count = rows * rank
     }
+    return Matrix.transposed(projectedT, rows: rank, columns: rows)
   }
 
   /// The dropped-out input `x⊙mask` (`x` itself without a mask): what ``Saved/droppedInput`` holds.
@@ -200,8 +200,8 @@ public struct LoRAAdapter: Sendable {
   /// As ``backward(_:saved:)``, adding the adapter's share of the input gradient to `inputGradient`
   /// `[rows, inFeatures]` (the base layer's `dY·W`).
   ///
-  /// The products run on the CPU backend's packed GEMM: those along `outFeatures` produce `dBᵀ` and read
-  /// `B` k-major, so no `[rows, outFeatures]` matrix is transposed.
+  /// The products run on the CPU backend's packed GEMM with a `rank`-row operand packed (`(s·u)ᵀ`, `Bᵀ`,
+  /// `duᵀ`, `du`); `dY` and `x_d` stream as weights, so no `[rows, features]` matrix is copied or transposed.
   ///
   /// - Parameters:
   ///   - outputGradient: `dL/dy` `[rows, outFeatures]`.
@@ -220,11 +220,13 @@ public struct LoRAAdapter: Sendable {
     let cpu = AdapterProducts.backend(threads: threads)
     // (s·u)ᵀ [r, rows]: the left operand of dBᵀ = (s·u)ᵀ·dY.
     let scaledProjectedT = Matrix.transposed(saved.projected.map { $0 * scaling }, rows: rows, columns: r)
-    var du = [Float](repeating: 0, count: rows * r)
+    var duT = [Float](repeating: 0, count: r * rows)
     var gradientBT = [Float](repeating: 0, count: r * n)
+    let bT = Matrix.transposed(b, rows: n, columns: r)
     outputGradient.withUnsafeBytes { dy in
       guard let dy = dy.baseAddress else { return }
-      // dBᵀ[r, n] = (s·u)ᵀ·dY and du = dY·B, both reading dY [rows, n] as k-major weights.
+      // dBᵀ[r, n] = (s·u)ᵀ·dY, reading dY [rows, n] as k-major weights, and duᵀ = Bᵀ·dYᵀ, reading it as
+      // row-major weights: only the rank-row operands are packed.
       scaledProjectedT.withUnsafeBufferPointer { uT in
         gradientBT.withUnsafeMutableBufferPointer { gBT in
           guard let uT = uT.baseAddress, let gBT = gBT.baseAddress else { return }
@@ -232,19 +234,17 @@ public struct LoRAAdapter: Sendable {
             x: uT, m: r, weight: dy, dtype: .float32, ldw: n, n: n, k: rows, into: gBT, accumulate: false)
         }
       }
-      b.withUnsafeBytes { factor in
-        du.withUnsafeMutableBufferPointer { du in
-          guard let factor = factor.baseAddress, let du = du.baseAddress else { return }
-          cpu.productWithKMajorWeights(
-            x: dy.assumingMemoryBound(to: Float.self), m: rows, weight: factor, dtype: .float32, ldw: r, n: r, k: n,
-            into: du, accumulate: false)
+      bT.withUnsafeBufferPointer { factor in
+        duT.withUnsafeMutableBufferPointer { duT in
+          guard let factor = factor.baseAddress, let duT = duT.baseAddress else { return }
+          cpu.productWithRowMajorWeights(
+            x: factor, m: r, weight: dy, dtype: .float32, n: rows, k: n, into: duT, packedForAnyRows: true)
         }
       }
     }
-    for i in du.indices { du[i] *= scaling }
+    for i in duT.indices { duT[i] *= scaling }
     for j in 0..<n { for q in 0..<r { gradientB[j &* r &+ q] += gradientBT[q &* n &+ j] } }
     // dA[r, k] += duᵀ·x_d and dX += du·A (⊙ the dropout multiplier).
-    let duT = Matrix.transposed(du, rows: rows, columns: r)
     duT.withUnsafeBufferPointer { duT in
       saved.droppedInput.withUnsafeBytes { xd in
         gradientA.withUnsafeMutableBufferPointer { gA in
@@ -254,6 +254,7 @@ public struct LoRAAdapter: Sendable {
         }
       }
     }
+    let du = Matrix.transposed(duT, rows: r, columns: rows)
     func addShare(into out: UnsafeMutableBufferPointer<Float>) {
       du.withUnsafeBufferPointer { du in
         a.withUnsafeBytes { factor in
