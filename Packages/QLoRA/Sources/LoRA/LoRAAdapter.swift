@@ -125,8 +125,18 @@ public struct LoRAAdapter: Sendable {
 
   /// `u = x·Aᵀ` `[rows, rank]` for `x` `[rows, inFeatures]`, on the CPU backend's packed GEMM as
   /// `uᵀ = A·xᵀ`: `A` is the packed operand and `x` streams as the weights, so no copy of `x` is packed and its
-  /// rows are split across threads.
+  /// rows are split across threads. Fewer rows than `rank` (a decode step) take `inFeatures`-long dot products
+  /// instead, which read `A` once without packing it.
   func project(_ x: UnsafeBufferPointer<Float>, rows: Int, threads: Int) -> [Float] {
+    guard rows >= rank else {
+      var projected = [Float](repeating: 0, count: rows * rank)
+      a.withUnsafeBufferPointer { factor in
+        projected.withUnsafeMutableBufferPointer { out in
+          Matrix.multiplyTransposed(x, factor, into: out, m: rows, n: rank, k: inFeatures)
+        }
+      }
+      return projected
+    }
     var projectedT = [Float](repeating: 0, count: rank * rows)
     a.withUnsafeBufferPointer { factor in
       projectedT.withUnsafeMutableBufferPointer { uT in

@@ -260,7 +260,7 @@ private struct BlockLayout {
     softcap = op.softcap
   }
 
-  /// Most rows and keys of any block.
+  /// The most rows any block has (a full block of queries times the group's heads).
   var maximumRows: Int { queryBlock &* group }
 
   func block(_ index: Int, kvHead: Int) -> AttentionBlock {
