@@ -25,7 +25,7 @@ enum FreedMemory {
 
   #if canImport(Glibc)
     private typealias TrimFunction = @convention(c) (Int) -> Int32
-    nonisolated(unsafe) private static let mallocTrim: TrimFunction? = dlsym(nil, "malloc_trim").map {
+    private static let mallocTrim: TrimFunction? = dlsym(nil, "malloc_trim").map {
       unsafeBitCast($0, to: TrimFunction.self)
     }
   #endif

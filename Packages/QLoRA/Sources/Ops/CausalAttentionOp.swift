@@ -91,7 +91,7 @@ public struct CausalAttentionOp: Sendable {
               nonisolated(unsafe) let (outputs, logSumExps) = (op, lp)
               // Every (KV head, query block) writes its own output rows and lse entries.
               ParallelRanges.run(count: kvHeads * layout.blocks, threads: threads) { items in
-                let scratch = BlockScratch(layout: layout, softcap: false)
+                let scratch = BlockScratch(layout: layout, backward: false)
                 defer { scratch.deallocate() }
                 for item in items {
                   let block = layout.block(item % layout.blocks, kvHead: item / layout.blocks)
@@ -142,7 +142,6 @@ public struct CausalAttentionOp: Sendable {
     var dvByHead = [Float](repeating: 0, count: v.count)
     let keys = layout.packedByHead(k)
     let values = layout.packedByHead(v)
-    let softcapped = softcap != nil
     outputGradient.withUnsafeBufferPointer { dO in
       q.withUnsafeBufferPointer { q in
         keys.withUnsafeBufferPointer { keys in
@@ -159,7 +158,7 @@ public struct CausalAttentionOp: Sendable {
                       nonisolated(unsafe) let (dqp, dkp, dvp) = (dqBase, dkBase, dvBase)
                       // KV heads are independent: a range of KV heads owns its dK/dV rows and its query heads' dQ.
                       ParallelRanges.run(count: kvHeads, threads: threads) { range in
-                        let scratch = BlockScratch(layout: layout, softcap: softcapped)
+                        let scratch = BlockScratch(layout: layout, backward: true)
                         defer { scratch.deallocate() }
                         for kvh in range {
                           for index in 0..<layout.blocks {
@@ -390,7 +389,8 @@ private struct BlockLayout {
   }
 }
 
-/// One thread's buffers for a block: gathered rows, `[rows, keys]` scores and their transpose.
+/// One thread's buffers for a block: gathered rows, `[rows, keys]` scores and their transpose (the backward
+/// pass's buffers are empty in the forward pass).
 private struct BlockScratch {
   let queries: UnsafeMutablePointer<Float>
   let outputGradients: UnsafeMutablePointer<Float>
@@ -400,16 +400,16 @@ private struct BlockScratch {
   let transposed: UnsafeMutablePointer<Float>
   let capDerivative: UnsafeMutablePointer<Float>?
 
-  init(layout: BlockLayout, softcap: Bool) {
+  init(layout: BlockLayout, backward: Bool) {
     let rowValues = layout.maximumRows &* layout.headDim
     let scores = layout.maximumRows &* layout.tokens
     queries = .allocate(capacity: rowValues)
-    outputGradients = .allocate(capacity: rowValues)
     outputs = .allocate(capacity: rowValues)
     probabilities = .allocate(capacity: scores)
-    scoreGradients = .allocate(capacity: scores)
-    transposed = .allocate(capacity: scores)
-    capDerivative = softcap && layout.softcap != nil ? .allocate(capacity: scores) : nil
+    outputGradients = .allocate(capacity: backward ? rowValues : 0)
+    scoreGradients = .allocate(capacity: backward ? scores : 0)
+    transposed = .allocate(capacity: backward ? scores : 0)
+    capDerivative = backward && layout.softcap != nil ? .allocate(capacity: scores) : nil
   }
 
   func deallocate() {

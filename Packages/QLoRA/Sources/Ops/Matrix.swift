@@ -122,9 +122,14 @@ package enum Matrix {
 
   /// `bᵀ` for row-major `b` `[rows, columns]`: `[columns, rows]`.
   package static func transposed(_ b: [Float], rows: Int, columns: Int) -> [Float] {
-    var result = [Float](repeating: 0, count: b.count)
-    for r in 0..<rows { for c in 0..<columns { result[c &* rows &+ r] = b[r &* columns &+ c] } }
-    return result
+    [Float](unsafeUninitializedCapacity: b.count) { target, count in
+      b.withUnsafeBufferPointer { source in
+        if let from = source.baseAddress, let to = target.baseAddress {
+          transpose(from, rows: rows, columns: columns, into: to)
+        }
+      }
+      count = b.count
+    }
   }
 }
 
